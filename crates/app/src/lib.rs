@@ -1,0 +1,51 @@
+//! PicShare use cases. Each feature is a module; they talk to storage through the ports in
+//! `picshare-store` and know nothing of HTTP.
+
+pub mod auth;
+pub mod error;
+pub mod passwords;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+use std::sync::Arc;
+
+use picshare_store::Store;
+
+pub use error::{AppError, AppResult, RateLimit};
+pub use passwords::PasswordHasherPool;
+pub use throttle::{LoginThrottle, LoginThrottleLimits};
+pub use tokens::TokenService;
+
+/// Settings the use cases need (the binary maps its configuration onto these).
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    pub invite_only: bool,
+    pub login_limits: LoginThrottleLimits,
+}
+
+/// Everything a request needs, shared by all handlers.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub hasher: Arc<PasswordHasherPool>,
+    pub tokens: Arc<TokenService>,
+    pub login_throttle: Arc<dyn LoginThrottle>,
+    pub settings: Arc<AppSettings>,
+}
+
+impl App {
+    /// Names of the dependencies that do not answer right now (empty when ready).
+    pub async fn readiness_failures(&self) -> Vec<&'static str> {
+        let database = tokio::time::timeout(std::time::Duration::from_secs(2), self.store.ping());
+        let (database, cache) = tokio::join!(database, self.login_throttle.ping());
+        let mut failing = Vec::new();
+        if !matches!(database, Ok(Ok(()))) {
+            failing.push("database");
+        }
+        if !cache {
+            failing.push("cache");
+        }
+        failing
+    }
+}

@@ -1,0 +1,154 @@
+//! Argon2id hashing on a bounded blocking pool: a few hashes run at once, a bounded number wait,
+//! and anything beyond that is refused rather than queued without end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use argon2::password_hash::SaltString;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
+
+use crate::{AppError, AppResult};
+
+/// OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
+pub const MEMORY_KIB: u32 = 19 * 1024;
+pub const ITERATIONS: u32 = 2;
+pub const PARALLELISM: u32 = 1;
+
+pub struct PasswordHasherPool {
+    argon2: Argon2<'static>,
+    running: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+    /// Verified against when a login names no account, so both answers take as long.
+    dummy_hash: String,
+    verifications: AtomicU64,
+}
+
+impl PasswordHasherPool {
+    /// `workers` hashes run in parallel; up to `queue` more may wait.
+    pub fn new(workers: usize, queue: usize) -> AppResult<Self> {
+        let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+            .map_err(|_| AppError::Unavailable("invalid Argon2 parameters"))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let dummy_hash = hash_with(&argon2, "picshare-dummy-password-for-timing")?;
+        Ok(Self {
+            argon2,
+            running: Arc::new(Semaphore::new(workers.max(1))),
+            admitted: Arc::new(Semaphore::new(workers.max(1) + queue)),
+            dummy_hash,
+            verifications: AtomicU64::new(0),
+        })
+    }
+
+    pub async fn hash(&self, password: &str) -> AppResult<String> {
+        let argon2 = self.argon2.clone();
+        let password = password.to_owned();
+        self.run(move || hash_with(&argon2, &password)).await?
+    }
+
+    /// Checks `password` against `stored_hash`, or against a dummy hash when there is no account.
+    pub async fn verify(&self, password: &str, stored_hash: Option<&str>) -> AppResult<bool> {
+        let argon2 = self.argon2.clone();
+        let password = password.to_owned();
+        let (hash, is_real) = match stored_hash {
+            Some(hash) => (hash.to_owned(), true),
+            None => (self.dummy_hash.clone(), false),
+        };
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        let matched = self
+            .run(move || {
+                PasswordHash::new(&hash)
+                    .map(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+                    .unwrap_or(false)
+            })
+            .await?;
+        Ok(matched && is_real)
+    }
+
+    /// How many verifications ran, dummy ones included.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let _admitted = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AppError::Unavailable("too many password checks in progress"))?;
+        let _running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(AppError::internal)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(AppError::internal)
+    }
+}
+
+fn hash_with(argon2: &Argon2<'_>, password: &str) -> AppResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| AppError::Unavailable("password hashing failed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_with_argon2id_at_owasp_minimum_and_verifies() {
+        let pool = PasswordHasherPool::new(1, 4).unwrap();
+        let hash = pool.hash("correct horse battery").await.unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            pool.verify("correct horse battery", Some(&hash))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !pool
+                .verify("wrong horse battery", Some(&hash))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_account_still_costs_one_verification_and_never_matches() {
+        let pool = PasswordHasherPool::new(1, 4).unwrap();
+        let before = pool.verifications();
+        assert!(
+            !pool
+                .verify("picshare-dummy-password-for-timing", None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(pool.verifications(), before + 1);
+    }
+
+    #[tokio::test]
+    async fn refuses_work_beyond_the_queue_bound() {
+        let pool = Arc::new(PasswordHasherPool::new(1, 0).unwrap());
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.hash("a long enough password").await })
+        };
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let refused = pool.hash("another long password").await;
+        assert!(matches!(refused, Err(AppError::Unavailable(_))));
+        assert!(busy.await.unwrap().is_ok());
+    }
+}

@@ -1,0 +1,112 @@
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use moka::sync::Cache;
+
+use super::{LoginThrottle, ThrottleKey};
+use crate::{AppError, AppResult, RateLimit};
+
+/// Counters kept in this process; bounded in size and forgotten after the window.
+pub struct MemoryLoginThrottle {
+    window: Duration,
+    failures: Cache<String, (u32, Instant)>,
+}
+
+impl MemoryLoginThrottle {
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            failures: Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(window)
+                .build(),
+        }
+    }
+
+    fn live_count(&self, key: &str, now: Instant) -> Option<(u32, Instant)> {
+        self.failures
+            .get(key)
+            .filter(|(_, started)| now.duration_since(*started) < self.window)
+    }
+}
+
+#[async_trait]
+impl LoginThrottle for MemoryLoginThrottle {
+    async fn check(&self, keys: &[ThrottleKey]) -> AppResult<()> {
+        let now = Instant::now();
+        for ThrottleKey { key, limit } in keys {
+            if let Some((count, started)) = self.live_count(key, now) {
+                if count >= *limit {
+                    let reset_after = self.window.saturating_sub(now.duration_since(started));
+                    return Err(AppError::RateLimited(RateLimit {
+                        limit: *limit,
+                        remaining: 0,
+                        reset_after,
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn record_failure(&self, keys: &[ThrottleKey]) -> AppResult<()> {
+        let now = Instant::now();
+        for ThrottleKey { key, .. } in keys {
+            let window = self.window;
+            self.failures.entry(key.clone()).and_upsert_with(|current| {
+                match current.map(|entry| entry.into_value()) {
+                    Some((count, started)) if now.duration_since(started) < window => {
+                        (count + 1, started)
+                    }
+                    _ => (1, now),
+                }
+            });
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str, limit: u32) -> ThrottleKey {
+        ThrottleKey {
+            key: name.into(),
+            limit,
+        }
+    }
+
+    #[tokio::test]
+    async fn blocks_after_limit_failures_per_key_only() {
+        let throttle = MemoryLoginThrottle::new(Duration::from_secs(60));
+        let keys = [key("acct:a", 3)];
+        for _ in 0..3 {
+            throttle.check(&keys).await.unwrap();
+            throttle.record_failure(&keys).await.unwrap();
+        }
+        match throttle.check(&keys).await {
+            Err(AppError::RateLimited(limit)) => {
+                assert_eq!(limit.limit, 3);
+                assert!(limit.reset_after <= Duration::from_secs(60));
+                assert!(limit.reset_after > Duration::from_secs(50));
+            }
+            other => panic!("expected rate limit, got {other:?}"),
+        }
+        throttle.check(&[key("acct:b", 3)]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn window_expiry_forgets_failures() {
+        let throttle = MemoryLoginThrottle::new(Duration::from_millis(50));
+        let keys = [key("ip:1", 1)];
+        throttle.record_failure(&keys).await.unwrap();
+        assert!(throttle.check(&keys).await.is_err());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        throttle.check(&keys).await.unwrap();
+    }
+}

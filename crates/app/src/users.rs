@@ -1,0 +1,131 @@
+//! Sign-up, profiles and account administration.
+
+use picshare_domain::{
+    Bio, DisplayName, Email, Handle, NewUser, Password, Role, User, UserId, UserLookup,
+    ValidationErrors,
+};
+use picshare_store::ProfileUpdate;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::{App, AppError, AppResult};
+
+/// Sign-up input as the client sent it; validated by [`App::sign_up`].
+#[derive(Debug, Clone, Default)]
+pub struct SignUp {
+    pub handle: String,
+    pub email: String,
+    pub password: String,
+    pub display_name: Option<String>,
+    pub invite_code: Option<String>,
+}
+
+/// A profile change as the client sent it. `avatar_media_id: Some(None)` clears the avatar.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    pub display_name: Option<String>,
+    pub bio: Option<String>,
+    pub avatar_media_id: Option<Option<Uuid>>,
+    pub is_private: Option<bool>,
+}
+
+impl App {
+    pub async fn sign_up(&self, input: SignUp) -> AppResult<User> {
+        self.create_account(input, Role::User, true).await
+    }
+
+    /// Creates an account with any role, bypassing invite-only mode (operator command).
+    pub async fn create_account_as_admin(&self, input: SignUp, role: Role) -> AppResult<User> {
+        self.create_account(input, role, false).await
+    }
+
+    async fn create_account(
+        &self,
+        input: SignUp,
+        role: Role,
+        check_invite: bool,
+    ) -> AppResult<User> {
+        let mut errors = ValidationErrors::default();
+        let handle = errors.check("handle", Handle::parse(&input.handle));
+        let email = errors.check("email", Email::parse(&input.email));
+        let password = errors.check("password", Password::parse(&input.password));
+        let display_name = errors.check(
+            "display_name",
+            DisplayName::parse(input.display_name.as_deref().unwrap_or_default()),
+        );
+        let (Some(handle), Some(email), Some(password), Some(display_name)) =
+            (handle, email, password, display_name)
+        else {
+            return Err(errors.into());
+        };
+        if check_invite && self.settings.invite_only {
+            // Invite codes arrive with the invites feature; until then invite-only mode admits
+            // sign-ups through `picshare admin create-user` only.
+            return Err(AppError::InviteRequired);
+        }
+
+        let password_hash = self.hasher.hash(password.expose()).await?;
+        let user = self
+            .store
+            .create_user(&NewUser {
+                id: UserId::generate(),
+                handle,
+                email,
+                password_hash,
+                display_name,
+                role,
+                created_at: OffsetDateTime::now_utc(),
+            })
+            .await?;
+        metrics::counter!("picshare_signups_total").increment(1);
+        Ok(user)
+    }
+
+    pub async fn find_user(&self, lookup: &UserLookup) -> AppResult<User> {
+        self.store
+            .find_user(lookup)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// Changes the caller's own profile; anyone else's is forbidden.
+    pub async fn update_profile(
+        &self,
+        caller: Principal,
+        target: &UserLookup,
+        change: ProfileChange,
+    ) -> AppResult<User> {
+        let target = self.find_user(target).await?;
+        if target.id != caller.user_id {
+            return Err(AppError::Forbidden("you can only change your own profile"));
+        }
+        let mut errors = ValidationErrors::default();
+        let update = ProfileUpdate {
+            display_name: change
+                .display_name
+                .and_then(|name| errors.check("display_name", DisplayName::parse(&name))),
+            bio: change
+                .bio
+                .and_then(|bio| errors.check("bio", Bio::parse(&bio))),
+            avatar_media_id: match change.avatar_media_id {
+                // Only ready avatar media of the caller may be set; there are none until the
+                // media pipeline exists, so any id is unknown.
+                Some(Some(_)) => {
+                    errors.check::<()>("avatar_media_id", Err("no such avatar media".into()));
+                    None
+                }
+                other => other,
+            },
+            is_private: change.is_private,
+        };
+        errors.into_result()?;
+        if update.is_empty() {
+            return Ok(target);
+        }
+        self.store
+            .update_profile(target.id, &update)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+}

@@ -1,0 +1,9 @@
+//! Domain types of PicShare: validated values and pure rules. No I/O, no framework types.
+
+pub mod error;
+pub mod user;
+
+pub use error::{FieldError, ValidationErrors};
+pub use user::{
+    Bio, DisplayName, Email, Handle, NewUser, Password, Role, TrustLevel, User, UserId, UserLookup,
+};

@@ -1,0 +1,62 @@
+//! The HTTP API: one router per feature, merged; middleware; problem+json errors; OpenAPI.
+
+mod error;
+mod extract;
+mod middleware;
+mod openapi;
+mod routes;
+mod telemetry;
+pub mod timestamp;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::HeaderValue;
+use metrics_exporter_prometheus::PrometheusHandle;
+use picshare_app::App;
+use utoipa_scalar::{Scalar, Servable};
+
+pub use error::{ApiError, Problem};
+pub use openapi::openapi;
+
+/// HTTP-level settings, mapped from the binary's configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Origins allowed by CORS; empty allows none.
+    pub cors_origins: Vec<HeaderValue>,
+    pub request_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub http: Arc<HttpSettings>,
+    metrics: PrometheusHandle,
+}
+
+/// The whole API as one router, ready to serve.
+pub fn router(app: App, http: HttpSettings) -> Router {
+    let state = AppState {
+        app,
+        http: Arc::new(http),
+        metrics: telemetry::prometheus(),
+    };
+    let (api_routes, api) = openapi::api_router().split_for_parts();
+    let api = Arc::new(api);
+    let docs = Scalar::with_url("/docs", (*api).clone());
+    let routes = api_routes
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let api = api.clone();
+                async move { axum::Json((*api).clone()) }
+            }),
+        )
+        .merge(docs)
+        .fallback(middleware::not_found);
+    middleware::apply(routes, &state).with_state(state)
+}

@@ -1,0 +1,351 @@
+//! Configuration: defaults, then an optional TOML file, then `PICSHARE_*` environment variables.
+//! Validated once at start; every error names the setting and what is wrong with it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Settings as written by the operator. Field names are the TOML keys; the environment variable
+/// is `PICSHARE_` followed by the name in capitals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawConfig {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub database_max_connections: u32,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub storage_url: Option<String>,
+    pub public_url: Option<String>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub token_key_file: Option<PathBuf>,
+    pub invite_only: bool,
+    pub rate_limits: String,
+    pub login_failures_per_account: u32,
+    pub login_failures_per_ip: u32,
+    pub login_failure_window_secs: u64,
+    pub request_timeout_secs: u64,
+    pub cors_origins: String,
+    pub trusted_proxies: String,
+    pub log_format: String,
+    pub log_level: String,
+    pub password_hash_workers: usize,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_max_connections: 10,
+            redis_url: None,
+            redis_prefix: "picshare".into(),
+            storage_url: None,
+            public_url: None,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            token_key_file: None,
+            invite_only: false,
+            rate_limits: "on".into(),
+            login_failures_per_account: 10,
+            login_failures_per_ip: 10,
+            login_failure_window_secs: 3600,
+            request_timeout_secs: 30,
+            cors_origins: String::new(),
+            trusted_proxies: String::new(),
+            log_format: "text".into(),
+            log_level: "info".into(),
+            password_hash_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Validated settings, ready to use.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub storage_url: String,
+    pub public_url: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub token_key_file: PathBuf,
+    pub invite_only: bool,
+    pub rate_limits: bool,
+    pub login_failures_per_account: u32,
+    pub login_failures_per_ip: u32,
+    pub login_failure_window: Duration,
+    pub request_timeout: Duration,
+    pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub password_hash_workers: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {setting} (PICSHARE_{env}): {problem}", env = setting.to_uppercase())]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub problem: String,
+}
+
+fn invalid(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+impl Settings {
+    /// Loads defaults, the TOML file (if given) and the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                anyhow::bail!("configuration file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let raw: RawConfig = figment
+            .merge(Env::prefixed("PICSHARE_"))
+            .extract()
+            .map_err(|err| anyhow::anyhow!("configuration: {err}"))?;
+        Ok(Self::validate(raw)?)
+    }
+
+    pub fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = raw.listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!(
+                    "'{}' is not an address:port such as 127.0.0.1:8080",
+                    raw.listen
+                ),
+            )
+        })?;
+        let data_dir = raw.data_dir.clone();
+        let database_url = raw
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("picshare.db").display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        if raw.database_max_connections == 0 {
+            return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        if let Some(redis) = &raw.redis_url {
+            if !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+                return Err(invalid(
+                    "redis_url",
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        let storage_url = raw
+            .storage_url
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", data_dir.join("media").display()));
+        if !(storage_url.starts_with("file://") || storage_url.starts_with("s3://")) {
+            return Err(invalid("storage_url", "must start with file:// or s3://"));
+        }
+        let public_url = raw
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let parsed_public = url::Url::parse(&public_url)
+            .map_err(|err| invalid("public_url", format!("'{public_url}' is not a URL: {err}")))?;
+        if !matches!(parsed_public.scheme(), "http" | "https") {
+            return Err(invalid("public_url", "must be an http:// or https:// URL"));
+        }
+        if raw.access_token_ttl_secs == 0 || raw.access_token_ttl_secs > 24 * 3600 {
+            return Err(invalid(
+                "access_token_ttl_secs",
+                "must be between 1 and 86400 seconds",
+            ));
+        }
+        if raw.refresh_token_ttl_secs < raw.access_token_ttl_secs {
+            return Err(invalid(
+                "refresh_token_ttl_secs",
+                "must not be shorter than access_token_ttl_secs",
+            ));
+        }
+        let rate_limits = match raw.rate_limits.as_str() {
+            "on" => true,
+            "off" => false,
+            other => {
+                return Err(invalid(
+                    "rate_limits",
+                    format!("'{other}' is not 'on' or 'off'"),
+                ));
+            }
+        };
+        for (setting, value) in [
+            ("login_failures_per_account", raw.login_failures_per_account),
+            ("login_failures_per_ip", raw.login_failures_per_ip),
+        ] {
+            if value == 0 {
+                return Err(invalid(setting, "must be at least 1"));
+            }
+        }
+        if raw.login_failure_window_secs == 0 {
+            return Err(invalid("login_failure_window_secs", "must be at least 1"));
+        }
+        if raw.request_timeout_secs == 0 {
+            return Err(invalid("request_timeout_secs", "must be at least 1"));
+        }
+        let cors_origins = split_list(&raw.cors_origins);
+        for origin in &cors_origins {
+            if url::Url::parse(origin).is_err() || origin.ends_with('/') {
+                return Err(invalid(
+                    "cors_origins",
+                    format!("'{origin}' is not an origin such as https://app.example.com"),
+                ));
+            }
+        }
+        let trusted_proxies = split_list(&raw.trusted_proxies)
+            .iter()
+            .map(|ip| {
+                ip.parse::<IpAddr>()
+                    .map_err(|_| invalid("trusted_proxies", format!("'{ip}' is not an IP address")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let log_format = match raw.log_format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(
+                    "log_format",
+                    format!("'{other}' is not 'text' or 'json'"),
+                ));
+            }
+        };
+        if raw.password_hash_workers == 0 {
+            return Err(invalid("password_hash_workers", "must be at least 1"));
+        }
+        Ok(Self {
+            listen,
+            token_key_file: raw
+                .token_key_file
+                .clone()
+                .unwrap_or_else(|| data_dir.join("token-signing.key")),
+            data_dir,
+            database_url,
+            database_max_connections: raw.database_max_connections,
+            redis_url: raw.redis_url,
+            redis_prefix: raw.redis_prefix,
+            storage_url,
+            public_url,
+            access_token_ttl: Duration::from_secs(raw.access_token_ttl_secs),
+            refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_secs),
+            invite_only: raw.invite_only,
+            rate_limits,
+            login_failures_per_account: raw.login_failures_per_account,
+            login_failures_per_ip: raw.login_failures_per_ip,
+            login_failure_window: Duration::from_secs(raw.login_failure_window_secs),
+            request_timeout: Duration::from_secs(raw.request_timeout_secs),
+            cors_origins,
+            trusted_proxies,
+            log_format,
+            log_level: raw.log_level,
+            password_hash_workers: raw.password_hash_workers,
+        })
+    }
+}
+
+fn split_list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_shape() {
+        let settings = Settings::validate(RawConfig::default()).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.database_url, "sqlite://./data/picshare.db");
+        assert_eq!(settings.storage_url, "file://./data/media");
+        assert_eq!(settings.public_url, "http://127.0.0.1:8080");
+        assert_eq!(settings.access_token_ttl, Duration::from_secs(900));
+        assert!(settings.redis_url.is_none());
+        assert!(!settings.invite_only);
+        assert!(settings.rate_limits);
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_its_variable() {
+        let raw = RawConfig {
+            listen: "localhost".into(),
+            ..RawConfig::default()
+        };
+        let message = Settings::validate(raw).unwrap_err().to_string();
+        assert!(message.contains("listen (PICSHARE_LISTEN)"), "{message}");
+        let raw = RawConfig {
+            database_url: Some("mysql://x".into()),
+            ..RawConfig::default()
+        };
+        let message = Settings::validate(raw).unwrap_err().to_string();
+        assert!(message.contains("PICSHARE_DATABASE_URL"), "{message}");
+        let raw = RawConfig {
+            rate_limits: "maybe".into(),
+            ..RawConfig::default()
+        };
+        assert!(
+            Settings::validate(raw)
+                .unwrap_err()
+                .to_string()
+                .contains("PICSHARE_RATE_LIMITS")
+        );
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "picshare.toml",
+                "listen = \"0.0.0.0:9000\"\ninvite_only = true\n",
+            )?;
+            jail.set_env("PICSHARE_LISTEN", "127.0.0.1:9100");
+            jail.set_env("PICSHARE_ACCESS_TOKEN_TTL_SECS", "60");
+            let settings = Settings::load(Some(Path::new("picshare.toml"))).unwrap();
+            assert_eq!(settings.listen.to_string(), "127.0.0.1:9100");
+            assert!(settings.invite_only);
+            assert_eq!(settings.access_token_ttl, Duration::from_secs(60));
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,222 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use picshare::config::{LogFormat, Settings};
+use picshare::startup::{self, ApiServer};
+use picshare_app::users::SignUp;
+use picshare_domain::Role;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "picshare",
+    version,
+    about = "PicShare: a photo-sharing social network backend"
+)]
+struct Cli {
+    /// A TOML configuration file (environment variables PICSHARE_* override it).
+    #[arg(long, global = true, env = "PICSHARE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// API, background worker and scheduler in one process (the embedded shape).
+    Serve,
+    /// The HTTP API only (scaled shape).
+    Api,
+    /// Background work only (scaled shape).
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Run one batch job now.
+    Batch {
+        #[arg(value_enum)]
+        job: BatchJob,
+    },
+    /// Administrative commands.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BatchJob {
+    /// Delete refresh tokens past their expiry.
+    CleanupTokens,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account with a role (bypasses invite-only mode).
+    CreateUser {
+        #[arg(long)]
+        handle: String,
+        #[arg(long)]
+        email: String,
+        /// The password (or set PICSHARE_NEW_USER_PASSWORD).
+        #[arg(long, env = "PICSHARE_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, value_enum, default_value = "user")]
+        role: RoleArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Moderator,
+    User,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Moderator => Role::Moderator,
+            RoleArg::User => Role::User,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    init_tracing(&settings);
+
+    match cli.command {
+        Command::Serve => {
+            let app = startup::build_app(&settings).await?;
+            tokio::spawn(startup::run_scheduler(app.clone()));
+            serve_api(&settings, app).await
+        }
+        Command::Api => {
+            let app = startup::build_app(&settings).await?;
+            serve_api(&settings, app).await
+        }
+        Command::Worker => {
+            let app = startup::build_app(&settings).await?;
+            tracing::info!("worker started");
+            tokio::select! {
+                () = startup::run_scheduler(app) => {},
+                () = shutdown_signal() => tracing::info!("worker stopping"),
+            }
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = startup::connect_store(&settings).await?;
+            println!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::Batch { job } => {
+            let app = startup::build_app(&settings).await?;
+            match job {
+                BatchJob::CleanupTokens => {
+                    let deleted = startup::cleanup_tokens(&app).await?;
+                    println!("cleanup-tokens: {deleted} expired refresh tokens deleted");
+                }
+            }
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    handle,
+                    email,
+                    password,
+                    role,
+                },
+        } => {
+            let app = startup::build_app(&settings).await?;
+            let user = app
+                .create_account_as_admin(
+                    SignUp {
+                        handle,
+                        email,
+                        password,
+                        ..SignUp::default()
+                    },
+                    role.into(),
+                )
+                .await
+                .map_err(|err| match err {
+                    picshare_app::AppError::Validation(errors) => anyhow::anyhow!(
+                        "{}",
+                        errors
+                            .errors
+                            .iter()
+                            .map(|e| format!("{} {}", e.field, e.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    other => anyhow::anyhow!("{other}"),
+                })
+                .context("creating the user")?;
+            println!(
+                "created user {} (@{}) with role {}",
+                user.id,
+                user.handle,
+                user.role.as_str()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve_api(settings: &Settings, app: picshare_app::App) -> anyhow::Result<()> {
+    let server = ApiServer::bind(settings, app).await?;
+    tracing::info!(
+        address = %server.local_addr()?,
+        database = %redact(&settings.database_url),
+        "PicShare is listening"
+    );
+    server.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Hides a password in a database URL before it is logged.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn init_tracing(settings: &Settings) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match settings.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

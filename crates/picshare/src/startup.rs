@@ -1,0 +1,178 @@
+//! Builds the application from settings: store, hashing pool, tokens, throttle, router.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::http::HeaderValue;
+use picshare_app::throttle::{MemoryLoginThrottle, RedisLoginThrottle};
+use picshare_app::tokens::load_or_create_signing_key;
+use picshare_app::{
+    App, AppSettings, LoginThrottle, LoginThrottleLimits, PasswordHasherPool, TokenService,
+};
+use picshare_store::Store;
+use picshare_store_pg::PgStore;
+use picshare_store_sqlite::SqliteStore;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+
+/// How long password-hash requests may queue behind the running ones, per worker.
+const HASH_QUEUE_PER_WORKER: usize = 32;
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the database named by the URL (SQLite or PostgreSQL) and applies migrations.
+pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = &settings.database_url;
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "creating the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+        Arc::new(
+            SqliteStore::connect(url, settings.database_max_connections)
+                .await
+                .with_context(|| format!("opening the SQLite database {url}"))?,
+        )
+    } else {
+        Arc::new(
+            PgStore::connect(url, settings.database_max_connections)
+                .await
+                .context("connecting to PostgreSQL (PICSHARE_DATABASE_URL)")?,
+        )
+    };
+    store
+        .migrate()
+        .await
+        .context("applying database migrations")?;
+    Ok(store)
+}
+
+async fn login_throttle(settings: &Settings) -> anyhow::Result<Arc<dyn LoginThrottle>> {
+    let window = settings.login_failure_window;
+    let Some(url) = &settings.redis_url else {
+        return Ok(Arc::new(MemoryLoginThrottle::new(window)));
+    };
+    let client = redis::Client::open(url.as_str()).context("PICSHARE_REDIS_URL")?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
+        .set_response_timeout(Duration::from_secs(2))
+        .set_number_of_retries(2);
+    let manager = tokio::time::timeout(
+        REDIS_CONNECT_TIMEOUT,
+        client.get_connection_manager_with_config(config),
+    )
+    .await
+    .context("connecting to Redis timed out")?
+    .context("connecting to Redis (PICSHARE_REDIS_URL)")?;
+    Ok(Arc::new(RedisLoginThrottle::new(
+        manager,
+        &settings.redis_prefix,
+        window,
+    )))
+}
+
+/// The use-case layer with every port connected.
+pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
+    let store = connect_store(settings).await?;
+    let key = load_or_create_signing_key(&settings.token_key_file).with_context(|| {
+        format!(
+            "reading or creating the token signing key {}",
+            settings.token_key_file.display()
+        )
+    })?;
+    let tokens = TokenService::new(
+        &key,
+        settings.public_url.clone(),
+        format!("{}/v1", settings.public_url),
+        settings.access_token_ttl,
+        settings.refresh_token_ttl,
+    )?;
+    let workers = settings.password_hash_workers;
+    let hasher = PasswordHasherPool::new(workers, workers * HASH_QUEUE_PER_WORKER)?;
+    Ok(App {
+        store,
+        hasher: Arc::new(hasher),
+        tokens: Arc::new(tokens),
+        login_throttle: login_throttle(settings).await?,
+        settings: Arc::new(AppSettings {
+            invite_only: settings.invite_only,
+            login_limits: LoginThrottleLimits {
+                per_account: settings.login_failures_per_account,
+                per_ip: settings.login_failures_per_ip,
+                window: settings.login_failure_window,
+            },
+        }),
+    })
+}
+
+pub fn http_settings(settings: &Settings) -> picshare_http::HttpSettings {
+    picshare_http::HttpSettings {
+        cors_origins: settings
+            .cors_origins
+            .iter()
+            .filter_map(|origin| HeaderValue::from_str(origin).ok())
+            .collect(),
+        request_timeout: settings.request_timeout,
+        trusted_proxies: settings.trusted_proxies.clone(),
+    }
+}
+
+/// A bound, not yet serving, API server.
+pub struct ApiServer {
+    listener: TcpListener,
+    router: axum::Router,
+}
+
+impl ApiServer {
+    pub async fn bind(settings: &Settings, app: App) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("listening on {} (PICSHARE_LISTEN)", settings.listen))?;
+        Ok(Self {
+            listener,
+            router: picshare_http::router(app, http_settings(settings)),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Deletes refresh tokens past their absolute expiry; returns how many.
+pub async fn cleanup_tokens(app: &App) -> anyhow::Result<u64> {
+    Ok(app
+        .store
+        .delete_expired_refresh_tokens(OffsetDateTime::now_utc())
+        .await?)
+}
+
+/// Periodic maintenance (`serve` and `worker`): runs each batch job on its schedule.
+pub async fn run_scheduler(app: App) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match cleanup_tokens(&app).await {
+            Ok(deleted) => tracing::info!(deleted, "expired refresh tokens removed"),
+            Err(err) => tracing::error!(error = %err, "cleaning up refresh tokens failed"),
+        }
+    }
+}

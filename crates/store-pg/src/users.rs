@@ -1,0 +1,164 @@
+use async_trait::async_trait;
+use picshare_domain::{NewUser, Role, User, UserId, UserLookup};
+use picshare_store::{ProfileUpdate, StoreError, StoreResult, UserStore};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::{PgStore, db_err};
+
+const USER_COLUMNS: &str = "id, handle, email, password_hash, display_name, bio, avatar_media_id, \
+     is_private, role, trust_level, followers_count, following_count, posts_count, created_at";
+
+#[derive(FromRow)]
+struct UserRow {
+    id: Uuid,
+    handle: String,
+    email: String,
+    password_hash: String,
+    display_name: String,
+    bio: String,
+    avatar_media_id: Option<Uuid>,
+    is_private: bool,
+    role: String,
+    trust_level: String,
+    followers_count: i64,
+    following_count: i64,
+    posts_count: i64,
+    created_at: time::OffsetDateTime,
+}
+
+impl UserRow {
+    fn into_user(self) -> StoreResult<User> {
+        Ok(User {
+            id: UserId(self.id),
+            handle: self.handle,
+            email: self.email,
+            password_hash: self.password_hash,
+            display_name: self.display_name,
+            bio: self.bio,
+            avatar_media_id: self.avatar_media_id,
+            is_private: self.is_private,
+            role: self.role.parse().map_err(corrupt)?,
+            trust_level: self.trust_level.parse().map_err(corrupt)?,
+            followers_count: self.followers_count,
+            following_count: self.following_count,
+            posts_count: self.posts_count,
+            created_at: self.created_at,
+        })
+    }
+}
+
+fn corrupt(message: String) -> StoreError {
+    StoreError::Backend(message.into())
+}
+
+fn map_unique(err: sqlx::Error) -> StoreError {
+    if let Some(db) = err.as_database_error() {
+        if db.is_unique_violation() {
+            match db.constraint() {
+                Some("users_handle_key") => return StoreError::Conflict { field: "handle" },
+                Some("users_email_key") => return StoreError::Conflict { field: "email" },
+                _ => {}
+            }
+        }
+    }
+    db_err(err)
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+        let now = user.created_at;
+        sqlx::query_as::<_, UserRow>(&format!(
+            "INSERT INTO users (id, handle, email, password_hash, display_name, role, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(user.id.0)
+        .bind(user.handle.as_str())
+        .bind(user.email.as_str())
+        .bind(&user.password_hash)
+        .bind(user.display_name.as_str())
+        .bind(user.role.as_str())
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_unique)?
+        .into_user()
+    }
+
+    async fn find_user(&self, lookup: &UserLookup) -> StoreResult<Option<User>> {
+        let query = match lookup {
+            UserLookup::Id(id) => {
+                sqlx::query_as::<_, UserRow>(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+                ))
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await
+            }
+            UserLookup::Handle(handle) => {
+                sqlx::query_as::<_, UserRow>(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE lower(handle) = $1"
+                ))
+                .bind(handle.to_ascii_lowercase())
+                .fetch_optional(&self.pool)
+                .await
+            }
+        };
+        query.map_err(db_err)?.map(UserRow::into_user).transpose()
+    }
+
+    async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
+        let login = login.trim().to_lowercase();
+        sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1 OR lower(handle) = $1 LIMIT 1"
+        ))
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(UserRow::into_user)
+        .transpose()
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        update: &ProfileUpdate,
+    ) -> StoreResult<Option<User>> {
+        let avatar_given = update.avatar_media_id.is_some();
+        let avatar = update.avatar_media_id.flatten();
+        sqlx::query_as::<_, UserRow>(&format!(
+            "UPDATE users SET
+                display_name = coalesce($1, display_name),
+                bio = coalesce($2, bio),
+                avatar_media_id = CASE WHEN $3 THEN $4 ELSE avatar_media_id END,
+                is_private = coalesce($5, is_private),
+                updated_at = $6
+             WHERE id = $7 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(update.display_name.as_ref().map(|d| d.as_str()))
+        .bind(update.bio.as_ref().map(|b| b.as_str()))
+        .bind(avatar_given)
+        .bind(avatar)
+        .bind(update.is_private)
+        .bind(time::OffsetDateTime::now_utc())
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(UserRow::into_user)
+        .transpose()
+    }
+
+    async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool> {
+        let result = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected() == 1)
+    }
+}

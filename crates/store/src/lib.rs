@@ -1,0 +1,36 @@
+//! Storage ports: what the application needs from a database, at the level of the domain.
+//! Implemented once per backend (`picshare-store-sqlite`, `picshare-store-pg`).
+
+mod error;
+mod tokens;
+mod users;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+pub use tokens::{NewRefreshToken, RefreshRotation, TokenStore};
+pub use users::{ProfileUpdate, UserStore};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Connection pool occupancy, exported as metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolStats {
+    pub in_use: u32,
+    pub idle: u32,
+}
+
+/// The whole database as the app sees it.
+#[async_trait]
+pub trait Store: UserStore + TokenStore + Send + Sync + 'static {
+    /// Which backend this is ("sqlite", "postgres"), for logs and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// Applies pending forward-only migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Cheap round trip used by readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    fn pool_stats(&self) -> PoolStats;
+}
