@@ -1,0 +1,210 @@
+use std::sync::Arc;
+
+use picshare::config::{RawConfig, Settings};
+use picshare::startup::{self, ApiServer};
+use picshare_app::App;
+use picshare_store::Store;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server and what the test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub app: App,
+    pub config: RawConfig,
+    _data: Arc<TempDir>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The configuration of a fresh test instance: port 0, a temporary data directory, a fresh
+/// database, Redis (with a prefix of its own) when configured.
+pub async fn test_config(data: &TempDir) -> RawConfig {
+    RawConfig {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data.path().to_path_buf(),
+        database_url: Some(fresh_database_url(data).await),
+        redis_url: std::env::var("PICSHARE_TEST_REDIS_URL").ok(),
+        redis_prefix: format!("picshare-test-{}", Uuid::now_v7().simple()),
+        password_hash_workers: 2,
+        log_level: "warn".into(),
+        ..RawConfig::default()
+    }
+}
+
+async fn fresh_database_url(data: &TempDir) -> String {
+    match std::env::var("PICSHARE_TEST_DATABASE_URL") {
+        Ok(server) => fresh_postgres_database(&server).await,
+        Err(_) => format!("sqlite://{}", data.path().join("picshare.db").display()),
+    }
+}
+
+/// Creates an empty database on the PostgreSQL server at `server_url` and returns its URL.
+pub async fn fresh_postgres_database(server_url: &str) -> String {
+    let name = format!("picshare_test_{}", Uuid::now_v7().simple());
+    let mut admin = sqlx::PgConnection::connect(server_url)
+        .await
+        .expect("PICSHARE_TEST_DATABASE_URL must name a reachable PostgreSQL server");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(server_url).expect("database URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut RawConfig)) -> TestApp {
+    let data = Arc::new(TempDir::new().expect("temp dir"));
+    let mut config = test_config(&data).await;
+    customize(&mut config);
+    spawn_from(config, data).await
+}
+
+/// Starts another instance on the same database, Redis prefix and keys as `other`.
+pub async fn spawn_sibling(other: &TestApp) -> TestApp {
+    spawn_from(other.config.clone(), other._data.clone()).await
+}
+
+async fn spawn_from(config: RawConfig, data: Arc<TempDir>) -> TestApp {
+    let settings = Settings::validate(config.clone()).expect("valid test configuration");
+    let app = startup::build_app(&settings).await.expect("build app");
+    let server = ApiServer::bind(&settings, app.clone()).await.expect("bind");
+    let address = format!("http://{}", server.local_addr().expect("local addr"));
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        app,
+        config,
+        _data: data,
+        _shutdown: shutdown,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.app.store
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn patch_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut request = self.client.patch(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Signs up `handle` (email `<handle>@example.com`, password [`PASSWORD`]); returns the user.
+    pub async fn sign_up(&self, handle: &str) -> Value {
+        let response = self
+            .post_json(
+                "/v1/users",
+                None,
+                &json!({"handle": handle, "email": format!("{handle}@example.com"), "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "sign up {handle}");
+        response.json().await.expect("user json")
+    }
+
+    pub async fn password_grant(&self, login: &str, password: &str) -> Response {
+        self.post_json(
+            "/v1/auth/token",
+            None,
+            &json!({"grant_type": "password", "login": login, "password": password}),
+        )
+        .await
+    }
+
+    /// Logs in and returns the token response.
+    pub async fn login(&self, login: &str) -> Value {
+        let response = self.password_grant(login, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "login {login}");
+        response.json().await.expect("token json")
+    }
+
+    /// Signs up `handle` and returns (user, access token).
+    pub async fn user_with_token(&self, handle: &str) -> (Value, String) {
+        let user = self.sign_up(handle).await;
+        let tokens = self.login(handle).await;
+        (
+            user,
+            tokens["access_token"].as_str().expect("token").to_owned(),
+        )
+    }
+
+    pub async fn refresh_grant(&self, refresh_token: &str) -> Response {
+        self.post_json(
+            "/v1/auth/token",
+            None,
+            &json!({"grant_type": "refresh_token", "refresh_token": refresh_token}),
+        )
+        .await
+    }
+}
+
+/// Asserts a problem+json response with `status` and `code`; returns its body.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
+    body
+}
+
+/// The fields named in a validation problem's `errors`.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

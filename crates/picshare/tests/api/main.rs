@@ -1,0 +1,11 @@
+//! API tests: the real server on port 0 against a fresh database per test. The backend is SQLite
+//! unless PICSHARE_TEST_DATABASE_URL names a PostgreSQL server; Redis is used for shared state
+//! when PICSHARE_TEST_REDIS_URL is set.
+
+mod auth;
+mod errors;
+mod helpers;
+mod ops;
+mod store_conformance;
+mod throttle;
+mod users;

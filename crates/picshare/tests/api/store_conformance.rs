@@ -1,0 +1,303 @@
+//! The storage port's contract, run against whichever backend the suite is configured for
+//! (SQLite by default, PostgreSQL with PICSHARE_TEST_DATABASE_URL).
+
+use std::sync::Arc;
+
+use picshare_domain::{DisplayName, Email, Handle, NewUser, Role, UserId, UserLookup};
+use picshare_store::{NewRefreshToken, ProfileUpdate, RefreshRotation, Store, StoreError};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::helpers::spawn_app;
+
+fn new_user(handle: &str, email: &str) -> NewUser {
+    NewUser {
+        id: UserId::generate(),
+        handle: Handle::parse(handle).unwrap(),
+        email: Email::parse(email).unwrap(),
+        password_hash: "$argon2id$not-a-real-hash".into(),
+        display_name: DisplayName::parse("Someone").unwrap(),
+        role: Role::User,
+        created_at: OffsetDateTime::now_utc(),
+    }
+}
+
+fn token(user: UserId, family: Uuid, hash: &[u8], expires_in: Duration) -> NewRefreshToken {
+    let now = OffsetDateTime::now_utc();
+    NewRefreshToken {
+        token_hash: hash.to_vec(),
+        family_id: family,
+        user_id: user,
+        issued_at: now,
+        expires_at: now + expires_in,
+    }
+}
+
+async fn store() -> (crate::helpers::TestApp, Arc<dyn Store>) {
+    let app = spawn_app().await;
+    let store = app.store().clone();
+    (app, store)
+}
+
+#[tokio::test]
+async fn users_round_trip_and_are_found_by_id_handle_and_login() {
+    let (_app, store) = store().await;
+    let created = store
+        .create_user(&new_user("Jane", "jane@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(created.handle, "Jane");
+    assert_eq!(created.role, Role::User);
+    // Timestamps survive with at least millisecond precision.
+    let found = store
+        .find_user(&UserLookup::Id(created.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, created);
+    let by_handle = store
+        .find_user(&UserLookup::Handle("jane".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_handle.id, created.id);
+    for login in ["JANE", "jane@example.com", " Jane@Example.com "] {
+        let user = store.find_user_by_login(login).await.unwrap();
+        assert_eq!(user.map(|u| u.id), Some(created.id), "{login}");
+    }
+    assert!(store.find_user_by_login("john").await.unwrap().is_none());
+    assert!(
+        store
+            .find_user(&UserLookup::Id(UserId::generate()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn unique_handle_and_email_are_reported_as_conflicts() {
+    let (_app, store) = store().await;
+    store
+        .create_user(&new_user("jane", "jane@example.com"))
+        .await
+        .unwrap();
+    let handle = store.create_user(&new_user("JANE", "x@example.com")).await;
+    assert!(
+        matches!(handle, Err(StoreError::Conflict { field: "handle" })),
+        "{handle:?}"
+    );
+    let email = store
+        .create_user(&new_user("other", "jane@example.com"))
+        .await;
+    assert!(
+        matches!(email, Err(StoreError::Conflict { field: "email" })),
+        "{email:?}"
+    );
+}
+
+#[tokio::test]
+async fn profile_updates_change_only_given_fields() {
+    let (_app, store) = store().await;
+    let user = store
+        .create_user(&new_user("jane", "jane@example.com"))
+        .await
+        .unwrap();
+    let avatar = Uuid::now_v7();
+    let updated = store
+        .update_profile(
+            user.id,
+            &ProfileUpdate {
+                bio: Some(picshare_domain::Bio::parse("hello").unwrap()),
+                avatar_media_id: Some(Some(avatar)),
+                ..ProfileUpdate::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.bio, "hello");
+    assert_eq!(updated.display_name, "Someone");
+    assert_eq!(updated.avatar_media_id, Some(avatar));
+    let cleared = store
+        .update_profile(
+            user.id,
+            &ProfileUpdate {
+                avatar_media_id: Some(None),
+                is_private: Some(true),
+                ..ProfileUpdate::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cleared.avatar_media_id, None);
+    assert!(cleared.is_private);
+    assert_eq!(cleared.bio, "hello");
+    assert!(
+        store
+            .update_profile(UserId::generate(), &ProfileUpdate::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.set_role(user.id, Role::Moderator).await.unwrap());
+    let found = store
+        .find_user(&UserLookup::Id(user.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.role, Role::Moderator);
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family() {
+    let (_app, store) = store().await;
+    let user = store
+        .create_user(&new_user("jane", "jane@example.com"))
+        .await
+        .unwrap();
+    let family = Uuid::now_v7();
+    let issued = token(user.id, family, b"first", Duration::days(30));
+    store.insert_refresh_token(&issued).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+
+    let rotated = store
+        .rotate_refresh_token(b"first", b"second", now)
+        .await
+        .unwrap();
+    let RefreshRotation::Rotated {
+        user_id,
+        expires_at,
+    } = rotated
+    else {
+        panic!("expected rotation, got {rotated:?}");
+    };
+    assert_eq!(user_id, user.id);
+    assert!(
+        (expires_at - issued.expires_at).abs() < Duration::milliseconds(1),
+        "family expiry kept"
+    );
+
+    let replay = store
+        .rotate_refresh_token(b"first", b"third", now)
+        .await
+        .unwrap();
+    assert_eq!(replay, RefreshRotation::ReuseDetected);
+    let after = store
+        .rotate_refresh_token(b"second", b"fourth", now)
+        .await
+        .unwrap();
+    assert!(
+        !matches!(after, RefreshRotation::Rotated { .. }),
+        "{after:?}"
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token(b"unknown", b"x", now)
+            .await
+            .unwrap(),
+        RefreshRotation::Invalid
+    );
+}
+
+#[tokio::test]
+async fn concurrent_rotations_of_one_token_succeed_once() {
+    let (_app, store) = store().await;
+    let user = store
+        .create_user(&new_user("jane", "jane@example.com"))
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&token(
+            user.id,
+            Uuid::now_v7(),
+            b"shared",
+            Duration::days(1),
+        ))
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let attempts = (0..8u8).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move { store.rotate_refresh_token(b"shared", &[b'r', n], now).await })
+    });
+    let mut rotated = 0;
+    for attempt in futures::future::join_all(attempts).await {
+        if matches!(attempt.unwrap().unwrap(), RefreshRotation::Rotated { .. }) {
+            rotated += 1;
+        }
+    }
+    assert_eq!(rotated, 1);
+}
+
+#[tokio::test]
+async fn expired_tokens_do_not_rotate_and_are_cleaned_up() {
+    let (_app, store) = store().await;
+    let user = store
+        .create_user(&new_user("jane", "jane@example.com"))
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&token(
+            user.id,
+            Uuid::now_v7(),
+            b"old",
+            Duration::seconds(-1),
+        ))
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&token(user.id, Uuid::now_v7(), b"live", Duration::days(1)))
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(
+        store
+            .rotate_refresh_token(b"old", b"new", now)
+            .await
+            .unwrap(),
+        RefreshRotation::Invalid
+    );
+    assert_eq!(store.delete_expired_refresh_tokens(now).await.unwrap(), 1);
+    assert!(matches!(
+        store
+            .rotate_refresh_token(b"live", b"next", now)
+            .await
+            .unwrap(),
+        RefreshRotation::Rotated { .. }
+    ));
+}
+
+#[tokio::test]
+async fn revoking_a_token_revokes_its_family_only() {
+    let (_app, store) = store().await;
+    let user = store
+        .create_user(&new_user("jane", "jane@example.com"))
+        .await
+        .unwrap();
+    let family = Uuid::now_v7();
+    store
+        .insert_refresh_token(&token(user.id, family, b"a1", Duration::days(1)))
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&token(user.id, Uuid::now_v7(), b"b1", Duration::days(1)))
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    store.rotate_refresh_token(b"a1", b"a2", now).await.unwrap();
+    store.revoke_refresh_family(b"a1", now).await.unwrap();
+    assert!(!matches!(
+        store.rotate_refresh_token(b"a2", b"a3", now).await.unwrap(),
+        RefreshRotation::Rotated { .. }
+    ));
+    assert!(matches!(
+        store.rotate_refresh_token(b"b1", b"b2", now).await.unwrap(),
+        RefreshRotation::Rotated { .. }
+    ));
+    store
+        .revoke_refresh_family(b"never-issued", now)
+        .await
+        .unwrap();
+}
