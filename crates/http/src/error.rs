@@ -1,7 +1,7 @@
 //! One error type for the whole API, rendered as RFC 9457 problem+json.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use picshare_app::{AppError, RateLimit};
 use picshare_domain::FieldError;
@@ -47,7 +47,7 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     errors: Vec<ProblemFieldError>,
-    headers: HeaderMap,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -57,7 +57,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -78,7 +78,7 @@ impl ApiError {
         );
         error
             .headers
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            .push((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         error
     }
 
@@ -170,7 +170,7 @@ impl From<AppError> for ApiError {
             AppError::Unavailable(reason) => {
                 let mut api = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason);
                 api.headers
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    .push((header::RETRY_AFTER, HeaderValue::from_static("1")));
                 api
             }
             AppError::Internal(source) => {
@@ -198,7 +198,7 @@ fn rate_limited(limit: RateLimit) -> ApiError {
             header::HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value.to_string()),
         ) {
-            api.headers.insert(name, value);
+            api.headers.push((name, value));
         }
     }
     api
