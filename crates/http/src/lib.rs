@@ -45,7 +45,7 @@ pub fn router(app: App, http: HttpSettings) -> Router {
         http: Arc::new(http),
         metrics: telemetry::prometheus(),
     };
-    let (api_routes, api) = openapi::api_router().split_for_parts();
+    let (api_routes, api) = openapi::split();
     let api = Arc::new(api);
     let docs = Scalar::with_url("/docs", (*api).clone());
     let routes = api_routes

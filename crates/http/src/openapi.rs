@@ -17,7 +17,6 @@ use crate::routes;
             problem+json documents with a stable `code`.",
     ),
     components(schemas(Problem)),
-    modifiers(&CommonResponses),
     tags(
         (name = "auth", description = "Tokens and the caller's account"),
         (name = "users", description = "Accounts and profiles"),
@@ -26,16 +25,24 @@ use crate::routes;
 )]
 struct ApiDoc;
 
-pub fn api_router() -> OpenApiRouter<AppState> {
+fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::users::router())
         .merge(routes::ops::router())
 }
 
+/// Splits the API router into the axum router and its finished OpenAPI document.
+pub fn split() -> (axum::Router<AppState>, OpenApiDoc) {
+    let (router, mut api) = api_router().split_for_parts();
+    // After the merge, so that every route's operation is there to be completed.
+    CommonResponses.modify(&mut api);
+    (router, api)
+}
+
 /// The document without a running server (for tooling and tests).
 pub fn openapi() -> OpenApiDoc {
-    api_router().split_for_parts().1
+    split().1
 }
 
 /// Declares the bearer scheme and the problem responses any operation may give.

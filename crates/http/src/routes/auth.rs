@@ -26,13 +26,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(tag = "grant_type", rename_all = "snake_case")]
 pub enum TokenRequest {
     Password {
-        #[schema(max_length = 254)]
         login: String,
-        #[schema(max_length = 1024)]
         password: String,
     },
     RefreshToken {
-        #[schema(max_length = 1024)]
         refresh_token: String,
     },
 }
@@ -65,7 +62,6 @@ impl From<TokenPair> for TokenResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevokeRequest {
-    #[schema(max_length = 1024)]
     pub refresh_token: String,
 }
 

@@ -101,7 +101,6 @@ pub struct CreateUserRequest {
     pub password: String,
     #[schema(max_length = 50)]
     pub display_name: Option<String>,
-    #[schema(max_length = 64)]
     pub invite_code: Option<String>,
 }
 
