@@ -25,13 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "grant_type", rename_all = "snake_case")]
 pub enum TokenRequest {
-    Password {
-        login: String,
-        password: String,
-    },
-    RefreshToken {
-        refresh_token: String,
-    },
+    Password { login: String, password: String },
+    RefreshToken { refresh_token: String },
 }
 
 #[derive(Debug, Serialize, ToSchema)]
