@@ -1,0 +1,37 @@
+//! Encoding variants (fresh JPEGs: no EXIF, GPS, XMP or any other metadata) and blurhashes.
+
+use turbojpeg::{PixelFormat, Subsamp};
+
+use crate::{JPEG_QUALITY, MediaError, Rgb, Variant};
+
+pub(crate) fn jpeg(name: &'static str, image: &Rgb) -> Result<Variant, MediaError> {
+    let encoded = turbojpeg::compress(
+        turbojpeg::Image {
+            pixels: image.pixels.as_slice(),
+            width: image.width as usize,
+            pitch: image.width as usize * 3,
+            height: image.height as usize,
+            format: PixelFormat::RGB,
+        },
+        JPEG_QUALITY,
+        Subsamp::Sub2x2,
+    )
+    .map_err(|_| MediaError::Failed)?;
+    Ok(Variant {
+        name,
+        width: image.width,
+        height: image.height,
+        content_type: "image/jpeg",
+        bytes: encoded.to_vec(),
+    })
+}
+
+/// A 4×3-component blurhash of a small image.
+pub(crate) fn blurhash(image: &Rgb) -> Result<String, MediaError> {
+    let mut rgba = Vec::with_capacity(image.pixels.len() / 3 * 4);
+    for pixel in image.pixels.chunks_exact(3) {
+        rgba.extend_from_slice(pixel);
+        rgba.push(255);
+    }
+    blurhash::encode(4, 3, image.width, image.height, &rgba).map_err(|_| MediaError::Failed)
+}

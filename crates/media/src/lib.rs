@@ -1,0 +1,158 @@
+//! Image processing for PicShare: pure CPU, no async, no I/O. Called by the worker on a blocking
+//! pool. Detects the real format from the bytes, refuses decompression bombs before decoding
+//! pixels, applies EXIF orientation and writes variants that carry no metadata at all.
+
+mod decode;
+mod encode;
+mod error;
+mod resize;
+pub mod samples;
+mod sniff;
+
+use image::metadata::Orientation;
+
+pub use error::MediaError;
+pub use sniff::{ImageFormat, sniff};
+
+/// Images above this many pixels are refused before their pixels are decoded.
+pub const MAX_PIXELS: u64 = 50_000_000;
+/// Longest edge of the `medium` variant's width.
+pub const MEDIUM_MAX_WIDTH: u32 = 1080;
+pub const THUMB_SIZE: u32 = 320;
+pub const AVATAR_SIZE: u32 = 400;
+pub const JPEG_QUALITY: i32 = 82;
+
+/// What an upload is for; decides which variants are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `thumb` (320×320 centre crop) and `medium` (at most 1080 wide).
+    Post,
+    /// `avatar` (400×400 centre crop).
+    Avatar,
+}
+
+/// One encoded output image.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub name: &'static str,
+    pub width: u32,
+    pub height: u32,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// The result of processing one upload.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub format: ImageFormat,
+    /// Size of the original as displayed (after orientation).
+    pub width: u32,
+    pub height: u32,
+    pub blurhash: String,
+    pub variants: Vec<Variant>,
+}
+
+/// Decoded pixels, 8-bit RGB, row-major, no padding.
+pub(crate) struct Rgb {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+/// Runs the whole pipeline on an uploaded file.
+pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> {
+    let Some(format) = sniff(bytes) else {
+        return Err(sniff::unsupported_kind(bytes).unwrap_or(MediaError::NotAnImage));
+    };
+    let header = decode::header(bytes, format)?;
+    if u64::from(header.width) * u64::from(header.height) > MAX_PIXELS {
+        return Err(MediaError::TooManyPixels);
+    }
+    let orientation = decode::orientation(bytes);
+    let swaps_axes = matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    );
+    let (width, height) = if swaps_axes {
+        (header.height, header.width)
+    } else {
+        (header.width, header.height)
+    };
+
+    let plan = Plan::new(purpose, width, height);
+    // Decode at the smallest DCT scale that still covers every variant (JPEG only).
+    let (need_w, need_h) = if swaps_axes {
+        (plan.min_source_height, plan.min_source_width)
+    } else {
+        (plan.min_source_width, plan.min_source_height)
+    };
+    let decoded = decode::pixels(bytes, format, &header, need_w, need_h)?;
+
+    let mut variants = Vec::with_capacity(2);
+    let blurhash_source;
+    match purpose {
+        Purpose::Post => {
+            let medium = resize::fit(&decoded, plan.main_size, swaps_axes)?;
+            let medium = resize::orient(medium, orientation)?;
+            let thumb = resize::square(&medium, THUMB_SIZE)?;
+            blurhash_source = resize::square(&thumb, 32)?;
+            variants.push(encode::jpeg("thumb", &thumb)?);
+            variants.push(encode::jpeg("medium", &medium)?);
+        }
+        Purpose::Avatar => {
+            let oriented = resize::orient(decoded, orientation)?;
+            let avatar = resize::square(&oriented, AVATAR_SIZE)?;
+            blurhash_source = resize::square(&avatar, 32)?;
+            variants.push(encode::jpeg("avatar", &avatar)?);
+        }
+    }
+    Ok(Processed {
+        format,
+        width,
+        height,
+        blurhash: encode::blurhash(&blurhash_source)?,
+        variants,
+    })
+}
+
+/// Target sizes, in displayed orientation.
+struct Plan {
+    /// `medium` size for posts.
+    main_size: (u32, u32),
+    min_source_width: u32,
+    min_source_height: u32,
+}
+
+impl Plan {
+    fn new(purpose: Purpose, width: u32, height: u32) -> Self {
+        match purpose {
+            Purpose::Post => {
+                let medium_w = width.min(MEDIUM_MAX_WIDTH);
+                let medium_h = scaled(height, medium_w, width);
+                Self {
+                    main_size: (medium_w, medium_h),
+                    min_source_width: medium_w,
+                    min_source_height: medium_h,
+                }
+            }
+            Purpose::Avatar => {
+                let side = width.min(height).min(AVATAR_SIZE);
+                Self {
+                    main_size: (side, side),
+                    min_source_width: side,
+                    min_source_height: side,
+                }
+            }
+        }
+    }
+}
+
+/// `value * numerator / denominator`, rounded, at least 1.
+pub(crate) fn scaled(value: u32, numerator: u32, denominator: u32) -> u32 {
+    let result = (u64::from(value) * u64::from(numerator) + u64::from(denominator) / 2)
+        / u64::from(denominator.max(1));
+    (result as u32).max(1)
+}
