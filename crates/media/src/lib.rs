@@ -61,41 +61,19 @@ pub(crate) struct Rgb {
 
 /// Runs the whole pipeline on an uploaded file.
 pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> {
-    let Some(format) = sniff(bytes) else {
-        return Err(sniff::unsupported_kind(bytes).unwrap_or(MediaError::NotAnImage));
-    };
-    let header = decode::header(bytes, format)?;
-    if u64::from(header.width) * u64::from(header.height) > MAX_PIXELS {
-        return Err(MediaError::TooManyPixels);
-    }
-    let orientation = decode::orientation(bytes);
-    let swaps_axes = matches!(
+    let Decoded {
+        format,
+        width,
+        height,
         orientation,
-        Orientation::Rotate90
-            | Orientation::Rotate270
-            | Orientation::Rotate90FlipH
-            | Orientation::Rotate270FlipH
-    );
-    let (width, height) = if swaps_axes {
-        (header.height, header.width)
-    } else {
-        (header.width, header.height)
-    };
-
-    let plan = Plan::new(purpose, width, height);
-    // Decode at the smallest DCT scale that still covers every variant (JPEG only).
-    let (need_w, need_h) = if swaps_axes {
-        (plan.min_source_height, plan.min_source_width)
-    } else {
-        (plan.min_source_width, plan.min_source_height)
-    };
-    let decoded = decode::pixels(bytes, format, &header, need_w, need_h)?;
-
+        plan,
+        pixels,
+    } = decode(bytes, purpose)?;
     let mut variants = Vec::with_capacity(2);
     let blurhash_source;
     match purpose {
         Purpose::Post => {
-            let medium = resize::fit(&decoded, plan.main_size, swaps_axes)?;
+            let medium = resize::fit(&pixels, plan.main_size, orientation_swaps_axes(orientation))?;
             let medium = resize::orient(medium, orientation)?;
             let thumb = resize::square(&medium, THUMB_SIZE)?;
             blurhash_source = resize::square(&thumb, 32)?;
@@ -103,7 +81,7 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
             variants.push(encode::jpeg("medium", &medium)?);
         }
         Purpose::Avatar => {
-            let oriented = resize::orient(decoded, orientation)?;
+            let oriented = resize::orient(pixels, orientation)?;
             let avatar = resize::square(&oriented, AVATAR_SIZE)?;
             blurhash_source = resize::square(&avatar, 32)?;
             variants.push(encode::jpeg("avatar", &avatar)?);
@@ -116,6 +94,66 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
         blurhash: encode::blurhash(&blurhash_source)?,
         variants,
     })
+}
+
+/// Only the decode step of [`process`], at the scale it would use: the floor any pipeline pays.
+/// Returns the decoded size. For benchmarks.
+pub fn decode_only(bytes: &[u8], purpose: Purpose) -> Result<(u32, u32), MediaError> {
+    let decoded = decode(bytes, purpose)?;
+    Ok((decoded.pixels.width, decoded.pixels.height))
+}
+
+struct Decoded {
+    format: ImageFormat,
+    /// Displayed size of the original.
+    width: u32,
+    height: u32,
+    orientation: Orientation,
+    plan: Plan,
+    /// Stored orientation, at the smallest DCT scale that covers every variant (JPEG only).
+    pixels: Rgb,
+}
+
+fn decode(bytes: &[u8], purpose: Purpose) -> Result<Decoded, MediaError> {
+    let Some(format) = sniff(bytes) else {
+        return Err(sniff::unsupported_kind(bytes).unwrap_or(MediaError::NotAnImage));
+    };
+    let header = decode::header(bytes, format)?;
+    if u64::from(header.width) * u64::from(header.height) > MAX_PIXELS {
+        return Err(MediaError::TooManyPixels);
+    }
+    let orientation = decode::orientation(bytes);
+    let swaps_axes = orientation_swaps_axes(orientation);
+    let (width, height) = if swaps_axes {
+        (header.height, header.width)
+    } else {
+        (header.width, header.height)
+    };
+    let plan = Plan::new(purpose, width, height);
+    let (need_w, need_h) = if swaps_axes {
+        (plan.min_source_height, plan.min_source_width)
+    } else {
+        (plan.min_source_width, plan.min_source_height)
+    };
+    let pixels = decode::pixels(bytes, format, &header, need_w, need_h)?;
+    Ok(Decoded {
+        format,
+        width,
+        height,
+        orientation,
+        plan,
+        pixels,
+    })
+}
+
+fn orientation_swaps_axes(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
 }
 
 /// Target sizes, in displayed orientation.
