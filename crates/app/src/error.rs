@@ -30,6 +30,12 @@ pub enum AppError {
     Conflict { field: &'static str },
     #[error("rate limited")]
     RateLimited(RateLimit),
+    #[error("{0}")]
+    Precondition(&'static str),
+    #[error("unsupported media type")]
+    UnsupportedMediaType(&'static str),
+    #[error("payload too large")]
+    PayloadTooLarge(String),
     #[error("an invite code is required")]
     InviteRequired,
     #[error("temporarily unavailable: {0}")]
@@ -49,6 +55,17 @@ impl From<StoreError> for AppError {
         match err {
             StoreError::Conflict { field } => AppError::Conflict { field },
             StoreError::Backend(source) => AppError::Internal(source),
+        }
+    }
+}
+
+impl From<picshare_objects::ObjectError> for AppError {
+    fn from(err: picshare_objects::ObjectError) -> Self {
+        match err {
+            picshare_objects::ObjectError::Timeout => {
+                AppError::Unavailable("object storage did not answer in time")
+            }
+            other => AppError::internal(other),
         }
     }
 }

@@ -3,10 +3,12 @@
 
 pub mod auth;
 pub mod error;
+pub mod media;
 pub mod passwords;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod worker;
 
 use std::sync::Arc;
 
@@ -31,20 +33,26 @@ pub struct App {
     pub hasher: Arc<PasswordHasherPool>,
     pub tokens: Arc<TokenService>,
     pub login_throttle: Arc<dyn LoginThrottle>,
+    pub objects: picshare_objects::Objects,
     pub settings: Arc<AppSettings>,
+    pub media: Arc<media::MediaSettings>,
 }
 
 impl App {
     /// Names of the dependencies that do not answer right now (empty when ready).
     pub async fn readiness_failures(&self) -> Vec<&'static str> {
         let database = tokio::time::timeout(std::time::Duration::from_secs(2), self.store.ping());
-        let (database, cache) = tokio::join!(database, self.login_throttle.ping());
+        let (database, cache, storage) =
+            tokio::join!(database, self.login_throttle.ping(), self.objects.ping());
         let mut failing = Vec::new();
         if !matches!(database, Ok(Ok(()))) {
             failing.push("database");
         }
         if !cache {
             failing.push("cache");
+        }
+        if !storage {
+            failing.push("storage");
         }
         failing
     }

@@ -79,6 +79,34 @@ impl TokenService {
     }
 }
 
+impl TokenService {
+    /// A capability to `PUT` one upload's bytes to this server (embedded storage), like a
+    /// presigned URL: it names the media and expires.
+    pub fn issue_upload_token(&self, media_id: Uuid, ttl: Duration) -> AppResult<String> {
+        let mut claims = Claims::new_expires_in(&ttl).map_err(AppError::internal)?;
+        claims.issuer(&self.issuer).map_err(AppError::internal)?;
+        claims
+            .audience(&format!("{}/upload", self.audience))
+            .map_err(AppError::internal)?;
+        claims
+            .subject(&media_id.to_string())
+            .map_err(AppError::internal)?;
+        public::sign(&self.secret, &claims, None, None).map_err(AppError::internal)
+    }
+
+    /// The media an upload token is for, if it is valid.
+    pub fn verify_upload_token(&self, token: &str) -> Option<Uuid> {
+        let untrusted = UntrustedToken::<Public, V4>::try_from(token).ok()?;
+        let mut rules = ClaimsValidationRules::new();
+        rules.validate_issuer_with(&self.issuer);
+        let audience = format!("{}/upload", self.audience);
+        rules.validate_audience_with(&audience);
+        let trusted = public::verify(&self.public, &untrusted, &rules, None, None).ok()?;
+        let subject = trusted.payload_claims()?.get_claim("sub")?.as_str()?;
+        Uuid::parse_str(subject).ok()
+    }
+}
+
 /// A new opaque refresh token and the hash under which it is stored.
 pub fn new_refresh_token() -> (String, Vec<u8>) {
     let mut bytes = [0u8; REFRESH_TOKEN_BYTES];

@@ -4,6 +4,7 @@ use picshare_domain::{
     Bio, DisplayName, Email, Handle, NewUser, Password, Role, User, UserId, UserLookup,
     ValidationErrors,
 };
+use picshare_domain::{MediaPurpose, MediaStatus};
 use picshare_store::ProfileUpdate;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -101,6 +102,14 @@ impl App {
             return Err(AppError::Forbidden("you can only change your own profile"));
         }
         let mut errors = ValidationErrors::default();
+        if let Some(Some(media_id)) = change.avatar_media_id {
+            if !self.is_ready_avatar_of(caller, media_id).await? {
+                errors.check::<()>(
+                    "avatar_media_id",
+                    Err("must be a ready avatar upload of yours".into()),
+                );
+            }
+        }
         let update = ProfileUpdate {
             display_name: change
                 .display_name
@@ -108,15 +117,7 @@ impl App {
             bio: change
                 .bio
                 .and_then(|bio| errors.check("bio", Bio::parse(&bio))),
-            avatar_media_id: match change.avatar_media_id {
-                // Only ready avatar media of the caller may be set; there are none until the
-                // media pipeline exists, so any id is unknown.
-                Some(Some(_)) => {
-                    errors.check::<()>("avatar_media_id", Err("no such avatar media".into()));
-                    None
-                }
-                other => other,
-            },
+            avatar_media_id: change.avatar_media_id,
             is_private: change.is_private,
         };
         errors.into_result()?;
@@ -127,5 +128,42 @@ impl App {
             .update_profile(target.id, &update)
             .await?
             .ok_or(AppError::NotFound)
+    }
+}
+
+/// A user's avatar as served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvatarView {
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl App {
+    async fn is_ready_avatar_of(&self, caller: Principal, media_id: Uuid) -> AppResult<bool> {
+        Ok(self.store.find_media(media_id).await?.is_some_and(|media| {
+            media.owner_id == caller.user_id
+                && media.purpose == MediaPurpose::Avatar
+                && media.status == MediaStatus::Ready
+        }))
+    }
+
+    /// The avatar to show for `user`, if it has one that is ready.
+    pub async fn avatar_of(&self, user: &User) -> AppResult<Option<AvatarView>> {
+        let Some(media_id) = user.avatar_media_id else {
+            return Ok(None);
+        };
+        let Some(media) = self.store.find_media(media_id).await? else {
+            return Ok(None);
+        };
+        Ok(media
+            .variants
+            .iter()
+            .find(|variant| variant.name == "avatar")
+            .map(|variant| AvatarView {
+                url: self.variant_url(&variant.key),
+                width: variant.width,
+                height: variant.height,
+            }))
     }
 }

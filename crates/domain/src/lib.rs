@@ -1,9 +1,11 @@
 //! Domain types of PicShare: validated values and pure rules. No I/O, no framework types.
 
 pub mod error;
+pub mod media;
 pub mod user;
 
 pub use error::{FieldError, ValidationErrors};
+pub use media::{Media, MediaPurpose, MediaStatus, NewMedia, ProcessedMedia, StoredVariant};
 pub use user::{
     Bio, DisplayName, Email, Handle, NewUser, Password, Role, TrustLevel, User, UserId, UserLookup,
 };

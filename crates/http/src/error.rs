@@ -162,6 +162,15 @@ impl From<AppError> for ApiError {
                 api
             }
             AppError::RateLimited(limit) => rate_limited(limit),
+            AppError::Precondition(reason) => Self::new(StatusCode::CONFLICT, "conflict", reason),
+            AppError::UnsupportedMediaType(reason) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                reason,
+            ),
+            AppError::PayloadTooLarge(reason) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", reason)
+            }
             AppError::InviteRequired => Self::new(
                 StatusCode::FORBIDDEN,
                 "invite_required",

@@ -48,6 +48,22 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// The caller if a bearer token is present (and then it must be valid), else anonymous.
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeAuthUser(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybeAuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(MaybeAuthUser(None));
+        }
+        let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
+        Ok(MaybeAuthUser(Some(principal)))
+    }
+}
+
 /// The client's address: the socket peer, or — when the peer is a trusted proxy — the nearest
 /// untrusted address in `X-Forwarded-For`.
 #[derive(Debug, Clone, Copy)]

@@ -57,6 +57,7 @@ pub fn router(app: App, http: HttpSettings) -> Router {
             }),
         )
         .merge(docs)
+        .merge(routes::media::files())
         .fallback(middleware::not_found);
     middleware::apply(routes, &state).with_state(state)
 }

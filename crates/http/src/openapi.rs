@@ -20,6 +20,7 @@ use crate::routes;
     tags(
         (name = "auth", description = "Tokens and the caller's account"),
         (name = "users", description = "Accounts and profiles"),
+        (name = "media", description = "Uploads and processed images"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -29,6 +30,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::users::router())
+        .merge(routes::media::router())
         .merge(routes::ops::router())
 }
 

@@ -36,6 +36,18 @@ pub struct RawConfig {
     pub log_format: String,
     pub log_level: String,
     pub password_hash_workers: usize,
+    pub max_upload_bytes: u64,
+    pub upload_url_ttl_secs: u64,
+    pub media_public_url: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: String,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    pub worker_concurrency: usize,
+    pub job_max_attempts: i32,
+    pub job_lease_secs: u64,
+    pub job_retry_base_ms: u64,
+    pub job_poll_interval_ms: u64,
 }
 
 impl Default for RawConfig {
@@ -62,11 +74,34 @@ impl Default for RawConfig {
             trusted_proxies: String::new(),
             log_format: "text".into(),
             log_level: "info".into(),
-            password_hash_workers: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            password_hash_workers: cores(),
+            max_upload_bytes: 20 * 1024 * 1024,
+            upload_url_ttl_secs: 3600,
+            media_public_url: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            worker_concurrency: cores(),
+            job_max_attempts: 5,
+            job_lease_secs: 300,
+            job_retry_base_ms: 2000,
+            job_poll_interval_ms: 500,
         }
     }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+/// Where media objects live.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    Local(PathBuf),
+    S3(picshare_objects::S3Settings),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +120,7 @@ pub struct Settings {
     pub redis_url: Option<String>,
     pub redis_prefix: String,
     pub storage_url: String,
+    pub storage: Storage,
     pub public_url: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -100,6 +136,13 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_level: String,
     pub password_hash_workers: usize,
+    pub max_upload_bytes: u64,
+    pub upload_url_ttl: Duration,
+    pub worker_concurrency: usize,
+    pub job_max_attempts: i32,
+    pub job_lease: Duration,
+    pub job_retry_base: Duration,
+    pub job_poll_interval: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -251,7 +294,33 @@ impl Settings {
         if raw.password_hash_workers == 0 {
             return Err(invalid("password_hash_workers", "must be at least 1"));
         }
+        if raw.max_upload_bytes == 0 {
+            return Err(invalid("max_upload_bytes", "must be at least 1"));
+        }
+        for (setting, value) in [
+            ("upload_url_ttl_secs", raw.upload_url_ttl_secs),
+            ("job_lease_secs", raw.job_lease_secs),
+            ("job_retry_base_ms", raw.job_retry_base_ms),
+            ("job_poll_interval_ms", raw.job_poll_interval_ms),
+            ("worker_concurrency", raw.worker_concurrency as u64),
+        ] {
+            if value == 0 {
+                return Err(invalid(setting, "must be at least 1"));
+            }
+        }
+        if raw.job_max_attempts < 1 {
+            return Err(invalid("job_max_attempts", "must be at least 1"));
+        }
+        let storage = storage(&raw, &storage_url)?;
         Ok(Self {
+            storage,
+            max_upload_bytes: raw.max_upload_bytes,
+            upload_url_ttl: Duration::from_secs(raw.upload_url_ttl_secs),
+            worker_concurrency: raw.worker_concurrency,
+            job_max_attempts: raw.job_max_attempts,
+            job_lease: Duration::from_secs(raw.job_lease_secs),
+            job_retry_base: Duration::from_millis(raw.job_retry_base_ms),
+            job_poll_interval: Duration::from_millis(raw.job_poll_interval_ms),
             listen,
             token_key_file: raw
                 .token_key_file
@@ -279,6 +348,40 @@ impl Settings {
             password_hash_workers: raw.password_hash_workers,
         })
     }
+}
+
+fn storage(raw: &RawConfig, storage_url: &str) -> Result<Storage, ConfigError> {
+    if let Some(path) = storage_url.strip_prefix("file://") {
+        return Ok(Storage::Local(PathBuf::from(path)));
+    }
+    let bucket = storage_url
+        .trim_start_matches("s3://")
+        .trim_end_matches('/');
+    if bucket.is_empty() || bucket.contains('/') {
+        return Err(invalid("storage_url", "must be s3://<bucket>"));
+    }
+    let (Some(access_key_id), Some(secret_access_key)) = (
+        raw.s3_access_key_id.clone(),
+        raw.s3_secret_access_key.clone(),
+    ) else {
+        return Err(invalid(
+            "s3_access_key_id",
+            "S3 storage needs PICSHARE_S3_ACCESS_KEY_ID and PICSHARE_S3_SECRET_ACCESS_KEY",
+        ));
+    };
+    let public_base_url = match (&raw.media_public_url, &raw.s3_endpoint) {
+        (Some(url), _) => url.clone(),
+        (None, Some(endpoint)) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+        (None, None) => format!("https://{bucket}.s3.{}.amazonaws.com", raw.s3_region),
+    };
+    Ok(Storage::S3(picshare_objects::S3Settings {
+        bucket: bucket.to_owned(),
+        endpoint: raw.s3_endpoint.clone(),
+        region: raw.s3_region.clone(),
+        access_key_id,
+        secret_access_key,
+        public_base_url,
+    }))
 }
 
 fn split_list(raw: &str) -> Vec<String> {

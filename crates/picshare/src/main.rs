@@ -48,6 +48,8 @@ enum Command {
 enum BatchJob {
     /// Delete refresh tokens past their expiry.
     CleanupTokens,
+    /// Delete uploads never completed before their expiry (and their bytes).
+    CleanupUploads,
 }
 
 #[derive(Subcommand)]
@@ -93,7 +95,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let app = startup::build_app(&settings).await?;
             tokio::spawn(startup::run_scheduler(app.clone()));
-            serve_api(&settings, app).await
+            let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(startup::worker(&settings, app.clone()).run(async {
+                let _ = worker_stopped.await;
+            }));
+            let served = serve_api(&settings, app).await;
+            let _ = stop_worker.send(());
+            let _ = worker.await;
+            served
         }
         Command::Api => {
             let app = startup::build_app(&settings).await?;
@@ -101,11 +110,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Worker => {
             let app = startup::build_app(&settings).await?;
-            tracing::info!("worker started");
-            tokio::select! {
-                () = startup::run_scheduler(app) => {},
-                () = shutdown_signal() => tracing::info!("worker stopping"),
-            }
+            startup::worker(&settings, app).run(shutdown_signal()).await;
             Ok(())
         }
         Command::Migrate => {
@@ -119,6 +124,12 @@ async fn main() -> anyhow::Result<()> {
                 BatchJob::CleanupTokens => {
                     let deleted = startup::cleanup_tokens(&app).await?;
                     println!("cleanup-tokens: {deleted} expired refresh tokens deleted");
+                }
+                BatchJob::CleanupUploads => {
+                    let deleted = app.cleanup_expired_uploads().await?;
+                    println!(
+                        "cleanup-uploads: {deleted} expired uploads deleted; their files are removed by the worker"
+                    );
                 }
             }
             Ok(())

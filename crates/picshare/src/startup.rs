@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::HeaderValue;
+use picshare_app::media::MediaSettings;
 use picshare_app::throttle::{MemoryLoginThrottle, RedisLoginThrottle};
 use picshare_app::tokens::load_or_create_signing_key;
+use picshare_app::worker::{Worker, WorkerSettings};
 use picshare_app::{
     App, AppSettings, LoginThrottle, LoginThrottleLimits, PasswordHasherPool, TokenService,
 };
@@ -17,7 +19,7 @@ use picshare_store_sqlite::SqliteStore;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
-use crate::config::Settings;
+use crate::config::{Settings, Storage};
 
 /// How long password-hash requests may queue behind the running ones, per worker.
 const HASH_QUEUE_PER_WORKER: usize = 32;
@@ -76,6 +78,17 @@ async fn login_throttle(settings: &Settings) -> anyhow::Result<Arc<dyn LoginThro
     )))
 }
 
+pub fn objects(settings: &Settings) -> anyhow::Result<picshare_objects::Objects> {
+    Ok(match &settings.storage {
+        Storage::Local(dir) => {
+            picshare_objects::Objects::local(dir, format!("{}/media", settings.public_url))
+                .with_context(|| format!("opening the media directory {}", dir.display()))?
+        }
+        Storage::S3(s3) => picshare_objects::Objects::s3(s3.clone())
+            .context("configuring S3 storage (PICSHARE_STORAGE_URL, PICSHARE_S3_*)")?,
+    })
+}
+
 /// The use-case layer with every port connected.
 pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     let store = connect_store(settings).await?;
@@ -99,6 +112,13 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
         hasher: Arc::new(hasher),
         tokens: Arc::new(tokens),
         login_throttle: login_throttle(settings).await?,
+        objects: objects(settings)?,
+        media: Arc::new(MediaSettings {
+            max_upload_bytes: settings.max_upload_bytes,
+            upload_ttl: settings.upload_url_ttl,
+            job_max_attempts: settings.job_max_attempts,
+            public_url: settings.public_url.clone(),
+        }),
         settings: Arc::new(AppSettings {
             invite_only: settings.invite_only,
             login_limits: LoginThrottleLimits {
@@ -133,10 +153,15 @@ impl ApiServer {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("listening on {} (PICSHARE_LISTEN)", settings.listen))?;
-        Ok(Self {
+        Ok(Self::with_listener(listener, settings, app))
+    }
+
+    /// Serves on a listener bound by the caller (tests bind port 0 first to learn their URL).
+    pub fn with_listener(listener: TcpListener, settings: &Settings, app: App) -> Self {
+        Self {
             listener,
             router: picshare_http::router(app, http_settings(settings)),
-        })
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -165,14 +190,31 @@ pub async fn cleanup_tokens(app: &App) -> anyhow::Result<u64> {
         .await?)
 }
 
-/// Periodic maintenance (`serve` and `worker`): runs each batch job on its schedule.
+pub fn worker(settings: &Settings, app: App) -> Worker {
+    Worker::new(
+        app,
+        WorkerSettings {
+            lease: settings.job_lease,
+            poll_interval: settings.job_poll_interval,
+            concurrency: settings.worker_concurrency,
+            retry_base: settings.job_retry_base,
+        },
+    )
+}
+
+/// Periodic maintenance of the embedded shape (`serve`); in the scaled shape, run
+/// `picshare batch <job>` from cron instead.
 pub async fn run_scheduler(app: App) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
         match cleanup_tokens(&app).await {
             Ok(deleted) => tracing::info!(deleted, "expired refresh tokens removed"),
             Err(err) => tracing::error!(error = %err, "cleaning up refresh tokens failed"),
+        }
+        match app.cleanup_expired_uploads().await {
+            Ok(deleted) => tracing::info!(deleted, "expired uploads removed"),
+            Err(err) => tracing::error!(error = %err, "cleaning up expired uploads failed"),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! PostgreSQL implementation of the storage ports, for the scaled deployment.
 
+mod jobs;
+mod media;
 mod tokens;
 mod users;
 
@@ -13,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 impl PgStore {

@@ -1,5 +1,7 @@
 //! SQLite implementation of the storage ports (WAL mode, one file, zero setup).
 
+mod jobs;
+mod media;
 mod tokens;
 mod users;
 
@@ -14,7 +16,7 @@ use time::OffsetDateTime;
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SqliteStore {

@@ -2,12 +2,16 @@
 //! Implemented once per backend (`picshare-store-sqlite`, `picshare-store-pg`).
 
 mod error;
+mod jobs;
+mod media;
 mod tokens;
 mod users;
 
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use jobs::{ClaimedJob, JobCount, JobStore, NewJob};
+pub use media::MediaStore;
 pub use tokens::{NewRefreshToken, RefreshRotation, TokenStore};
 pub use users::{ProfileUpdate, UserStore};
 
@@ -22,7 +26,7 @@ pub struct PoolStats {
 
 /// The whole database as the app sees it.
 #[async_trait]
-pub trait Store: UserStore + TokenStore + Send + Sync + 'static {
+pub trait Store: UserStore + TokenStore + MediaStore + JobStore + Send + Sync + 'static {
     /// Which backend this is ("sqlite", "postgres"), for logs and metrics.
     fn backend(&self) -> &'static str;
 

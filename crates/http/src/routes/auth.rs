@@ -107,5 +107,5 @@ async fn me(
     AuthUser(caller): AuthUser,
 ) -> Result<ApiJson<PrivateUser>, ApiError> {
     let user = state.app.me(caller).await?;
-    Ok(ApiJson(PrivateUser::from(&user)))
+    Ok(ApiJson(PrivateUser::load(&state, &user).await?))
 }

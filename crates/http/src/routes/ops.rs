@@ -57,6 +57,21 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let pool = state.app.store.pool_stats();
     metrics::gauge!("picshare_db_pool_connections", "state" => "in_use").set(pool.in_use);
     metrics::gauge!("picshare_db_pool_connections", "state" => "idle").set(pool.idle);
+    match state.app.store.job_counts().await {
+        Ok(counts) => {
+            // Kinds and states with no rows must read 0, not their last value.
+            for kind in picshare_app::media::JOB_KINDS {
+                for job_state in ["queued", "running", "dead"] {
+                    metrics::gauge!("picshare_jobs", "kind" => kind, "state" => job_state).set(0.0);
+                }
+            }
+            for count in counts {
+                metrics::gauge!("picshare_jobs", "kind" => count.kind, "state" => count.state)
+                    .set(count.count as f64);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "reading job queue depth failed"),
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use picshare_app::users::{ProfileChange, SignUp};
+use picshare_app::users::{AvatarView, ProfileChange, SignUp};
 use picshare_domain::{User, UserLookup};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
@@ -57,6 +57,36 @@ pub struct PrivateUser {
     pub role: &'static str,
     #[schema(value_type = String, pattern = "^(new|basic|trusted|verified)$")]
     pub trust_level: &'static str,
+}
+
+impl From<AvatarView> for Avatar {
+    fn from(view: AvatarView) -> Self {
+        Self {
+            url: view.url,
+            width: view.width,
+            height: view.height,
+        }
+    }
+}
+
+impl PublicUser {
+    /// The public view of `user`, with its avatar looked up.
+    pub async fn load(state: &AppState, user: &User) -> Result<Self, ApiError> {
+        let avatar = state.app.avatar_of(user).await?.map(Avatar::from);
+        Ok(Self {
+            avatar,
+            ..Self::from(user)
+        })
+    }
+}
+
+impl PrivateUser {
+    pub async fn load(state: &AppState, user: &User) -> Result<Self, ApiError> {
+        Ok(Self {
+            public: PublicUser::load(state, user).await?,
+            ..Self::from(user)
+        })
+    }
 }
 
 impl From<&User> for PublicUser {
@@ -170,7 +200,7 @@ async fn get_user(
     Path(id): Path<String>,
 ) -> Result<ApiJson<PublicUser>, ApiError> {
     let user = state.app.find_user(&lookup(&id)?).await?;
-    Ok(ApiJson(PublicUser::from(&user)))
+    Ok(ApiJson(PublicUser::load(&state, &user).await?))
 }
 
 /// Change your own profile.
@@ -202,5 +232,5 @@ async fn update_user(
             },
         )
         .await?;
-    Ok(ApiJson(PrivateUser::from(&user)))
+    Ok(ApiJson(PrivateUser::load(&state, &user).await?))
 }

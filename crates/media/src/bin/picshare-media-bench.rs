@@ -19,11 +19,11 @@ fn main() {
         original.len() / 1024
     );
 
+    let baseline_hwm = peak_rss_kib();
     // Warm up (allocator, code paths, lazily built tables).
     for _ in 0..3 {
         process(&original, Purpose::Post).expect("pipeline");
     }
-    let baseline_hwm = peak_rss_kib();
     let pipeline = median(iterations, || {
         process(&original, Purpose::Post).expect("pipeline");
     });
@@ -33,7 +33,9 @@ fn main() {
     });
     let (decoded_w, decoded_h) = decode_only(&original, Purpose::Post).expect("decode");
 
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let per_worker = iterations.max(4);
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -50,9 +52,18 @@ fn main() {
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| pipeline (decode, orient, medium 1080 + thumb 320, encode q82, blurhash), median | {:.1} ms |", ms(pipeline));
-    println!("| JPEG decode floor (DCT-scaled to {decoded_w}x{decoded_h}), median | {:.1} ms |", ms(floor));
-    println!("| pipeline / decode floor | {:.2}x |", ms(pipeline) / ms(floor));
+    println!(
+        "| pipeline (decode, orient, medium 1080 + thumb 320, encode q82, blurhash), median | {:.1} ms |",
+        ms(pipeline)
+    );
+    println!(
+        "| JPEG decode floor (DCT-scaled to {decoded_w}x{decoded_h}), median | {:.1} ms |",
+        ms(floor)
+    );
+    println!(
+        "| pipeline / decode floor | {:.2}x |",
+        ms(pipeline) / ms(floor)
+    );
     println!("| throughput, {cores} workers (one per core) | {throughput:.1} images/s |");
     match (baseline_hwm, pipeline_hwm) {
         (Some(before), Some(after)) => println!(
@@ -62,12 +73,21 @@ fn main() {
         _ => println!("| peak memory | unavailable on this platform |"),
     }
     if let Some(peak) = peak_rss_kib() {
-        println!("| process peak RSS (all {cores} workers, inputs included) | {:.1} MiB |", peak as f64 / 1024.0);
+        println!(
+            "| process peak RSS (all {cores} workers, inputs included) | {:.1} MiB |",
+            peak as f64 / 1024.0
+        );
     }
     match vipsthumbnail(&original, iterations.min(10)) {
         Some(vips) => {
-            println!("| vipsthumbnail, medium 1080 + thumb 320 (two runs), median | {:.1} ms |", ms(vips));
-            println!("| vipsthumbnail / pipeline | {:.2}x |", ms(vips) / ms(pipeline));
+            println!(
+                "| vipsthumbnail, medium 1080 + thumb 320 (two runs), median | {:.1} ms |",
+                ms(vips)
+            );
+            println!(
+                "| vipsthumbnail / pipeline | {:.2}x |",
+                ms(vips) / ms(pipeline)
+            );
         }
         None => println!("| vipsthumbnail | not installed (Debian: libvips-tools) |"),
     }

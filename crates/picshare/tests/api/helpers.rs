@@ -3,6 +3,7 @@ use std::sync::Arc;
 use picshare::config::{RawConfig, Settings};
 use picshare::startup::{self, ApiServer};
 use picshare_app::App;
+use picshare_app::worker::Worker;
 use picshare_store::Store;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -17,6 +18,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub app: App,
+    pub worker: Worker,
     pub config: RawConfig,
     _data: Arc<TempDir>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
@@ -32,6 +34,7 @@ pub async fn test_config(data: &TempDir) -> RawConfig {
         redis_url: std::env::var("PICSHARE_TEST_REDIS_URL").ok(),
         redis_prefix: format!("picshare-test-{}", Uuid::now_v7().simple()),
         password_hash_workers: 2,
+        job_retry_base_ms: 1,
         log_level: "warn".into(),
         ..RawConfig::default()
     }
@@ -75,17 +78,23 @@ pub async fn spawn_sibling(other: &TestApp) -> TestApp {
     spawn_from(other.config.clone(), other._data.clone()).await
 }
 
-async fn spawn_from(config: RawConfig, data: Arc<TempDir>) -> TestApp {
+async fn spawn_from(mut config: RawConfig, data: Arc<TempDir>) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("local addr"));
+    config.public_url = Some(address.clone());
     let settings = Settings::validate(config.clone()).expect("valid test configuration");
     let app = startup::build_app(&settings).await.expect("build app");
-    let server = ApiServer::bind(&settings, app.clone()).await.expect("bind");
-    let address = format!("http://{}", server.local_addr().expect("local addr"));
+    let worker = startup::worker(&settings, app.clone());
+    let server = ApiServer::with_listener(listener, &settings, app.clone());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
     TestApp {
         address,
+        worker,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -98,6 +107,16 @@ async fn spawn_from(config: RawConfig, data: Arc<TempDir>) -> TestApp {
 }
 
 impl TestApp {
+    /// Runs the worker until no job is due.
+    pub async fn run_jobs(&self) {
+        for _ in 0..100 {
+            if self.worker.run_once().await.expect("worker") == 0 {
+                return;
+            }
+        }
+        panic!("jobs kept coming");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -176,6 +195,83 @@ impl TestApp {
             &json!({"grant_type": "refresh_token", "refresh_token": refresh_token}),
         )
         .await
+    }
+}
+
+impl TestApp {
+    /// Asks for an upload ticket.
+    pub async fn start_upload(
+        &self,
+        token: &str,
+        content_type: &str,
+        size: usize,
+        purpose: &str,
+    ) -> Response {
+        self.post_json(
+            "/v1/media/upload",
+            Some(token),
+            &json!({"content_type": content_type, "size_bytes": size, "purpose": purpose}),
+        )
+        .await
+    }
+
+    /// Sends `bytes` as the ticket says (to this server or straight to the bucket).
+    pub async fn put_upload(&self, ticket: &Value, bytes: Vec<u8>) -> Response {
+        let mut request = self
+            .client
+            .put(ticket["upload_url"].as_str().expect("upload_url"));
+        for (name, value) in ticket["upload_headers"].as_object().expect("headers") {
+            request = request.header(name.as_str(), value.as_str().expect("header value"));
+        }
+        request.body(bytes).send().await.expect("upload")
+    }
+
+    pub async fn complete_upload(&self, token: &str, upload_id: &str) -> Response {
+        self.post_json(
+            &format!("/v1/media/upload/{upload_id}/complete"),
+            Some(token),
+            &json!({}),
+        )
+        .await
+    }
+
+    /// Uploads `bytes` declared as `content_type` and completes it; returns the upload id.
+    pub async fn upload(
+        &self,
+        token: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        purpose: &str,
+    ) -> String {
+        let response = self
+            .start_upload(token, content_type, bytes.len(), purpose)
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let ticket: Value = response.json().await.expect("ticket");
+        let put = self.put_upload(&ticket, bytes).await;
+        assert!(put.status().is_success(), "upload PUT: {}", put.status());
+        let id = ticket["upload_id"].as_str().expect("upload id").to_owned();
+        let completed = self.complete_upload(token, &id).await;
+        assert_eq!(completed.status(), StatusCode::ACCEPTED);
+        id
+    }
+
+    pub async fn upload_status(&self, token: &str, upload_id: &str) -> Value {
+        let response = self
+            .get(&format!("/v1/media/upload/{upload_id}/status"), Some(token))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("status")
+    }
+
+    /// Whether the store still holds an object at `key`.
+    pub async fn object_exists(&self, key: &str) -> bool {
+        self.app
+            .objects
+            .size(key)
+            .await
+            .expect("object store")
+            .is_some()
     }
 }
 

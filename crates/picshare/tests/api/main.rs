@@ -5,6 +5,7 @@
 mod auth;
 mod errors;
 mod helpers;
+mod media;
 mod ops;
 mod store_conformance;
 mod throttle;

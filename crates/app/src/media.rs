@@ -1,0 +1,289 @@
+//! Uploads: a ticket to upload to, completion that enqueues processing, status, deletion.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use picshare_domain::{Media, MediaPurpose, MediaStatus, NewMedia, ValidationErrors};
+use picshare_objects::{ObjectError, original_key};
+use picshare_store::NewJob;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::{App, AppError, AppResult};
+
+/// Types a client may declare; the real type is sniffed from the bytes when processing.
+pub const ACCEPTED_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+
+pub const PROCESS_MEDIA: &str = "process_media";
+pub const DELETE_OBJECTS: &str = "delete_objects";
+/// Every kind of job, for metrics.
+pub const JOB_KINDS: [&str; 2] = [PROCESS_MEDIA, DELETE_OBJECTS];
+
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub max_upload_bytes: u64,
+    pub upload_ttl: Duration,
+    pub job_max_attempts: i32,
+    /// Base of links to this server (for the embedded upload route).
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UploadRequest {
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub purpose: String,
+}
+
+/// Where and how the client sends the bytes.
+#[derive(Debug, Clone)]
+pub struct UploadTicket {
+    pub upload_id: Uuid,
+    pub upload_url: String,
+    pub upload_headers: Vec<(String, String)>,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProcessMediaJob {
+    pub media_id: Uuid,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteObjectsJob {
+    pub keys: Vec<String>,
+}
+
+pub(crate) fn job(kind: &str, payload: &impl Serialize, max_attempts: i32) -> AppResult<NewJob> {
+    Ok(NewJob {
+        id: Uuid::now_v7(),
+        kind: kind.to_owned(),
+        payload: serde_json::to_string(payload).map_err(AppError::internal)?,
+        run_at: OffsetDateTime::now_utc(),
+        max_attempts,
+    })
+}
+
+/// Every object a media item may have written.
+pub(crate) fn object_keys(media: &Media) -> Vec<String> {
+    let id = media.id.to_string();
+    let mut keys = vec![original_key(&id)];
+    let names: &[&str] = match media.purpose {
+        MediaPurpose::Post => &["thumb", "medium"],
+        MediaPurpose::Avatar => &["avatar"],
+    };
+    keys.extend(
+        names
+            .iter()
+            .map(|name| picshare_objects::variant_key(&id, name)),
+    );
+    keys
+}
+
+impl App {
+    /// Checks the declared type and size before anything is stored, records a pending upload
+    /// and says where to send the bytes.
+    pub async fn start_upload(
+        &self,
+        caller: Principal,
+        request: UploadRequest,
+    ) -> AppResult<UploadTicket> {
+        let purpose: MediaPurpose = request
+            .purpose
+            .parse()
+            .map_err(|_| ValidationErrors::single("purpose", "must be \"post\" or \"avatar\""))?;
+        let content_type = request.content_type.trim().to_ascii_lowercase();
+        if !ACCEPTED_TYPES.contains(&content_type.as_str()) {
+            return Err(AppError::UnsupportedMediaType(
+                "uploads must be image/jpeg, image/png or image/webp",
+            ));
+        }
+        if request.size_bytes < 1 {
+            return Err(ValidationErrors::single("size_bytes", "must be at least 1").into());
+        }
+        let limit = self.media.max_upload_bytes;
+        if request.size_bytes as u64 > limit {
+            return Err(AppError::PayloadTooLarge(format!(
+                "uploads may be at most {limit} bytes"
+            )));
+        }
+        let id = Uuid::now_v7();
+        let now = OffsetDateTime::now_utc();
+        let expires_at = now + self.media.upload_ttl;
+        self.store
+            .create_media(&NewMedia {
+                id,
+                owner_id: caller.user_id,
+                purpose,
+                content_type: content_type.clone(),
+                size_bytes: request.size_bytes,
+                upload_expires_at: expires_at,
+                created_at: now,
+            })
+            .await?;
+        let key = original_key(&id.to_string());
+        let upload_url = match self
+            .objects
+            .presigned_put(&key, self.media.upload_ttl)
+            .await?
+        {
+            Some(url) => url,
+            None => {
+                let token = self.tokens.issue_upload_token(id, self.media.upload_ttl)?;
+                format!(
+                    "{}/v1/media/upload/{id}/data?token={token}",
+                    self.media.public_url
+                )
+            }
+        };
+        metrics::counter!("picshare_uploads_started_total").increment(1);
+        Ok(UploadTicket {
+            upload_id: id,
+            upload_url,
+            upload_headers: vec![("content-type".into(), content_type)],
+            expires_at,
+        })
+    }
+
+    /// The embedded upload route: streams the body to storage, stopping at the declared size.
+    pub async fn receive_upload<S, E>(&self, id: Uuid, token: &str, body: S) -> AppResult<u64>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        if self.tokens.verify_upload_token(token) != Some(id) {
+            return Err(AppError::Unauthorized);
+        }
+        let media = self.store.find_media(id).await?.ok_or(AppError::NotFound)?;
+        if media.status != MediaStatus::Pending
+            || media.upload_expires_at <= OffsetDateTime::now_utc()
+        {
+            return Err(AppError::Precondition("this upload is no longer open"));
+        }
+        let limit = (media.size_bytes as u64).min(self.media.max_upload_bytes);
+        match self
+            .objects
+            .put_stream(&original_key(&id.to_string()), body, limit)
+            .await
+        {
+            Ok(written) => Ok(written),
+            Err(ObjectError::TooLarge { limit }) => Err(AppError::PayloadTooLarge(format!(
+                "the body is larger than the declared {limit} bytes"
+            ))),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Marks the caller's upload as uploaded and enqueues its processing. Idempotent: completing
+    /// an upload that is already past `pending` returns it as it is.
+    pub async fn complete_upload(&self, caller: Principal, id: Uuid) -> AppResult<Media> {
+        let media = self.own_media(caller, id).await?;
+        if media.status != MediaStatus::Pending {
+            return Ok(media);
+        }
+        let key = original_key(&id.to_string());
+        let Some(size) = self.objects.size(&key).await? else {
+            return Err(AppError::Precondition("nothing has been uploaded yet"));
+        };
+        let limit = (media.size_bytes as u64).min(self.media.max_upload_bytes);
+        if size > limit {
+            // Possible with a presigned URL, which cannot bound the size: refuse it, keep nothing.
+            self.objects.delete(&key).await?;
+            self.store
+                .fail_media(id, "the file is larger than the declared size")
+                .await?;
+        } else {
+            let process = job(
+                PROCESS_MEDIA,
+                &ProcessMediaJob { media_id: id },
+                self.media.job_max_attempts,
+            )?;
+            let now = OffsetDateTime::now_utc();
+            if !self
+                .store
+                .mark_uploaded(id, caller.user_id, now, &process)
+                .await?
+            {
+                return Err(AppError::Precondition("this upload has expired"));
+            }
+        }
+        self.own_media(caller, id).await
+    }
+
+    /// The caller's own media, in any state; anyone else's is not found.
+    pub async fn own_media(&self, caller: Principal, id: Uuid) -> AppResult<Media> {
+        match self.store.find_media(id).await? {
+            Some(media) if media.owner_id == caller.user_id => Ok(media),
+            _ => Err(AppError::NotFound),
+        }
+    }
+
+    /// Media as others may see it: ready media to anyone, anything to its owner.
+    pub async fn visible_media(&self, viewer: Option<Principal>, id: Uuid) -> AppResult<Media> {
+        match self.store.find_media(id).await? {
+            Some(media)
+                if media.status == MediaStatus::Ready
+                    || viewer.is_some_and(|v| v.user_id == media.owner_id) =>
+            {
+                Ok(media)
+            }
+            _ => Err(AppError::NotFound),
+        }
+    }
+
+    /// Deletes the caller's media; its objects are removed by a job enqueued with the delete.
+    pub async fn delete_media(&self, caller: Principal, id: Uuid) -> AppResult<()> {
+        let media = self.own_media(caller, id).await?;
+        let cleanup = job(
+            DELETE_OBJECTS,
+            &DeleteObjectsJob {
+                keys: object_keys(&media),
+            },
+            self.media.job_max_attempts,
+        )?;
+        self.store
+            .delete_media(id, caller.user_id, &cleanup)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(())
+    }
+
+    /// Deletes uploads never completed before their expiry (and, through jobs, their bytes).
+    pub async fn cleanup_expired_uploads(&self) -> AppResult<u64> {
+        let mut deleted = 0;
+        loop {
+            let expired = self
+                .store
+                .expired_uploads(OffsetDateTime::now_utc(), 500)
+                .await?;
+            if expired.is_empty() {
+                return Ok(deleted);
+            }
+            for media in expired {
+                let cleanup = job(
+                    DELETE_OBJECTS,
+                    &DeleteObjectsJob {
+                        keys: object_keys(&media),
+                    },
+                    self.media.job_max_attempts,
+                )?;
+                if self
+                    .store
+                    .delete_media(media.id, media.owner_id, &cleanup)
+                    .await?
+                    .is_some()
+                {
+                    deleted += 1;
+                }
+            }
+        }
+    }
+
+    /// The public URL of a stored variant.
+    pub fn variant_url(&self, key: &str) -> String {
+        self.objects.public_url(key)
+    }
+}

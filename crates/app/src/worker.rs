@@ -1,0 +1,268 @@
+//! The background worker: claims jobs from the database queue, runs them, retries failures with
+//! exponential backoff and jitter, and buries jobs that keep failing as `dead`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use picshare_domain::{MediaPurpose, ProcessedMedia, StoredVariant};
+use picshare_media::Purpose;
+use picshare_objects::{ObjectError, original_key, variant_key};
+use picshare_store::ClaimedJob;
+use rand::Rng;
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+
+use crate::media::{DELETE_OBJECTS, DeleteObjectsJob, PROCESS_MEDIA, ProcessMediaJob, object_keys};
+use crate::{App, AppError};
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// How long a claimed job is ours; after that, another worker may take it over.
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    /// Jobs run at once by this worker.
+    pub concurrency: usize,
+    /// First retry delay; doubled per attempt, capped at an hour, with ±25% jitter.
+    pub retry_base: Duration,
+}
+
+/// A job failed in a way worth retrying (storage or database trouble).
+struct Retry(String);
+
+impl From<AppError> for Retry {
+    fn from(err: AppError) -> Self {
+        Retry(err.to_string())
+    }
+}
+
+impl From<picshare_store::StoreError> for Retry {
+    fn from(err: picshare_store::StoreError) -> Self {
+        Retry(err.to_string())
+    }
+}
+
+impl From<ObjectError> for Retry {
+    fn from(err: ObjectError) -> Self {
+        Retry(err.to_string())
+    }
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    app: App,
+    name: String,
+    settings: WorkerSettings,
+    /// Bounds CPU-heavy image work on the blocking pool.
+    cpu: Arc<Semaphore>,
+}
+
+impl Worker {
+    pub fn new(app: App, settings: WorkerSettings) -> Self {
+        let name = format!("worker-{}", uuid::Uuid::now_v7());
+        let cpu = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        Self {
+            app,
+            name,
+            settings,
+            cpu,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs until `shutdown` resolves; jobs in flight finish first.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        tracing::info!(worker = %self.name, "worker started");
+        loop {
+            let ran = match self.run_once().await {
+                Ok(ran) => ran,
+                Err(err) => {
+                    tracing::error!(error = %err, "claiming jobs failed");
+                    0
+                }
+            };
+            if ran == 0 {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(self.settings.poll_interval) => {}
+                }
+            }
+        }
+        tracing::info!(worker = %self.name, "worker stopped");
+    }
+
+    /// Claims one batch of due jobs and runs them; returns how many ran.
+    pub async fn run_once(&self) -> Result<usize, AppError> {
+        let jobs = self
+            .app
+            .store
+            .claim_jobs(
+                &self.name,
+                OffsetDateTime::now_utc(),
+                self.settings.lease,
+                self.settings.concurrency as u32,
+            )
+            .await?;
+        let count = jobs.len();
+        let runs = jobs.into_iter().map(|job| self.run_job(job));
+        futures::future::join_all(runs).await;
+        Ok(count)
+    }
+
+    async fn run_job(&self, job: ClaimedJob) {
+        let started = Instant::now();
+        let kind = job.kind.clone();
+        metrics::counter!("picshare_job_attempts_total", "kind" => kind.clone()).increment(1);
+        let outcome = match job.kind.as_str() {
+            PROCESS_MEDIA => self.process_media(&job.payload).await,
+            DELETE_OBJECTS => self.delete_objects(&job.payload).await,
+            other => Err(Retry(format!("unknown job kind '{other}'"))),
+        };
+        metrics::histogram!("picshare_job_duration_seconds", "kind" => kind.clone())
+            .record(started.elapsed().as_secs_f64());
+        let store = &self.app.store;
+        let recorded = match outcome {
+            Ok(()) => store.complete_job(job.id, &self.name).await,
+            Err(Retry(error)) => {
+                metrics::counter!("picshare_job_failures_total", "kind" => kind.clone())
+                    .increment(1);
+                let retry_at = (job.attempt < job.max_attempts)
+                    .then(|| OffsetDateTime::now_utc() + self.backoff(job.attempt));
+                if retry_at.is_none() {
+                    tracing::error!(job = %job.id, kind, error, "job is dead after its last attempt");
+                    self.bury(&job).await;
+                } else {
+                    tracing::warn!(job = %job.id, kind, error, attempt = job.attempt, "job failed; will retry");
+                }
+                store.fail_job(job.id, &self.name, &error, retry_at).await
+            }
+        };
+        if let Err(err) = recorded {
+            tracing::error!(job = %job.id, error = %err, "recording the job's outcome failed");
+        }
+    }
+
+    fn backoff(&self, attempt: i32) -> Duration {
+        let exponent = attempt.clamp(1, 20) as u32 - 1;
+        let delay = self
+            .settings
+            .retry_base
+            .saturating_mul(1 << exponent.min(16))
+            .min(Duration::from_secs(3600));
+        delay.mul_f64(rand::rng().random_range(0.75..1.25))
+    }
+
+    /// A job that will never succeed: leave its subject in a final, explained state.
+    async fn bury(&self, job: &ClaimedJob) {
+        if job.kind == PROCESS_MEDIA {
+            if let Ok(ProcessMediaJob { media_id }) = serde_json::from_str(&job.payload) {
+                let _ = self
+                    .app
+                    .store
+                    .fail_media(
+                        media_id,
+                        "the image could not be processed; please try again",
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// Makes the variants of an uploaded image. Idempotent: variants have fixed keys, and media
+    /// that is already ready, failed or deleted is left alone.
+    async fn process_media(&self, payload: &str) -> Result<(), Retry> {
+        let ProcessMediaJob { media_id } =
+            serde_json::from_str(payload).map_err(|e| Retry(e.to_string()))?;
+        let Some(media) = self.app.store.start_processing(media_id).await? else {
+            return Ok(());
+        };
+        let id = media_id.to_string();
+        let limit = self.app.media.max_upload_bytes;
+        let bytes = match self.app.objects.get(&original_key(&id), limit).await {
+            Ok(bytes) => bytes,
+            Err(ObjectError::NotFound) => {
+                self.app
+                    .store
+                    .fail_media(media_id, "the upload is missing")
+                    .await?;
+                return Ok(());
+            }
+            Err(ObjectError::TooLarge { .. }) => {
+                return self
+                    .give_up(&media, "the file is larger than the upload limit")
+                    .await;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let purpose = match media.purpose {
+            MediaPurpose::Post => Purpose::Post,
+            MediaPurpose::Avatar => Purpose::Avatar,
+        };
+        let started = Instant::now();
+        let result = {
+            let _permit = self.cpu.acquire().await.map_err(|e| Retry(e.to_string()))?;
+            tokio::task::spawn_blocking(move || picshare_media::process(&bytes, purpose))
+                .await
+                .map_err(|e| Retry(e.to_string()))?
+        };
+        metrics::histogram!("picshare_media_processing_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let processed = match result {
+            Ok(processed) => processed,
+            Err(reason) => return self.give_up(&media, &reason.to_string()).await,
+        };
+        let mut variants = Vec::with_capacity(processed.variants.len());
+        for variant in processed.variants {
+            let key = variant_key(&id, variant.name);
+            self.app.objects.put(&key, variant.bytes).await?;
+            variants.push(StoredVariant {
+                name: variant.name.to_owned(),
+                key,
+                width: variant.width,
+                height: variant.height,
+                content_type: variant.content_type.to_owned(),
+            });
+        }
+        let finished = self
+            .app
+            .store
+            .finish_processing(
+                media_id,
+                &ProcessedMedia {
+                    width: processed.width,
+                    height: processed.height,
+                    blurhash: processed.blurhash,
+                    variants,
+                },
+            )
+            .await?;
+        if !finished {
+            // Deleted while we worked: leave nothing behind.
+            self.remove_objects(&object_keys(&media)).await?;
+        }
+        Ok(())
+    }
+
+    /// The upload can never be processed: remove every object and record why.
+    async fn give_up(&self, media: &picshare_domain::Media, reason: &str) -> Result<(), Retry> {
+        self.remove_objects(&object_keys(media)).await?;
+        self.app.store.fail_media(media.id, reason).await?;
+        Ok(())
+    }
+
+    async fn delete_objects(&self, payload: &str) -> Result<(), Retry> {
+        let DeleteObjectsJob { keys } =
+            serde_json::from_str(payload).map_err(|e| Retry(e.to_string()))?;
+        self.remove_objects(&keys).await
+    }
+
+    async fn remove_objects(&self, keys: &[String]) -> Result<(), Retry> {
+        for key in keys {
+            self.app.objects.delete(key).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,224 @@
+//! Object storage for media: a local directory (embedded shape) or an S3-compatible bucket
+//! (scaled shape), through the `object_store` crate. Originals live under `originals/` and are
+//! never published; variants live under `variants/` and are served from a public base URL.
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::signer::Signer;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+
+const SHORT_CALL: Duration = Duration::from_secs(10);
+const TRANSFER: Duration = Duration::from_secs(120);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error("object storage: {0}")]
+    Storage(String),
+    #[error("object storage did not answer in time")]
+    Timeout,
+    #[error("the object is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("no such object")]
+    NotFound,
+}
+
+pub type ObjectResult<T> = Result<T, ObjectError>;
+
+fn storage(err: impl std::fmt::Display) -> ObjectError {
+    ObjectError::Storage(err.to_string())
+}
+
+async fn timed<T>(
+    limit: Duration,
+    call: impl Future<Output = object_store::Result<T>>,
+) -> ObjectResult<T> {
+    match tokio::time::timeout(limit, call).await {
+        Err(_) => Err(ObjectError::Timeout),
+        Ok(Err(object_store::Error::NotFound { .. })) => Err(ObjectError::NotFound),
+        Ok(Err(err)) => Err(storage(err)),
+        Ok(Ok(value)) => Ok(value),
+    }
+}
+
+/// Connection settings of an S3-compatible bucket.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub bucket: String,
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Where clients fetch variants from (a CDN or the bucket's public endpoint).
+    pub public_base_url: String,
+}
+
+#[derive(Clone)]
+pub struct Objects {
+    store: Arc<dyn ObjectStore>,
+    /// Present for S3: clients upload straight to the bucket with presigned URLs.
+    signer: Option<Arc<dyn Signer>>,
+    public_base_url: String,
+}
+
+impl std::fmt::Debug for Objects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Objects({})", self.store)
+    }
+}
+
+impl Objects {
+    /// A local directory; variants are served by the binary under `public_base_url`.
+    pub fn local(dir: &FsPath, public_base_url: String) -> ObjectResult<Self> {
+        std::fs::create_dir_all(dir).map_err(storage)?;
+        let store = LocalFileSystem::new_with_prefix(dir).map_err(storage)?;
+        Ok(Self {
+            store: Arc::new(store),
+            signer: None,
+            public_base_url: trim(public_base_url),
+        })
+    }
+
+    pub fn s3(settings: S3Settings) -> ObjectResult<Self> {
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&settings.bucket)
+            .with_region(&settings.region)
+            .with_access_key_id(&settings.access_key_id)
+            .with_secret_access_key(&settings.secret_access_key);
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        let s3 = Arc::new(builder.build().map_err(storage)?);
+        Ok(Self {
+            store: s3.clone(),
+            signer: Some(s3),
+            public_base_url: trim(settings.public_base_url),
+        })
+    }
+
+    /// Whether uploads go through this binary (local directory) rather than to a bucket.
+    pub fn is_local(&self) -> bool {
+        self.signer.is_none()
+    }
+
+    /// A URL the client can `PUT` the object to directly (S3); `None` for local storage.
+    pub async fn presigned_put(
+        &self,
+        key: &str,
+        expires_in: Duration,
+    ) -> ObjectResult<Option<String>> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let url = timed(
+            SHORT_CALL,
+            signer.signed_url(http::Method::PUT, &Path::from(key), expires_in),
+        )
+        .await?;
+        Ok(Some(url.to_string()))
+    }
+
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> ObjectResult<()> {
+        timed(
+            TRANSFER,
+            self.store.put(&Path::from(key), PutPayload::from(bytes)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Streams `body` into `key`, stopping (and storing nothing) once it exceeds `limit` bytes.
+    pub async fn put_stream<S, E>(&self, key: &str, mut body: S, limit: u64) -> ObjectResult<u64>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let upload = timed(SHORT_CALL, self.store.put_multipart(&Path::from(key))).await?;
+        let mut writer = WriteMultipart::new(upload);
+        let mut written = 0u64;
+        let outcome = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(storage)?;
+                written += chunk.len() as u64;
+                if written > limit {
+                    return Err(ObjectError::TooLarge { limit });
+                }
+                timed(TRANSFER, writer.wait_for_capacity(4)).await?;
+                writer.put(chunk);
+            }
+            Ok(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => {
+                timed(TRANSFER, writer.finish()).await?;
+                Ok(written)
+            }
+            Err(err) => {
+                let _ = timed(SHORT_CALL, writer.abort()).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Reads a whole object, refusing objects over `limit` bytes.
+    pub async fn get(&self, key: &str, limit: u64) -> ObjectResult<Vec<u8>> {
+        let result = timed(SHORT_CALL, self.store.get(&Path::from(key))).await?;
+        if result.meta.size > limit {
+            return Err(ObjectError::TooLarge { limit });
+        }
+        let bytes = timed(TRANSFER, result.bytes()).await?;
+        Ok(bytes.to_vec())
+    }
+
+    /// The object's size, or `None` if it does not exist.
+    pub async fn size(&self, key: &str) -> ObjectResult<Option<u64>> {
+        match timed(SHORT_CALL, self.store.head(&Path::from(key))).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(ObjectError::NotFound) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Deletes `key`; a missing object is not an error (deletes are retried).
+    pub async fn delete(&self, key: &str) -> ObjectResult<()> {
+        match timed(SHORT_CALL, self.store.delete(&Path::from(key))).await {
+            Ok(()) | Err(ObjectError::NotFound) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Whether the store answers (a listing of one page).
+    pub async fn ping(&self) -> bool {
+        let prefix = Path::from("variants");
+        let probe = self.store.list_with_delimiter(Some(&prefix));
+        matches!(tokio::time::timeout(SHORT_CALL, probe).await, Ok(Ok(_)))
+    }
+
+    /// The public URL of a variant.
+    pub fn public_url(&self, key: &str) -> String {
+        format!("{}/{key}", self.public_base_url)
+    }
+}
+
+fn trim(url: String) -> String {
+    url.trim_end_matches('/').to_owned()
+}
+
+/// Where an upload's original is kept (never public).
+pub fn original_key(media_id: &str) -> String {
+    format!("originals/{media_id}")
+}
+
+/// Where a variant is kept (public).
+pub fn variant_key(media_id: &str, name: &str) -> String {
+    format!("variants/{media_id}/{name}.jpg")
+}

@@ -1,0 +1,189 @@
+use async_trait::async_trait;
+use picshare_domain::{Media, NewMedia, ProcessedMedia, StoredVariant, UserId};
+use picshare_store::{MediaStore, NewJob, StoreError, StoreResult};
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::jobs::insert_job;
+use crate::{PgStore, db_err};
+
+const MEDIA_COLUMNS: &str = "id, owner_id, purpose, status, content_type, size_bytes, error, \
+     width, height, blurhash, variants, upload_expires_at, created_at";
+
+#[derive(FromRow)]
+struct MediaRow {
+    id: Uuid,
+    owner_id: Uuid,
+    purpose: String,
+    status: String,
+    content_type: String,
+    size_bytes: i64,
+    error: Option<String>,
+    width: Option<i32>,
+    height: Option<i32>,
+    blurhash: Option<String>,
+    variants: sqlx::types::Json<Vec<StoredVariant>>,
+    upload_expires_at: OffsetDateTime,
+    created_at: OffsetDateTime,
+}
+
+impl MediaRow {
+    fn into_media(self) -> StoreResult<Media> {
+        let corrupt = |message: String| StoreError::Backend(message.into());
+        Ok(Media {
+            id: self.id,
+            owner_id: UserId(self.owner_id),
+            purpose: self.purpose.parse().map_err(corrupt)?,
+            status: self.status.parse().map_err(corrupt)?,
+            content_type: self.content_type,
+            size_bytes: self.size_bytes,
+            error: self.error,
+            width: self.width.map(|w| w as u32),
+            height: self.height.map(|h| h as u32),
+            blurhash: self.blurhash,
+            variants: self.variants.0,
+            upload_expires_at: self.upload_expires_at,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[async_trait]
+impl MediaStore for PgStore {
+    async fn create_media(&self, media: &NewMedia) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO media (id, owner_id, purpose, status, content_type, size_bytes,
+                                upload_expires_at, created_at, updated_at)
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $7)",
+        )
+        .bind(media.id)
+        .bind(media.owner_id.0)
+        .bind(media.purpose.as_str())
+        .bind(&media.content_type)
+        .bind(media.size_bytes)
+        .bind(media.upload_expires_at)
+        .bind(media.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn find_media(&self, id: Uuid) -> StoreResult<Option<Media>> {
+        sqlx::query_as::<_, MediaRow>(&format!("SELECT {MEDIA_COLUMNS} FROM media WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .map(MediaRow::into_media)
+            .transpose()
+    }
+
+    async fn mark_uploaded(
+        &self,
+        id: Uuid,
+        owner: UserId,
+        now_at: OffsetDateTime,
+        job: &NewJob,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let updated = sqlx::query(
+            "UPDATE media SET status = 'uploaded', updated_at = $1
+             WHERE id = $2 AND owner_id = $3 AND status = 'pending' AND upload_expires_at > $1",
+        )
+        .bind(now_at)
+        .bind(id)
+        .bind(owner.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            == 1;
+        if updated {
+            insert_job(&mut tx, job).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(updated)
+    }
+
+    async fn start_processing(&self, id: Uuid) -> StoreResult<Option<Media>> {
+        sqlx::query_as::<_, MediaRow>(&format!(
+            "UPDATE media SET status = 'processing', updated_at = now()
+             WHERE id = $1 AND status IN ('uploaded', 'processing') RETURNING {MEDIA_COLUMNS}"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(MediaRow::into_media)
+        .transpose()
+    }
+
+    async fn finish_processing(&self, id: Uuid, result: &ProcessedMedia) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE media SET status = 'ready', width = $1, height = $2, blurhash = $3,
+                    variants = $4, error = NULL, updated_at = now()
+             WHERE id = $5 AND status = 'processing'",
+        )
+        .bind(result.width as i32)
+        .bind(result.height as i32)
+        .bind(&result.blurhash)
+        .bind(sqlx::types::Json(&result.variants))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fail_media(&self, id: Uuid, reason: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE media SET status = 'failed', error = $1, updated_at = now()
+             WHERE id = $2 AND status IN ('pending', 'uploaded', 'processing')",
+        )
+        .bind(reason)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_media(
+        &self,
+        id: Uuid,
+        owner: UserId,
+        cleanup: &NewJob,
+    ) -> StoreResult<Option<Media>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let deleted = sqlx::query_as::<_, MediaRow>(&format!(
+            "DELETE FROM media WHERE id = $1 AND owner_id = $2 RETURNING {MEDIA_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(owner.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if deleted.is_some() {
+            insert_job(&mut tx, cleanup).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        deleted.map(MediaRow::into_media).transpose()
+    }
+
+    async fn expired_uploads(&self, now_at: OffsetDateTime, limit: u32) -> StoreResult<Vec<Media>> {
+        sqlx::query_as::<_, MediaRow>(&format!(
+            "SELECT {MEDIA_COLUMNS} FROM media
+             WHERE status = 'pending' AND upload_expires_at <= $1 ORDER BY upload_expires_at LIMIT $2"
+        ))
+        .bind(now_at)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(MediaRow::into_media)
+        .collect()
+    }
+}

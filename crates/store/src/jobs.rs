@@ -1,0 +1,67 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreResult;
+
+/// A unit of background work, stored in the database so that it survives crashes.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: Uuid,
+    pub kind: String,
+    /// JSON.
+    pub payload: String,
+    pub run_at: OffsetDateTime,
+    pub max_attempts: i32,
+}
+
+/// A job a worker holds until `lease` runs out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub id: Uuid,
+    pub kind: String,
+    pub payload: String,
+    /// 1 for the first run.
+    pub attempt: i32,
+    pub max_attempts: i32,
+}
+
+/// Jobs per kind and state, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCount {
+    pub kind: String,
+    pub state: String,
+    pub count: i64,
+}
+
+#[async_trait]
+pub trait JobStore {
+    async fn enqueue(&self, job: &NewJob) -> StoreResult<()>;
+
+    /// Claims up to `limit` due jobs — queued ones whose time has come and running ones whose
+    /// lease has expired (their worker died) — for `worker`, leased for `lease`. No job is held
+    /// by two workers at once.
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedJob>>;
+
+    /// Finishes a job held by `worker` (removing it).
+    async fn complete_job(&self, id: Uuid, worker: &str) -> StoreResult<()>;
+
+    /// Records a failure: the job runs again at `retry_at`, or is `dead` when that is `None`.
+    async fn fail_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> StoreResult<()>;
+
+    async fn job_counts(&self) -> StoreResult<Vec<JobCount>>;
+}

@@ -1,0 +1,45 @@
+use async_trait::async_trait;
+use picshare_domain::{Media, NewMedia, ProcessedMedia, UserId};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{NewJob, StoreResult};
+
+#[async_trait]
+pub trait MediaStore {
+    async fn create_media(&self, media: &NewMedia) -> StoreResult<()>;
+
+    async fn find_media(&self, id: Uuid) -> StoreResult<Option<Media>>;
+
+    /// Moves the owner's pending, unexpired upload to `uploaded` and enqueues `job`, in one
+    /// transaction. False when the media is not the owner's, not pending or expired.
+    async fn mark_uploaded(
+        &self,
+        id: Uuid,
+        owner: UserId,
+        now: OffsetDateTime,
+        job: &NewJob,
+    ) -> StoreResult<bool>;
+
+    /// `uploaded` (or `processing`, on a retry) → `processing`; the media as it now is, or
+    /// `None` when there is nothing to process (deleted, ready or failed).
+    async fn start_processing(&self, id: Uuid) -> StoreResult<Option<Media>>;
+
+    /// `processing` → `ready` with what processing produced.
+    async fn finish_processing(&self, id: Uuid, result: &ProcessedMedia) -> StoreResult<bool>;
+
+    /// Any unfinished state → `failed` with a reason a user can read.
+    async fn fail_media(&self, id: Uuid, reason: &str) -> StoreResult<bool>;
+
+    /// Deletes the owner's media and enqueues `cleanup` (removal of its objects) in one
+    /// transaction; the deleted media, or `None` if it is not the owner's.
+    async fn delete_media(
+        &self,
+        id: Uuid,
+        owner: UserId,
+        cleanup: &NewJob,
+    ) -> StoreResult<Option<Media>>;
+
+    /// Up to `limit` uploads still pending after their expiry.
+    async fn expired_uploads(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<Media>>;
+}
