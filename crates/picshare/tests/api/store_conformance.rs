@@ -301,3 +301,81 @@ async fn revoking_a_token_revokes_its_family_only() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn concurrent_workers_never_claim_the_same_job() {
+    let (_app, store) = store().await;
+    for n in 0..60 {
+        store
+            .enqueue(&picshare_store::NewJob {
+                id: Uuid::now_v7(),
+                kind: "test".into(),
+                payload: format!("{{\"n\": {n}}}"),
+                run_at: OffsetDateTime::now_utc(),
+                max_attempts: 3,
+            })
+            .await
+            .unwrap();
+    }
+    let workers = (0..4).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let name = format!("worker-{w}");
+            let mut mine = Vec::new();
+            loop {
+                let claimed = store
+                    .claim_jobs(&name, OffsetDateTime::now_utc(), std::time::Duration::from_secs(60), 3)
+                    .await
+                    .unwrap();
+                if claimed.is_empty() {
+                    return mine;
+                }
+                for job in claimed {
+                    assert_eq!(job.attempt, 1);
+                    mine.push(job.id);
+                    store.complete_job(job.id, &name).await.unwrap();
+                }
+            }
+        })
+    });
+    let mut all: Vec<Uuid> = Vec::new();
+    for claimed in futures::future::join_all(workers).await {
+        all.extend(claimed.unwrap());
+    }
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "a job was claimed twice");
+    assert_eq!(total, 60, "every job was claimed");
+    assert!(store.job_counts().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_is_held_by_its_worker_until_the_lease_expires() {
+    let (_app, store) = store().await;
+    let id = Uuid::now_v7();
+    store
+        .enqueue(&picshare_store::NewJob {
+            id,
+            kind: "test".into(),
+            payload: "{}".into(),
+            run_at: OffsetDateTime::now_utc(),
+            max_attempts: 3,
+        })
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let lease = std::time::Duration::from_secs(30);
+    assert_eq!(store.claim_jobs("a", now, lease, 10).await.unwrap().len(), 1);
+    assert!(store.claim_jobs("b", now, lease, 10).await.unwrap().is_empty());
+    // Only the holder can finish it.
+    store.complete_job(id, "b").await.unwrap();
+    let later = now + Duration::seconds(31);
+    let taken_over = store.claim_jobs("b", later, lease, 10).await.unwrap();
+    assert_eq!(taken_over.len(), 1);
+    assert_eq!(taken_over[0].attempt, 2);
+    store.complete_job(id, "a").await.unwrap();
+    assert_eq!(store.job_counts().await.unwrap().len(), 1, "a stale worker cannot finish it");
+    store.complete_job(id, "b").await.unwrap();
+    assert!(store.job_counts().await.unwrap().is_empty());
+}
