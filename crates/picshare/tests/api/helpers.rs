@@ -24,10 +24,50 @@ pub struct TestApp {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
+const S3_BUCKET: &str = "picshare";
+const S3_ACCESS_KEY: &str = "picshare-test";
+const S3_SECRET_KEY: &str = "picshare-test-secret";
+
+/// Whether media goes to S3 (an in-process S3 protocol server) instead of a local directory.
+fn s3_storage() -> bool {
+    std::env::var("PICSHARE_TEST_STORAGE").is_ok_and(|storage| storage == "s3")
+}
+
+/// Starts a real S3 protocol server (s3s over a directory) on port 0, with SigV4 auth and one
+/// bucket; returns its endpoint.
+pub async fn start_s3_server(data: &TempDir) -> String {
+    let root = data.path().join("s3");
+    std::fs::create_dir_all(root.join(S3_BUCKET)).expect("bucket dir");
+    let fs = s3s_fs::FileSystem::new(&root).expect("s3s-fs");
+    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(
+        S3_ACCESS_KEY,
+        S3_SECRET_KEY,
+    ));
+    let service = builder.build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind s3");
+    let endpoint = format!("http://{}", listener.local_addr().expect("s3 addr"));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = service.clone();
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            });
+        }
+    });
+    endpoint
+}
+
 /// The configuration of a fresh test instance: port 0, a temporary data directory, a fresh
 /// database, Redis (with a prefix of its own) when configured.
 pub async fn test_config(data: &TempDir) -> RawConfig {
-    RawConfig {
+    let mut config = RawConfig {
         listen: "127.0.0.1:0".into(),
         data_dir: data.path().to_path_buf(),
         database_url: Some(fresh_database_url(data).await),
@@ -37,7 +77,14 @@ pub async fn test_config(data: &TempDir) -> RawConfig {
         job_retry_base_ms: 1,
         log_level: "warn".into(),
         ..RawConfig::default()
+    };
+    if s3_storage() {
+        config.storage_url = Some(format!("s3://{S3_BUCKET}"));
+        config.s3_endpoint = Some(start_s3_server(data).await);
+        config.s3_access_key_id = Some(S3_ACCESS_KEY.into());
+        config.s3_secret_access_key = Some(S3_SECRET_KEY.into());
     }
+    config
 }
 
 async fn fresh_database_url(data: &TempDir) -> String {
@@ -262,6 +309,36 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("status")
+    }
+
+    /// The bytes behind a variant URL: fetched over HTTP from this server (local storage, whose
+    /// serving headers are checked too), or read from the bucket (S3 needs signed reads here;
+    /// in production the URL points at a public CDN).
+    pub async fn variant_bytes(&self, url: &str) -> Vec<u8> {
+        if url.starts_with(&self.address) {
+            let served = self.client.get(url).send().await.expect("variant");
+            assert_eq!(served.status(), StatusCode::OK);
+            let headers = served.headers();
+            assert_eq!(headers["content-type"], "image/jpeg");
+            assert_eq!(headers["x-content-type-options"], "nosniff");
+            assert_eq!(headers["content-disposition"], "inline");
+            assert!(
+                headers["cache-control"]
+                    .to_str()
+                    .unwrap()
+                    .contains("immutable")
+            );
+            return served.bytes().await.expect("variant bytes").to_vec();
+        }
+        let key = format!(
+            "variants/{}",
+            url.split("/variants/").nth(1).expect("variant key")
+        );
+        self.app
+            .objects
+            .get(&key, 64 * 1024 * 1024)
+            .await
+            .expect("variant object")
     }
 
     /// Whether the store still holds an object at `key`.

@@ -324,7 +324,12 @@ async fn concurrent_workers_never_claim_the_same_job() {
             let mut mine = Vec::new();
             loop {
                 let claimed = store
-                    .claim_jobs(&name, OffsetDateTime::now_utc(), std::time::Duration::from_secs(60), 3)
+                    .claim_jobs(
+                        &name,
+                        OffsetDateTime::now_utc(),
+                        std::time::Duration::from_secs(60),
+                        3,
+                    )
                     .await
                     .unwrap();
                 if claimed.is_empty() {
@@ -366,8 +371,17 @@ async fn a_job_is_held_by_its_worker_until_the_lease_expires() {
         .unwrap();
     let now = OffsetDateTime::now_utc();
     let lease = std::time::Duration::from_secs(30);
-    assert_eq!(store.claim_jobs("a", now, lease, 10).await.unwrap().len(), 1);
-    assert!(store.claim_jobs("b", now, lease, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.claim_jobs("a", now, lease, 10).await.unwrap().len(),
+        1
+    );
+    assert!(
+        store
+            .claim_jobs("b", now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Only the holder can finish it.
     store.complete_job(id, "b").await.unwrap();
     let later = now + Duration::seconds(31);
@@ -375,7 +389,11 @@ async fn a_job_is_held_by_its_worker_until_the_lease_expires() {
     assert_eq!(taken_over.len(), 1);
     assert_eq!(taken_over[0].attempt, 2);
     store.complete_job(id, "a").await.unwrap();
-    assert_eq!(store.job_counts().await.unwrap().len(), 1, "a stale worker cannot finish it");
+    assert_eq!(
+        store.job_counts().await.unwrap().len(),
+        1,
+        "a stale worker cannot finish it"
+    );
     store.complete_job(id, "b").await.unwrap();
     assert!(store.job_counts().await.unwrap().is_empty());
 }
