@@ -95,7 +95,7 @@ impl App {
             .purpose
             .parse()
             .map_err(|_| ValidationErrors::single("purpose", "must be \"post\" or \"avatar\""))?;
-        let content_type = request.content_type.trim().to_ascii_lowercase();
+        let content_type = request.content_type;
         if !ACCEPTED_TYPES.contains(&content_type.as_str()) {
             return Err(AppError::UnsupportedMediaType(
                 "uploads must be image/jpeg, image/png or image/webp",

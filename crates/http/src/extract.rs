@@ -6,6 +6,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use picshare_app::auth::Principal;
+use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -96,5 +97,18 @@ impl FromRequestParts<AppState> for ClientIp {
             .find(|ip| !trusted.contains(ip))
             .unwrap_or(peer);
         Ok(ClientIp(client))
+    }
+}
+
+/// An integer field that also accepts integral JSON numbers written with a fraction (`5.0`), as
+/// JSON Schema's `integer` does.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(value) = number.as_i64() {
+        return Ok(value);
+    }
+    match number.as_f64() {
+        Some(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => Ok(value as i64),
+        _ => Err(serde::de::Error::custom("must be a whole number")),
     }
 }

@@ -45,7 +45,8 @@ pub fn router(app: App, http: HttpSettings) -> Router {
         http: Arc::new(http),
         metrics: telemetry::prometheus(),
     };
-    let (api_routes, api) = openapi::split();
+    let (api_routes, mut api) = openapi::split();
+    openapi::set_upload_limit(&mut api, state.app.media.max_upload_bytes);
     let api = Arc::new(api);
     let docs = Scalar::with_url("/docs", (*api).clone());
     let routes = api_routes

@@ -42,6 +42,22 @@ pub fn split() -> (axum::Router<AppState>, OpenApiDoc) {
     (router, api)
 }
 
+/// States the configured upload limit as `size_bytes`' maximum, so the document matches the
+/// server it is served by.
+pub fn set_upload_limit(api: &mut OpenApiDoc, limit: u64) {
+    use utoipa::openapi::schema::Schema;
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(request))) =
+        components.schemas.get_mut("StartUploadRequest")
+    {
+        if let Some(RefOr::T(Schema::Object(size))) = request.properties.get_mut("size_bytes") {
+            size.maximum = Some(utoipa::Number::UInt(limit as usize));
+        }
+    }
+}
+
 /// The document without a running server (for tooling and tests).
 pub fn openapi() -> OpenApiDoc {
     split().1

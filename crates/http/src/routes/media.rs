@@ -39,8 +39,10 @@ pub fn files() -> axum::Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct StartUploadRequest {
     /// `image/jpeg`, `image/png` or `image/webp` (others → 415).
+    #[schema(pattern = "^image/(jpeg|png|webp)$")]
     pub content_type: String,
-    /// Exact size of the file in bytes; at most the server's limit (20 MiB by default; larger → 413).
+    /// Exact size of the file in bytes; at most the server's limit (larger → 413).
+    #[serde(deserialize_with = "crate::extract::whole_number")]
     #[schema(minimum = 1)]
     pub size_bytes: i64,
     #[schema(pattern = "^(post|avatar)$")]

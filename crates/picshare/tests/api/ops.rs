@@ -90,6 +90,12 @@ async fn openapi_document_describes_the_routes_and_docs_page_serves() {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
     assert!(doc["paths"]["/v1/users/{id}"].get("patch").is_some());
+    let size = &doc["components"]["schemas"]["StartUploadRequest"]["properties"]["size_bytes"];
+    assert_eq!(
+        size["maximum"],
+        20 * 1024 * 1024,
+        "the configured upload limit: {size}"
+    );
     let docs = app.get("/docs", None).await;
     assert_eq!(docs.status(), StatusCode::OK);
     let page = docs.text().await.unwrap();
