@@ -9,17 +9,17 @@ use std::time::{Duration, Instant};
 use picshare_media::{Purpose, decode_only, process, samples};
 
 fn main() {
-    let iterations: usize = std::env::args()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(30);
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--memory-probe") {
+        return memory_probe(&args[2]);
+    }
+    let iterations: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(30);
     let original = samples::jpeg_with_exif(&samples::photo_like(4000, 3000), 90, 6, true);
     println!(
         "input: 4000x3000 JPEG q90, EXIF orientation 6 + GPS, {} KiB; {iterations} iterations",
         original.len() / 1024
     );
 
-    let baseline_hwm = peak_rss_kib();
     // Warm up (allocator, code paths, lazily built tables).
     for _ in 0..3 {
         process(&original, Purpose::Post).expect("pipeline");
@@ -27,7 +27,6 @@ fn main() {
     let pipeline = median(iterations, || {
         process(&original, Purpose::Post).expect("pipeline");
     });
-    let pipeline_hwm = peak_rss_kib();
     let floor = median(iterations, || {
         decode_only(&original, Purpose::Post).expect("decode");
     });
@@ -65,18 +64,12 @@ fn main() {
         ms(pipeline) / ms(floor)
     );
     println!("| throughput, {cores} workers (one per core) | {throughput:.1} images/s |");
-    match (baseline_hwm, pipeline_hwm) {
-        (Some(before), Some(after)) => println!(
-            "| peak memory of one image in flight (RSS high-water mark growth, input excluded) | {:.1} MiB |",
-            (after.saturating_sub(before)) as f64 / 1024.0
+    match probe_in_child(&original) {
+        Some(kib) => println!(
+            "| peak memory of one image in flight (fresh process: RSS high-water mark minus RSS before) | {:.1} MiB |",
+            kib as f64 / 1024.0
         ),
-        _ => println!("| peak memory | unavailable on this platform |"),
-    }
-    if let Some(peak) = peak_rss_kib() {
-        println!(
-            "| process peak RSS (all {cores} workers, inputs included) | {:.1} MiB |",
-            peak as f64 / 1024.0
-        );
+        None => println!("| peak memory | unavailable on this platform |"),
     }
     match vipsthumbnail(&original, iterations.min(10)) {
         Some(vips) => {
@@ -109,16 +102,39 @@ fn median(iterations: usize, mut run: impl FnMut()) -> Duration {
     times[times.len() / 2]
 }
 
-/// The process's peak resident set (VmHWM), in KiB.
-fn peak_rss_kib() -> Option<u64> {
+/// A field of /proc/self/status in KiB (`VmHWM`: peak resident set; `VmRSS`: current).
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find(|line| line.starts_with("VmHWM:"))?
+        .find(|line| line.starts_with(field))?
         .split_whitespace()
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// Runs this binary again on the file alone, so the peak is the pipeline's and not the
+/// benchmark's own test-image generation.
+fn probe_in_child(original: &[u8]) -> Option<u64> {
+    let path = std::env::temp_dir().join(format!("picshare-probe-{}.jpg", std::process::id()));
+    std::fs::write(&path, original).ok()?;
+    let output = std::process::Command::new(std::env::current_exe().ok()?)
+        .arg("--memory-probe")
+        .arg(&path)
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_file(&path);
+    String::from_utf8(output.stdout).ok()?.trim().parse().ok()
+}
+
+/// Child side: prints the KiB the pipeline added to the resident set at its peak.
+fn memory_probe(path: &str) {
+    let original = std::fs::read(path).expect("probe input");
+    let before = status_kib("VmRSS:").unwrap_or(0);
+    process(&original, Purpose::Post).expect("pipeline");
+    let peak = status_kib("VmHWM:").unwrap_or(0);
+    println!("{}", peak.saturating_sub(before));
 }
 
 /// Both sizes made by `vipsthumbnail` from the same file, timed together.
