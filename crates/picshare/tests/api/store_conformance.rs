@@ -307,13 +307,7 @@ async fn concurrent_workers_never_claim_the_same_job() {
     let (_app, store) = store().await;
     for n in 0..60 {
         store
-            .enqueue(&picshare_store::NewJob {
-                id: Uuid::now_v7(),
-                kind: "test".into(),
-                payload: format!("{{\"n\": {n}}}"),
-                run_at: OffsetDateTime::now_utc(),
-                max_attempts: 3,
-            })
+            .enqueue(&test_job(format!("{{\"n\": {n}}}")))
             .await
             .unwrap();
     }
@@ -358,17 +352,9 @@ async fn concurrent_workers_never_claim_the_same_job() {
 #[tokio::test]
 async fn a_job_is_held_by_its_worker_until_the_lease_expires() {
     let (_app, store) = store().await;
-    let id = Uuid::now_v7();
-    store
-        .enqueue(&picshare_store::NewJob {
-            id,
-            kind: "test".into(),
-            payload: "{}".into(),
-            run_at: OffsetDateTime::now_utc(),
-            max_attempts: 3,
-        })
-        .await
-        .unwrap();
+    let job = test_job("{}".into());
+    let id = job.id;
+    store.enqueue(&job).await.unwrap();
     let now = OffsetDateTime::now_utc();
     let lease = std::time::Duration::from_secs(30);
     assert_eq!(
@@ -396,4 +382,14 @@ async fn a_job_is_held_by_its_worker_until_the_lease_expires() {
     );
     store.complete_job(id, "b").await.unwrap();
     assert!(store.job_counts().await.unwrap().is_empty());
+}
+
+fn test_job(payload: String) -> picshare_store::NewJob {
+    picshare_store::NewJob {
+        id: Uuid::now_v7(),
+        kind: "test".into(),
+        payload,
+        run_at: OffsetDateTime::now_utc(),
+        max_attempts: 3,
+    }
 }
