@@ -3,7 +3,7 @@
 use std::io::Cursor;
 
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
 
 use crate::sniff::ImageFormat;
@@ -57,24 +57,29 @@ pub(crate) fn orientation(bytes: &[u8]) -> Orientation {
         .unwrap_or(Orientation::NoTransforms)
 }
 
-/// Decodes to RGB. JPEGs are decoded at the smallest DCT scale whose size is at least
-/// `need_width` × `need_height` (stored orientation).
+/// Decodes to RGB, with the file's ICC colour profile if it has one. JPEGs are decoded at the
+/// smallest DCT scale whose size is at least `need_width` × `need_height` (stored orientation).
 pub(crate) fn pixels(
     bytes: &[u8],
     format: ImageFormat,
     header: &Header,
     need_width: u32,
     need_height: u32,
-) -> Result<Rgb, MediaError> {
+) -> Result<(Rgb, Option<Vec<u8>>), MediaError> {
     match format {
-        ImageFormat::Jpeg => jpeg(bytes, header, need_width, need_height),
+        ImageFormat::Jpeg => Ok((
+            jpeg(bytes, header, need_width, need_height)?,
+            crate::icc::from_jpeg(bytes),
+        )),
         ImageFormat::Png | ImageFormat::WebP => {
             let mut reader = reader(bytes, format);
             let mut limits = Limits::default();
             limits.max_alloc = Some(MAX_DECODE_ALLOC);
             reader.limits(limits);
-            let image = reader.decode().map_err(|_| MediaError::Corrupt)?;
-            Ok(flatten(image))
+            let mut decoder = reader.into_decoder().map_err(|_| MediaError::Corrupt)?;
+            let icc_profile = decoder.icc_profile().ok().flatten();
+            let image = DynamicImage::from_decoder(decoder).map_err(|_| MediaError::Corrupt)?;
+            Ok((flatten(image), icc_profile))
         }
     }
 }

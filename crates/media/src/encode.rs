@@ -1,10 +1,16 @@
-//! Encoding variants (fresh JPEGs: no EXIF, GPS, XMP or any other metadata) and blurhashes.
+//! Encoding variants (fresh JPEGs: no EXIF, GPS, XMP or comments; only the colour profile is
+//! kept) and blurhashes.
 
 use turbojpeg::{PixelFormat, Subsamp};
 
 use crate::{JPEG_QUALITY, MediaError, Rgb, Variant};
 
-pub(crate) fn jpeg(name: &'static str, image: &Rgb) -> Result<Variant, MediaError> {
+/// A fresh JPEG of `image`, carrying only its colour profile (if any).
+pub(crate) fn jpeg(
+    name: &'static str,
+    image: &Rgb,
+    icc_profile: Option<&[u8]>,
+) -> Result<Variant, MediaError> {
     let encoded = turbojpeg::compress(
         turbojpeg::Image {
             pixels: image.pixels.as_slice(),
@@ -22,7 +28,10 @@ pub(crate) fn jpeg(name: &'static str, image: &Rgb) -> Result<Variant, MediaErro
         width: image.width,
         height: image.height,
         content_type: "image/jpeg",
-        bytes: encoded.to_vec(),
+        bytes: match icc_profile {
+            Some(profile) => crate::icc::embed_in_jpeg(encoded.to_vec(), profile),
+            None => encoded.to_vec(),
+        },
     })
 }
 

@@ -5,6 +5,7 @@
 mod decode;
 mod encode;
 mod error;
+pub mod icc;
 mod resize;
 pub mod samples;
 mod sniff;
@@ -68,6 +69,7 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
         orientation,
         plan,
         pixels,
+        icc_profile,
     } = decode(bytes, purpose)?;
     let mut variants = Vec::with_capacity(2);
     let blurhash_source;
@@ -77,14 +79,14 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
             let medium = resize::orient(medium, orientation)?;
             let thumb = resize::square(&medium, THUMB_SIZE)?;
             blurhash_source = resize::square(&thumb, 32)?;
-            variants.push(encode::jpeg("thumb", &thumb)?);
-            variants.push(encode::jpeg("medium", &medium)?);
+            variants.push(encode::jpeg("thumb", &thumb, icc_profile.as_deref())?);
+            variants.push(encode::jpeg("medium", &medium, icc_profile.as_deref())?);
         }
         Purpose::Avatar => {
             let oriented = resize::orient(pixels, orientation)?;
             let avatar = resize::square(&oriented, AVATAR_SIZE)?;
             blurhash_source = resize::square(&avatar, 32)?;
-            variants.push(encode::jpeg("avatar", &avatar)?);
+            variants.push(encode::jpeg("avatar", &avatar, icc_profile.as_deref())?);
         }
     }
     Ok(Processed {
@@ -112,6 +114,8 @@ struct Decoded {
     plan: Plan,
     /// Stored orientation, at the smallest DCT scale that covers every variant (JPEG only).
     pixels: Rgb,
+    /// The upload's colour profile, carried into the variants.
+    icc_profile: Option<Vec<u8>>,
 }
 
 fn decode(bytes: &[u8], purpose: Purpose) -> Result<Decoded, MediaError> {
@@ -135,7 +139,7 @@ fn decode(bytes: &[u8], purpose: Purpose) -> Result<Decoded, MediaError> {
     } else {
         (plan.min_source_width, plan.min_source_height)
     };
-    let pixels = decode::pixels(bytes, format, &header, need_w, need_h)?;
+    let (pixels, icc_profile) = decode::pixels(bytes, format, &header, need_w, need_h)?;
     Ok(Decoded {
         format,
         width,
@@ -143,6 +147,7 @@ fn decode(bytes: &[u8], purpose: Purpose) -> Result<Decoded, MediaError> {
         orientation,
         plan,
         pixels,
+        icc_profile,
     })
 }
 

@@ -179,3 +179,107 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+fn compress(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    format: PixelFormat,
+    progressive: bool,
+) -> Vec<u8> {
+    let Ok(mut compressor) = turbojpeg::Compressor::new() else {
+        return Vec::new();
+    };
+    let _ = compressor.set_quality(90);
+    let subsamp = match format {
+        PixelFormat::GRAY => Subsamp::Gray,
+        PixelFormat::CMYK => Subsamp::None,
+        _ => Subsamp::Sub2x2,
+    };
+    let _ = compressor.set_subsamp(subsamp);
+    if format == PixelFormat::CMYK {
+        let _ = compressor.set_colorspace(turbojpeg::Colorspace::CMYK);
+    }
+    let _ = compressor.set_progressive(progressive);
+    compressor
+        .compress_to_vec(turbojpeg::Image {
+            pixels,
+            width: width as usize,
+            pitch: width as usize * format.size(),
+            height: height as usize,
+            format,
+        })
+        .unwrap_or_default()
+}
+
+/// A greyscale (single-channel) JPEG: dark on the left half, light on the right.
+pub fn grayscale_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..height)
+        .flat_map(|_| (0..width).map(move |x| if x < width / 2 { 40 } else { 210 }))
+        .collect();
+    compress(&pixels, width, height, PixelFormat::GRAY, false)
+}
+
+/// A progressive JPEG of [`split_colours`].
+pub fn progressive_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let image = split_colours(width, height);
+    compress(image.as_raw(), width, height, PixelFormat::RGB, true)
+}
+
+/// A CMYK JPEG as Photoshop writes them (inverted, "Adobe" CMYK) of [`split_colours`].
+pub fn cmyk_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let image = split_colours(width, height);
+    let pixels: Vec<u8> = image
+        .as_raw()
+        .chunks_exact(3)
+        .flat_map(|rgb| [rgb[0], rgb[1], rgb[2], 255])
+        .collect();
+    compress(&pixels, width, height, PixelFormat::CMYK, false)
+}
+
+/// A 16-bit-per-channel PNG of [`split_colours`].
+pub fn png_16bit(width: u32, height: u32) -> Vec<u8> {
+    let image = split_colours(width, height);
+    let wide = image::ImageBuffer::<image::Rgb<u16>, Vec<u16>>::from_fn(width, height, |x, y| {
+        let pixel = image.get_pixel(x, y);
+        image::Rgb(pixel.0.map(|c| u16::from(c) * 257))
+    });
+    let mut out = Vec::new();
+    let _ = image::DynamicImage::ImageRgb16(wide)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png);
+    out
+}
+
+/// A palette (indexed colour) PNG of [`split_colours`].
+pub fn palette_png(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Indexed);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_palette(vec![220u8, 20, 20, 20, 20, 220]);
+    let indices: Vec<u8> = (0..height)
+        .flat_map(|_| (0..width).map(move |x| u8::from(x >= width / 2)))
+        .collect();
+    if let Ok(mut writer) = encoder.write_header() {
+        let _ = writer.write_image_data(&indices);
+    }
+    out
+}
+
+/// A JPEG of [`split_colours`] tagged with an ICC colour profile (a stand-in for Display P3).
+pub fn jpeg_with_icc(width: u32, height: u32, profile: &[u8]) -> Vec<u8> {
+    let plain = jpeg_with_exif(&split_colours(width, height), 90, 1, false);
+    crate::icc::embed_in_jpeg(plain, profile)
+}
+
+/// Bytes shaped like an ICC profile header ("acsp", display class, RGB, XYZ), for tests.
+pub fn display_profile() -> Vec<u8> {
+    let mut profile = vec![0u8; 560];
+    profile[..4].copy_from_slice(&560u32.to_be_bytes());
+    profile[12..16].copy_from_slice(b"mntr");
+    profile[16..20].copy_from_slice(b"RGB ");
+    profile[20..24].copy_from_slice(b"XYZ ");
+    profile[36..40].copy_from_slice(b"acsp");
+    profile[128..138].copy_from_slice(b"Display P3");
+    profile
+}

@@ -145,3 +145,60 @@ fn bad_files_fail_with_a_reason_a_user_can_read() {
         MediaError::Unsupported("HEIC")
     ));
 }
+
+#[test]
+fn real_world_variety_processes_with_the_right_colours() {
+    let colourful = [
+        ("progressive JPEG", samples::progressive_jpeg(600, 300)),
+        ("CMYK JPEG", samples::cmyk_jpeg(600, 300)),
+        ("16-bit PNG", samples::png_16bit(600, 300)),
+        ("palette PNG", samples::palette_png(600, 300)),
+    ];
+    for (kind, bytes) in colourful {
+        let processed = process(&bytes, Purpose::Post).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let medium = decode(variant(&processed.variants, "medium"));
+        assert_eq!(medium.dimensions(), (600, 300), "{kind}");
+        assert!(
+            is_red(medium.get_pixel(50, 150)),
+            "{kind}: {:?}",
+            medium.get_pixel(50, 150)
+        );
+        assert!(
+            is_blue(medium.get_pixel(550, 150)),
+            "{kind}: {:?}",
+            medium.get_pixel(550, 150)
+        );
+    }
+    let grey = process(&samples::grayscale_jpeg(600, 300), Purpose::Post).unwrap();
+    let medium = decode(variant(&grey.variants, "medium"));
+    let (dark, light) = (medium.get_pixel(50, 150), medium.get_pixel(550, 150));
+    assert!(
+        dark.0.iter().all(|&c| c < 70) && light.0.iter().all(|&c| c > 180),
+        "{dark:?} {light:?}"
+    );
+}
+
+#[test]
+fn colour_profiles_are_kept_with_the_pixels() {
+    let profile = samples::display_profile();
+    let processed = process(&samples::jpeg_with_icc(800, 600, &profile), Purpose::Post).unwrap();
+    for variant in &processed.variants {
+        assert_eq!(
+            picshare_media::icc::from_jpeg(&variant.bytes).as_deref(),
+            Some(profile.as_slice()),
+            "{} lost the colour profile",
+            variant.name
+        );
+    }
+    let untagged = process(
+        &samples::png(&samples::split_colours(100, 100)),
+        Purpose::Post,
+    )
+    .unwrap();
+    assert!(
+        untagged
+            .variants
+            .iter()
+            .all(|v| picshare_media::icc::from_jpeg(&v.bytes).is_none())
+    );
+}
