@@ -28,6 +28,8 @@ pub enum AppError {
     NotFound,
     #[error("{field} is already taken")]
     Conflict { field: &'static str },
+    #[error("follow limit reached")]
+    FollowLimitReached,
     #[error("rate limited")]
     RateLimited(RateLimit),
     #[error("{0}")]

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod media;
 pub mod passwords;
+pub mod social;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
@@ -24,6 +25,7 @@ pub use tokens::TokenService;
 pub struct AppSettings {
     pub invite_only: bool,
     pub login_limits: LoginThrottleLimits,
+    pub follow_caps: picshare_domain::FollowCaps,
 }
 
 /// Everything a request needs, shared by all handlers.

@@ -2,10 +2,14 @@
 
 pub mod error;
 pub mod media;
+pub mod social;
 pub mod user;
 
 pub use error::{FieldError, ValidationErrors};
 pub use media::{Media, MediaPurpose, MediaStatus, NewMedia, ProcessedMedia, StoredVariant};
+pub use social::{
+    Comment, FollowCaps, Location, PostAccess, Relationship, Visibility, post_access,
+};
 pub use user::{
     Bio, DisplayName, Email, Handle, NewUser, Password, Role, TrustLevel, User, UserId, UserLookup,
 };

@@ -162,6 +162,11 @@ impl From<AppError> for ApiError {
                 api
             }
             AppError::RateLimited(limit) => rate_limited(limit),
+            AppError::FollowLimitReached => Self::new(
+                StatusCode::CONFLICT,
+                "follow_limit_reached",
+                "one of you has reached the limit of follows",
+            ),
             AppError::Precondition(reason) => Self::new(StatusCode::CONFLICT, "conflict", reason),
             AppError::UnsupportedMediaType(reason) => Self::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -4,6 +4,7 @@ mod error;
 mod extract;
 mod middleware;
 mod openapi;
+mod pagination;
 mod routes;
 mod telemetry;
 pub mod timestamp;

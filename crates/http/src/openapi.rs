@@ -21,6 +21,7 @@ use crate::routes;
         (name = "auth", description = "Tokens and the caller's account"),
         (name = "users", description = "Accounts and profiles"),
         (name = "media", description = "Uploads and processed images"),
+        (name = "social", description = "Follows, follow requests and blocks"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -31,6 +32,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::auth::router())
         .merge(routes::users::router())
         .merge(routes::media::router())
+        .merge(routes::social::router())
         .merge(routes::ops::router())
 }
 

@@ -48,6 +48,8 @@ pub struct RawConfig {
     pub job_lease_secs: u64,
     pub job_retry_base_ms: u64,
     pub job_poll_interval_ms: u64,
+    pub max_following: i64,
+    pub max_followers: i64,
 }
 
 impl Default for RawConfig {
@@ -87,6 +89,8 @@ impl Default for RawConfig {
             job_lease_secs: 300,
             job_retry_base_ms: 2000,
             job_poll_interval_ms: 500,
+            max_following: 2000,
+            max_followers: 2000,
         }
     }
 }
@@ -143,6 +147,7 @@ pub struct Settings {
     pub job_lease: Duration,
     pub job_retry_base: Duration,
     pub job_poll_interval: Duration,
+    pub follow_caps: picshare_domain::FollowCaps,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -308,6 +313,14 @@ impl Settings {
                 return Err(invalid(setting, "must be at least 1"));
             }
         }
+        for (setting, value) in [
+            ("max_following", raw.max_following),
+            ("max_followers", raw.max_followers),
+        ] {
+            if value < 1 {
+                return Err(invalid(setting, "must be at least 1"));
+            }
+        }
         if raw.job_max_attempts < 1 {
             return Err(invalid("job_max_attempts", "must be at least 1"));
         }
@@ -321,6 +334,10 @@ impl Settings {
             job_lease: Duration::from_secs(raw.job_lease_secs),
             job_retry_base: Duration::from_millis(raw.job_retry_base_ms),
             job_poll_interval: Duration::from_millis(raw.job_poll_interval_ms),
+            follow_caps: picshare_domain::FollowCaps {
+                max_following: raw.max_following,
+                max_followers: raw.max_followers,
+            },
             listen,
             token_key_file: raw
                 .token_key_file

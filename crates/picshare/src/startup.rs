@@ -126,6 +126,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
                 per_ip: settings.login_failures_per_ip,
                 window: settings.login_failure_window,
             },
+            follow_caps: settings.follow_caps,
         }),
     })
 }

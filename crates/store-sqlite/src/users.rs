@@ -6,11 +6,11 @@ use uuid::Uuid;
 
 use crate::{SqliteStore, db_err, from_micros, to_micros};
 
-const USER_COLUMNS: &str = "id, handle, email, password_hash, display_name, bio, avatar_media_id, \
+pub(crate) const USER_COLUMNS: &str = "id, handle, email, password_hash, display_name, bio, avatar_media_id, \
      is_private, role, trust_level, followers_count, following_count, posts_count, created_at";
 
 #[derive(FromRow)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: Uuid,
     handle: String,
     email: String,
@@ -28,7 +28,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_user(self) -> StoreResult<User> {
+    pub(crate) fn into_user(self) -> StoreResult<User> {
         Ok(User {
             id: UserId(self.id),
             handle: self.handle,

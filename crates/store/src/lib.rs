@@ -4,6 +4,7 @@
 mod error;
 mod jobs;
 mod media;
+mod social;
 mod tokens;
 mod users;
 
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use jobs::{ClaimedJob, JobCount, JobStore, NewJob};
 pub use media::MediaStore;
+pub use social::{FollowOutcome, Page, PageRequest, SocialStore};
 pub use tokens::{NewRefreshToken, RefreshRotation, TokenStore};
 pub use users::{ProfileUpdate, UserStore};
 
@@ -26,7 +28,9 @@ pub struct PoolStats {
 
 /// The whole database as the app sees it.
 #[async_trait]
-pub trait Store: UserStore + TokenStore + MediaStore + JobStore + Send + Sync + 'static {
+pub trait Store:
+    UserStore + TokenStore + MediaStore + JobStore + SocialStore + Send + Sync + 'static
+{
     /// Which backend this is ("sqlite", "postgres"), for logs and metrics.
     fn backend(&self) -> &'static str;
 

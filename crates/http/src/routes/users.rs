@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, AuthUser};
+use crate::extract::{ApiJson, AuthUser, MaybeAuthUser};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -197,9 +197,10 @@ async fn create_user(
     ))]
 async fn get_user(
     State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
     Path(id): Path<String>,
 ) -> Result<ApiJson<PublicUser>, ApiError> {
-    let user = state.app.find_user(&lookup(&id)?).await?;
+    let user = state.app.visible_user(viewer, &lookup(&id)?).await?;
     Ok(ApiJson(PublicUser::load(&state, &user).await?))
 }
 

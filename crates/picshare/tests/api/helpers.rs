@@ -225,6 +225,36 @@ impl TestApp {
         response.json().await.expect("token json")
     }
 
+    /// Creates an account straight in the store (no password hashing) and returns
+    /// (id, access token): for tests that need many users.
+    pub async fn quick_user(&self, handle: &str) -> (String, String) {
+        let user = self
+            .store()
+            .create_user(&picshare_domain::NewUser {
+                id: picshare_domain::UserId::generate(),
+                handle: picshare_domain::Handle::parse(handle).expect("handle"),
+                email: picshare_domain::Email::parse(&format!("{handle}@example.com"))
+                    .expect("email"),
+                password_hash: "$argon2id$unused".into(),
+                display_name: picshare_domain::DisplayName::default(),
+                role: picshare_domain::Role::User,
+                created_at: time::OffsetDateTime::now_utc(),
+            })
+            .await
+            .expect("create user");
+        let token = self.app.tokens.issue_access_token(user.id).expect("token");
+        (user.id.to_string(), token)
+    }
+
+    /// POSTs with a bearer token and no body.
+    pub async fn post_empty(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.post(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
     /// Signs up `handle` and returns (user, access token).
     pub async fn user_with_token(&self, handle: &str) -> (Value, String) {
         let user = self.sign_up(handle).await;

@@ -1,0 +1,331 @@
+use async_trait::async_trait;
+use picshare_domain::{FollowCaps, Relationship, User, UserId};
+use picshare_store::{FollowOutcome, Page, PageRequest, SocialStore, StoreResult};
+use sqlx::{Sqlite, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::users::{USER_COLUMNS, UserRow};
+use crate::{SqliteStore, db_err, to_micros};
+
+/// `u.`-qualified user columns, for joins.
+fn user_columns() -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|column| format!("u.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Leaves out users in a block, either way, with the viewer (`?viewer` bound as a UUID).
+const NOT_BLOCKED_WITH_VIEWER: &str = "NOT EXISTS (SELECT 1 FROM blocks b
+      WHERE (b.blocker_id = :viewer AND b.blocked_id = u.id)
+         OR (b.blocker_id = u.id AND b.blocked_id = :viewer))";
+
+#[derive(sqlx::FromRow)]
+struct KeyedUser {
+    key: Uuid,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+fn page_of(rows: Vec<KeyedUser>, limit: u32) -> StoreResult<Page<User>> {
+    let rows = rows
+        .into_iter()
+        .map(|row| Ok((row.key, row.user.into_user()?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, limit))
+}
+
+/// Deletes a follow and, if there was one, decrements both counters.
+async fn remove_follow(
+    tx: &mut Transaction<'_, Sqlite>,
+    follower: UserId,
+    followee: UserId,
+) -> StoreResult<()> {
+    let removed = sqlx::query("DELETE FROM follows WHERE follower_id = ? AND followee_id = ?")
+        .bind(follower.0)
+        .bind(followee.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    if removed == 1 {
+        sqlx::query("UPDATE users SET following_count = following_count - 1 WHERE id = ?")
+            .bind(follower.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("UPDATE users SET followers_count = followers_count - 1 WHERE id = ?")
+            .bind(followee.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Adds a follow within the caps (the transaction holds SQLite's write lock).
+async fn add_follow(
+    tx: &mut Transaction<'_, Sqlite>,
+    follower: UserId,
+    followee: UserId,
+    caps: FollowCaps,
+) -> StoreResult<FollowOutcome> {
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?")
+            .bind(follower.0)
+            .bind(followee.0)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    if exists.is_some() {
+        return Ok(FollowOutcome::Following);
+    }
+    let counted = sqlx::query(
+        "UPDATE users SET following_count = following_count + 1 WHERE id = ? AND following_count < ?",
+    )
+    .bind(follower.0)
+    .bind(caps.max_following)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected()
+        + sqlx::query(
+            "UPDATE users SET followers_count = followers_count + 1 WHERE id = ? AND followers_count < ?",
+        )
+        .bind(followee.0)
+        .bind(caps.max_followers)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    if counted != 2 {
+        return Ok(FollowOutcome::LimitReached);
+    }
+    sqlx::query(
+        "INSERT INTO follows (follower_id, followee_id, id, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(follower.0)
+    .bind(followee.0)
+    .bind(Uuid::now_v7())
+    .bind(to_micros(OffsetDateTime::now_utc()))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    sqlx::query("DELETE FROM follow_requests WHERE requester_id = ? AND target_id = ?")
+        .bind(follower.0)
+        .bind(followee.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(FollowOutcome::Following)
+}
+
+impl SqliteStore {
+    /// A write transaction that takes SQLite's write lock up front, so read-then-write logic
+    /// never races another writer.
+    async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
+    }
+
+    async fn user_list(
+        &self,
+        sql: &str,
+        user: UserId,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<User>> {
+        let sql = sql.replace(":viewer", "?3");
+        let rows: Vec<KeyedUser> = sqlx::query_as(&sql)
+            .bind(user.0)
+            .bind(page.after.unwrap_or(Uuid::max()))
+            .bind(viewer.map(|v| v.0).unwrap_or(Uuid::nil()))
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        page_of(rows, page.limit)
+    }
+}
+
+#[async_trait]
+impl SocialStore for SqliteStore {
+    async fn relationship(&self, from: UserId, to: UserId) -> StoreResult<Relationship> {
+        let (following, followed_by, requested, blocking, blocked_by): (bool, bool, bool, bool, bool) =
+            sqlx::query_as(
+                "SELECT
+                   EXISTS (SELECT 1 FROM follows WHERE follower_id = ?1 AND followee_id = ?2),
+                   EXISTS (SELECT 1 FROM follows WHERE follower_id = ?2 AND followee_id = ?1),
+                   EXISTS (SELECT 1 FROM follow_requests WHERE requester_id = ?1 AND target_id = ?2),
+                   EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?1 AND blocked_id = ?2),
+                   EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?2 AND blocked_id = ?1)",
+            )
+            .bind(from.0)
+            .bind(to.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(Relationship {
+            following,
+            followed_by,
+            requested,
+            blocking,
+            blocked_by,
+        })
+    }
+
+    async fn follow(
+        &self,
+        follower: UserId,
+        followee: UserId,
+        caps: FollowCaps,
+    ) -> StoreResult<FollowOutcome> {
+        let mut tx = self.write_tx().await?;
+        let outcome = add_follow(&mut tx, follower, followee, caps).await?;
+        if outcome == FollowOutcome::Following {
+            tx.commit().await.map_err(db_err)?;
+        }
+        Ok(outcome)
+    }
+
+    async fn request_follow(&self, requester: UserId, target: UserId) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO follow_requests (requester_id, target_id, id, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(requester.0)
+        .bind(target.0)
+        .bind(Uuid::now_v7())
+        .bind(to_micros(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn unfollow(&self, follower: UserId, followee: UserId) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        remove_follow(&mut tx, follower, followee).await?;
+        sqlx::query("DELETE FROM follow_requests WHERE requester_id = ? AND target_id = ?")
+            .bind(follower.0)
+            .bind(followee.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn block(&self, blocker: UserId, blocked: UserId) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(blocker.0)
+            .bind(blocked.0)
+            .bind(to_micros(OffsetDateTime::now_utc()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        remove_follow(&mut tx, blocker, blocked).await?;
+        remove_follow(&mut tx, blocked, blocker).await?;
+        sqlx::query(
+            "DELETE FROM follow_requests WHERE (requester_id = ?1 AND target_id = ?2)
+                                            OR (requester_id = ?2 AND target_id = ?1)",
+        )
+        .bind(blocker.0)
+        .bind(blocked.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<()> {
+        sqlx::query("DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?")
+            .bind(blocker.0)
+            .bind(blocked.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn followers(
+        &self,
+        user: UserId,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<User>> {
+        let sql = format!(
+            "SELECT f.id AS key, {} FROM follows f JOIN users u ON u.id = f.follower_id
+             WHERE f.followee_id = ?1 AND f.id < ?2 AND {NOT_BLOCKED_WITH_VIEWER}
+             ORDER BY f.id DESC LIMIT ?4",
+            user_columns()
+        );
+        self.user_list(&sql, user, viewer, page).await
+    }
+
+    async fn following(
+        &self,
+        user: UserId,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<User>> {
+        let sql = format!(
+            "SELECT f.id AS key, {} FROM follows f JOIN users u ON u.id = f.followee_id
+             WHERE f.follower_id = ?1 AND f.id < ?2 AND {NOT_BLOCKED_WITH_VIEWER}
+             ORDER BY f.id DESC LIMIT ?4",
+            user_columns()
+        );
+        self.user_list(&sql, user, viewer, page).await
+    }
+
+    async fn follow_requests(&self, target: UserId, page: PageRequest) -> StoreResult<Page<User>> {
+        let sql = format!(
+            "SELECT r.id AS key, {} FROM follow_requests r JOIN users u ON u.id = r.requester_id
+             WHERE r.target_id = ?1 AND r.id < ?2 AND {NOT_BLOCKED_WITH_VIEWER}
+             ORDER BY r.id DESC LIMIT ?4",
+            user_columns()
+        );
+        self.user_list(&sql, target, Some(target), page).await
+    }
+
+    async fn approve_follow_request(
+        &self,
+        target: UserId,
+        requester: UserId,
+        caps: FollowCaps,
+    ) -> StoreResult<Option<FollowOutcome>> {
+        let mut tx = self.write_tx().await?;
+        let pending: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM follow_requests WHERE requester_id = ? AND target_id = ?",
+        )
+        .bind(requester.0)
+        .bind(target.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if pending.is_none() {
+            return Ok(None);
+        }
+        let outcome = add_follow(&mut tx, requester, target, caps).await?;
+        if outcome == FollowOutcome::Following {
+            tx.commit().await.map_err(db_err)?;
+        }
+        Ok(Some(outcome))
+    }
+
+    async fn reject_follow_request(&self, target: UserId, requester: UserId) -> StoreResult<bool> {
+        let removed =
+            sqlx::query("DELETE FROM follow_requests WHERE requester_id = ? AND target_id = ?")
+                .bind(requester.0)
+                .bind(target.0)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        Ok(removed == 1)
+    }
+}

@@ -1,0 +1,100 @@
+use async_trait::async_trait;
+use picshare_domain::{FollowCaps, Relationship, User, UserId};
+use uuid::Uuid;
+
+use crate::StoreResult;
+
+/// One page of a keyset-paginated list; `next` is the key to continue after.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Uuid>,
+}
+
+/// Where a page starts and how long it is (1–100).
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows keyed by `key`: the extra row only says that
+    /// there is more.
+    pub fn from_rows(mut rows: Vec<(Uuid, T)>, limit: u32) -> Self {
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = if more {
+            rows.last().map(|(key, _)| *key)
+        } else {
+            None
+        };
+        Self {
+            items: rows.into_iter().map(|(_, item)| item).collect(),
+            next,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowOutcome {
+    /// Now following (or already was).
+    Following,
+    /// One side's cap is reached; nothing changed.
+    LimitReached,
+}
+
+#[async_trait]
+pub trait SocialStore {
+    async fn relationship(&self, from: UserId, to: UserId) -> StoreResult<Relationship>;
+
+    /// Follows (idempotent). Both counters change in the same transaction as the follow, and
+    /// the caps hold however many follows run at once.
+    async fn follow(
+        &self,
+        follower: UserId,
+        followee: UserId,
+        caps: FollowCaps,
+    ) -> StoreResult<FollowOutcome>;
+
+    /// Records a follow request to a private account (idempotent).
+    async fn request_follow(&self, requester: UserId, target: UserId) -> StoreResult<()>;
+
+    /// Removes a follow and any pending request (idempotent).
+    async fn unfollow(&self, follower: UserId, followee: UserId) -> StoreResult<()>;
+
+    /// Blocks, removing follows and requests both ways (idempotent).
+    async fn block(&self, blocker: UserId, blocked: UserId) -> StoreResult<()>;
+
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<()>;
+
+    /// Followers of `user`, newest first, leaving out users in a block with `viewer`.
+    async fn followers(
+        &self,
+        user: UserId,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<User>>;
+
+    /// Accounts `user` follows, newest first, leaving out users in a block with `viewer`.
+    async fn following(
+        &self,
+        user: UserId,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<User>>;
+
+    /// Pending requests to follow `target`, newest first.
+    async fn follow_requests(&self, target: UserId, page: PageRequest) -> StoreResult<Page<User>>;
+
+    /// Turns a pending request into a follow; `None` when there was no request.
+    async fn approve_follow_request(
+        &self,
+        target: UserId,
+        requester: UserId,
+        caps: FollowCaps,
+    ) -> StoreResult<Option<FollowOutcome>>;
+
+    /// Drops a pending request; false when there was none.
+    async fn reject_follow_request(&self, target: UserId, requester: UserId) -> StoreResult<bool>;
+}
