@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod media;
 pub mod passwords;
+pub mod posts;
 pub mod social;
 pub mod throttle;
 pub mod tokens;

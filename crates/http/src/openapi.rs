@@ -22,6 +22,7 @@ use crate::routes;
         (name = "users", description = "Accounts and profiles"),
         (name = "media", description = "Uploads and processed images"),
         (name = "social", description = "Follows, follow requests and blocks"),
+        (name = "posts", description = "Posts, likes and comments"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -33,6 +34,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::users::router())
         .merge(routes::media::router())
         .merge(routes::social::router())
+        .merge(routes::posts::router())
         .merge(routes::ops::router())
 }
 

@@ -50,6 +50,8 @@ enum BatchJob {
     CleanupTokens,
     /// Delete uploads never completed before their expiry (and their bytes).
     CleanupUploads,
+    /// Recompute every follower, following, post, like and comment counter.
+    Recount,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +126,10 @@ async fn main() -> anyhow::Result<()> {
                 BatchJob::CleanupTokens => {
                     let deleted = startup::cleanup_tokens(&app).await?;
                     println!("cleanup-tokens: {deleted} expired refresh tokens deleted");
+                }
+                BatchJob::Recount => {
+                    let fixed = app.recount().await?;
+                    println!("recount: {fixed} rows had a wrong counter and were corrected");
                 }
                 BatchJob::CleanupUploads => {
                     let deleted = app.cleanup_expired_uploads().await?;

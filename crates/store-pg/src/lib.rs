@@ -2,6 +2,7 @@
 
 mod jobs;
 mod media;
+mod posts;
 mod social;
 mod tokens;
 mod users;

@@ -8,11 +8,11 @@ use uuid::Uuid;
 use crate::jobs::insert_job;
 use crate::{PgStore, db_err};
 
-const MEDIA_COLUMNS: &str = "id, owner_id, purpose, status, content_type, size_bytes, error, \
+pub(crate) const MEDIA_COLUMNS: &str = "id, owner_id, purpose, status, content_type, size_bytes, error, \
      width, height, blurhash, variants, upload_expires_at, created_at";
 
 #[derive(FromRow)]
-struct MediaRow {
+pub(crate) struct MediaRow {
     id: Uuid,
     owner_id: Uuid,
     purpose: String,
@@ -29,7 +29,7 @@ struct MediaRow {
 }
 
 impl MediaRow {
-    fn into_media(self) -> StoreResult<Media> {
+    pub(crate) fn into_media(self) -> StoreResult<Media> {
         let corrupt = |message: String| StoreError::Backend(message.into());
         Ok(Media {
             id: self.id,

@@ -9,7 +9,7 @@ use crate::users::{USER_COLUMNS, UserRow};
 use crate::{PgStore, db_err};
 
 /// `u.`-qualified user columns, for joins.
-fn user_columns() -> String {
+pub(crate) fn user_columns() -> String {
     USER_COLUMNS
         .split(", ")
         .map(|column| format!("u.{column}"))
@@ -18,12 +18,12 @@ fn user_columns() -> String {
 }
 
 /// Leaves out users in a block, either way, with the viewer (`?viewer` bound as a UUID).
-const NOT_BLOCKED_WITH_VIEWER: &str = "NOT EXISTS (SELECT 1 FROM blocks b
+pub(crate) const NOT_BLOCKED_WITH_VIEWER: &str = "NOT EXISTS (SELECT 1 FROM blocks b
       WHERE (b.blocker_id = :viewer AND b.blocked_id = u.id)
          OR (b.blocker_id = u.id AND b.blocked_id = :viewer))";
 
 #[derive(sqlx::FromRow)]
-struct KeyedUser {
+pub(crate) struct KeyedUser {
     key: Uuid,
     #[sqlx(flatten)]
     user: UserRow,
@@ -125,11 +125,11 @@ async fn add_follow(
 }
 
 impl PgStore {
-    async fn write_tx(&self) -> StoreResult<Transaction<'static, Postgres>> {
+    pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Postgres>> {
         self.pool.begin().await.map_err(db_err)
     }
 
-    async fn user_list(
+    pub(crate) async fn user_list(
         &self,
         sql: &str,
         user: UserId,

@@ -9,7 +9,7 @@ use crate::users::{USER_COLUMNS, UserRow};
 use crate::{SqliteStore, db_err, to_micros};
 
 /// `u.`-qualified user columns, for joins.
-fn user_columns() -> String {
+pub(crate) fn user_columns() -> String {
     USER_COLUMNS
         .split(", ")
         .map(|column| format!("u.{column}"))
@@ -18,18 +18,18 @@ fn user_columns() -> String {
 }
 
 /// Leaves out users in a block, either way, with the viewer (`?viewer` bound as a UUID).
-const NOT_BLOCKED_WITH_VIEWER: &str = "NOT EXISTS (SELECT 1 FROM blocks b
+pub(crate) const NOT_BLOCKED_WITH_VIEWER: &str = "NOT EXISTS (SELECT 1 FROM blocks b
       WHERE (b.blocker_id = :viewer AND b.blocked_id = u.id)
          OR (b.blocker_id = u.id AND b.blocked_id = :viewer))";
 
 #[derive(sqlx::FromRow)]
-struct KeyedUser {
+pub(crate) struct KeyedUser {
     key: Uuid,
     #[sqlx(flatten)]
     user: UserRow,
 }
 
-fn page_of(rows: Vec<KeyedUser>, limit: u32) -> StoreResult<Page<User>> {
+pub(crate) fn page_of(rows: Vec<KeyedUser>, limit: u32) -> StoreResult<Page<User>> {
     let rows = rows
         .into_iter()
         .map(|row| Ok((row.key, row.user.into_user()?)))
@@ -125,14 +125,14 @@ async fn add_follow(
 impl SqliteStore {
     /// A write transaction that takes SQLite's write lock up front, so read-then-write logic
     /// never races another writer.
-    async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+    pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         self.pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_err)
     }
 
-    async fn user_list(
+    pub(crate) async fn user_list(
         &self,
         sql: &str,
         user: UserId,

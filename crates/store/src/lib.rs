@@ -4,6 +4,7 @@
 mod error;
 mod jobs;
 mod media;
+mod posts;
 mod social;
 mod tokens;
 mod users;
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use jobs::{ClaimedJob, JobCount, JobStore, NewJob};
 pub use media::MediaStore;
+pub use posts::{NewComment, NewPost, Post, PostRefusal, PostStore, PostUpdate};
 pub use social::{FollowOutcome, Page, PageRequest, SocialStore};
 pub use tokens::{NewRefreshToken, RefreshRotation, TokenStore};
 pub use users::{ProfileUpdate, UserStore};
@@ -29,7 +31,7 @@ pub struct PoolStats {
 /// The whole database as the app sees it.
 #[async_trait]
 pub trait Store:
-    UserStore + TokenStore + MediaStore + JobStore + SocialStore + Send + Sync + 'static
+    UserStore + TokenStore + MediaStore + JobStore + SocialStore + PostStore + Send + Sync + 'static
 {
     /// Which backend this is ("sqlite", "postgres"), for logs and metrics.
     fn backend(&self) -> &'static str;

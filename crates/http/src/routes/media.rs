@@ -105,7 +105,7 @@ fn status_of(media: &Media) -> UploadStatusResponse {
     }
 }
 
-fn media_response(state: &AppState, media: &Media) -> MediaResponse {
+pub fn media_response(state: &AppState, media: &Media) -> MediaResponse {
     MediaResponse {
         id: media.id,
         status: media.status.as_str(),

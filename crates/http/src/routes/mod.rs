@@ -1,5 +1,6 @@
 pub mod auth;
 pub mod media;
 pub mod ops;
+pub mod posts;
 pub mod social;
 pub mod users;

@@ -246,13 +246,18 @@ impl TestApp {
         (user.id.to_string(), token)
     }
 
-    /// POSTs with a bearer token and no body.
-    pub async fn post_empty(&self, path: &str, token: Option<&str>) -> Response {
+    /// POSTs with a bearer token and no body. (The request is built before the future, so the
+    /// future borrows neither argument.)
+    pub fn post_empty(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> impl Future<Output = Response> + use<> {
         let mut request = self.client.post(self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        request.send().await.expect("request")
+        async move { request.send().await.expect("request") }
     }
 
     /// Signs up `handle` and returns (user, access token).
@@ -369,6 +374,38 @@ impl TestApp {
             .get(&key, 64 * 1024 * 1024)
             .await
             .expect("variant object")
+    }
+
+    /// A ready post image of the caller's; returns the media id.
+    pub async fn ready_media(&self, token: &str) -> String {
+        let bytes = picshare_media::samples::png(&picshare_media::samples::split_colours(64, 48));
+        let id = self.upload(token, bytes, "image/png", "post").await;
+        self.run_jobs().await;
+        id
+    }
+
+    /// Runs raw SQL against the test database (to corrupt counters on purpose).
+    pub async fn execute_sql(&self, sql: &str) {
+        let url = self.config.database_url.clone().expect("database url");
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&url).await.expect("sqlite");
+            sqlx::query(sql).execute(&pool).await.expect("sql");
+        } else {
+            let pool = sqlx::PgPool::connect(&url).await.expect("postgres");
+            sqlx::query(sql).execute(&pool).await.expect("sql");
+        }
+    }
+
+    pub fn delete(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> impl Future<Output = Response> + use<> {
+        let mut request = self.client.delete(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.expect("request") }
     }
 
     /// Whether the store still holds an object at `key`.

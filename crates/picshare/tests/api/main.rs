@@ -7,6 +7,7 @@ mod errors;
 mod helpers;
 mod media;
 mod ops;
+mod posts;
 mod social;
 mod store_conformance;
 mod throttle;

@@ -1,0 +1,342 @@
+//! Posts, likes and comments, with the visibility rules applied to every read and write.
+
+use picshare_domain::social::{self, MAX_POST_MEDIA};
+use picshare_domain::{
+    Comment, Location, PostAccess, User, UserLookup, ValidationErrors, Visibility, post_access,
+};
+use picshare_store::{NewComment, NewPost, Page, PageRequest, Post, PostRefusal, PostUpdate};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::media::{DELETE_OBJECTS, DeleteObjectsJob, job, object_keys};
+use crate::{App, AppError, AppResult};
+
+#[derive(Debug, Clone)]
+pub struct LocationInput {
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostInput {
+    pub caption: Option<String>,
+    pub media_ids: Vec<Uuid>,
+    pub visibility: String,
+    pub location: Option<LocationInput>,
+}
+
+/// An edit as the client sent it; `location: Some(None)` removes the location.
+#[derive(Debug, Clone, Default)]
+pub struct PostEdit {
+    pub caption: Option<String>,
+    pub visibility: Option<String>,
+    pub location: Option<Option<LocationInput>>,
+    pub media_ids: Option<Vec<Uuid>>,
+}
+
+/// A post as one viewer sees it.
+#[derive(Debug, Clone)]
+pub struct PostView {
+    pub post: Post,
+    pub author: User,
+    pub liked_by_me: bool,
+}
+
+fn location(errors: &mut ValidationErrors, input: Option<LocationInput>) -> Option<Location> {
+    input.and_then(|l| errors.check("location", Location::parse(&l.name, l.lat, l.lon)))
+}
+
+fn media_list(errors: &mut ValidationErrors, ids: &[Uuid]) {
+    let mut unique = ids.to_vec();
+    unique.sort();
+    unique.dedup();
+    if ids.is_empty() || ids.len() > MAX_POST_MEDIA || unique.len() != ids.len() {
+        errors.check::<()>(
+            "media_ids",
+            Err(format!("must list 1 to {MAX_POST_MEDIA} different media")),
+        );
+    }
+}
+
+impl App {
+    pub async fn create_post(&self, caller: Principal, input: PostInput) -> AppResult<PostView> {
+        let mut errors = ValidationErrors::default();
+        let caption = errors.check(
+            "caption",
+            social::parse_caption(input.caption.as_deref().unwrap_or_default()),
+        );
+        let visibility = errors.check("visibility", input.visibility.parse::<Visibility>());
+        let location = location(&mut errors, input.location);
+        media_list(&mut errors, &input.media_ids);
+        let (Some(caption), Some(visibility)) = (caption, visibility) else {
+            return Err(errors.into());
+        };
+        errors.into_result()?;
+        let new = NewPost {
+            id: Uuid::now_v7(),
+            author_id: caller.user_id,
+            hashtags: social::hashtags(&caption),
+            mentions: social::mentions(&caption),
+            caption,
+            visibility,
+            location,
+            media_ids: input.media_ids,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        match self.store.create_post(&new).await? {
+            Ok(post) => self.view(caller.into(), post).await,
+            Err(_) => Err(ValidationErrors::single(
+                "media_ids",
+                "every media must be a ready post upload of yours, not on another post",
+            )
+            .into()),
+        }
+    }
+
+    /// A post the viewer may see; anything else is not found.
+    pub async fn get_post(&self, viewer: Option<Principal>, id: Uuid) -> AppResult<PostView> {
+        let (post, author) = self.visible_post(viewer, id).await?;
+        self.view_with(viewer, post, author).await
+    }
+
+    pub async fn update_post(
+        &self,
+        caller: Principal,
+        id: Uuid,
+        edit: PostEdit,
+    ) -> AppResult<PostView> {
+        let (post, _) = self.visible_post(Some(caller), id).await?;
+        if post.author_id != caller.user_id {
+            return Err(AppError::Forbidden("only the author can edit a post"));
+        }
+        let mut errors = ValidationErrors::default();
+        let caption = edit
+            .caption
+            .and_then(|c| errors.check("caption", social::parse_caption(&c)));
+        let visibility = edit
+            .visibility
+            .and_then(|v| errors.check("visibility", v.parse::<Visibility>()));
+        let location = edit.location.map(|l| location(&mut errors, l));
+        if let Some(ids) = &edit.media_ids {
+            media_list(&mut errors, ids);
+        }
+        errors.into_result()?;
+        let update = PostUpdate {
+            caption: caption.map(|c| (c.clone(), social::hashtags(&c), social::mentions(&c))),
+            visibility,
+            location,
+            media_ids: edit.media_ids,
+        };
+        match self.store.update_post(id, &update).await? {
+            Ok(post) => self.view(caller.into(), post).await,
+            Err(PostRefusal::NotFound) => Err(AppError::NotFound),
+            Err(PostRefusal::MediaUnavailable) => Err(ValidationErrors::single(
+                "media_ids",
+                "may only reorder or remove the post's own media, keeping at least one",
+            )
+            .into()),
+        }
+    }
+
+    /// Deletes a post (its author or a moderator); its media files are removed by a job.
+    pub async fn delete_post(&self, caller: Principal, id: Uuid) -> AppResult<()> {
+        let (post, _) = self.visible_post(Some(caller), id).await?;
+        if post.author_id != caller.user_id && !self.is_moderator(caller).await? {
+            return Err(AppError::Forbidden(
+                "only the author or a moderator can delete a post",
+            ));
+        }
+        let keys = post.media.iter().flat_map(object_keys).collect();
+        let cleanup = job(
+            DELETE_OBJECTS,
+            &DeleteObjectsJob { keys },
+            self.media.job_max_attempts,
+        )?;
+        if self.store.delete_post(id, &cleanup).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
+    pub async fn user_posts(
+        &self,
+        viewer: Option<Principal>,
+        author: &UserLookup,
+        page: PageRequest,
+    ) -> AppResult<Page<PostView>> {
+        let author = self.visible_user(viewer, author).await?;
+        let access = self.access_to(viewer, &author).await?;
+        if access == PostAccess::None {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        let posts = self
+            .store
+            .user_posts(author.id, access == PostAccess::All, page)
+            .await?;
+        let mut items = Vec::with_capacity(posts.items.len());
+        for post in posts.items {
+            items.push(self.view_with(viewer, post, author.clone()).await?);
+        }
+        Ok(Page {
+            items,
+            next: posts.next,
+        })
+    }
+
+    pub async fn like(&self, caller: Principal, id: Uuid) -> AppResult<i64> {
+        self.visible_post(Some(caller), id).await?;
+        Ok(self.store.like(id, caller.user_id).await?)
+    }
+
+    pub async fn unlike(&self, caller: Principal, id: Uuid) -> AppResult<i64> {
+        self.visible_post(Some(caller), id).await?;
+        Ok(self.store.unlike(id, caller.user_id).await?)
+    }
+
+    pub async fn likers(
+        &self,
+        viewer: Option<Principal>,
+        id: Uuid,
+        page: PageRequest,
+    ) -> AppResult<Page<User>> {
+        self.visible_post(viewer, id).await?;
+        Ok(self
+            .store
+            .likers(id, viewer.map(|v| v.user_id), page)
+            .await?)
+    }
+
+    pub async fn comment(
+        &self,
+        caller: Principal,
+        id: Uuid,
+        text: &str,
+    ) -> AppResult<(Comment, User)> {
+        let text = social::parse_comment(text)
+            .map_err(|message| ValidationErrors::single("text", message))?;
+        self.visible_post(Some(caller), id).await?;
+        let comment = self
+            .store
+            .add_comment(&NewComment {
+                id: Uuid::now_v7(),
+                post_id: id,
+                author_id: caller.user_id,
+                text,
+                created_at: OffsetDateTime::now_utc(),
+            })
+            .await?;
+        let author = self.find_user(&UserLookup::Id(caller.user_id)).await?;
+        Ok((comment, author))
+    }
+
+    pub async fn comments(
+        &self,
+        viewer: Option<Principal>,
+        id: Uuid,
+        page: PageRequest,
+    ) -> AppResult<Page<(Comment, User)>> {
+        self.visible_post(viewer, id).await?;
+        let comments = self
+            .store
+            .comments(id, viewer.map(|v| v.user_id), page)
+            .await?;
+        let mut items = Vec::with_capacity(comments.items.len());
+        for comment in comments.items {
+            let author = self.find_user(&UserLookup::Id(comment.author_id)).await?;
+            items.push((comment, author));
+        }
+        Ok(Page {
+            items,
+            next: comments.next,
+        })
+    }
+
+    /// Deletes a comment: its author, the post's author or a moderator may.
+    pub async fn delete_comment(
+        &self,
+        caller: Principal,
+        post_id: Uuid,
+        comment_id: Uuid,
+    ) -> AppResult<()> {
+        let (post, _) = self.visible_post(Some(caller), post_id).await?;
+        let comment = match self.store.find_comment(comment_id).await? {
+            Some(comment) if comment.post_id == post_id => comment,
+            _ => return Err(AppError::NotFound),
+        };
+        let allowed = comment.author_id == caller.user_id
+            || post.author_id == caller.user_id
+            || self.is_moderator(caller).await?;
+        if !allowed {
+            return Err(AppError::Forbidden(
+                "only the comment's author, the post's author or a moderator can delete it",
+            ));
+        }
+        self.store.delete_comment(post_id, comment_id).await?;
+        Ok(())
+    }
+
+    /// Recomputes every counter; returns how many rows were off.
+    pub async fn recount(&self) -> AppResult<u64> {
+        Ok(self.store.recount(500).await?)
+    }
+
+    async fn is_moderator(&self, caller: Principal) -> AppResult<bool> {
+        Ok(self.me(caller).await?.role.is_moderator())
+    }
+
+    async fn access_to(&self, viewer: Option<Principal>, author: &User) -> AppResult<PostAccess> {
+        let relationship = match viewer {
+            Some(viewer) if viewer.user_id != author.id => {
+                self.store.relationship(viewer.user_id, author.id).await?
+            }
+            _ => Default::default(),
+        };
+        Ok(post_access(
+            viewer.map(|v| v.user_id),
+            author.id,
+            author.is_private,
+            relationship,
+        ))
+    }
+
+    async fn visible_post(&self, viewer: Option<Principal>, id: Uuid) -> AppResult<(Post, User)> {
+        let post = self.store.find_post(id).await?.ok_or(AppError::NotFound)?;
+        let author = self.find_user(&UserLookup::Id(post.author_id)).await?;
+        if !self
+            .access_to(viewer, &author)
+            .await?
+            .allows(post.visibility)
+        {
+            return Err(AppError::NotFound);
+        }
+        Ok((post, author))
+    }
+
+    async fn view(&self, viewer: Option<Principal>, post: Post) -> AppResult<PostView> {
+        let author = self.find_user(&UserLookup::Id(post.author_id)).await?;
+        self.view_with(viewer, post, author).await
+    }
+
+    async fn view_with(
+        &self,
+        viewer: Option<Principal>,
+        post: Post,
+        author: User,
+    ) -> AppResult<PostView> {
+        let liked_by_me = match viewer {
+            Some(viewer) => self.store.has_liked(post.id, viewer.user_id).await?,
+            None => false,
+        };
+        Ok(PostView {
+            post,
+            author,
+            liked_by_me,
+        })
+    }
+}

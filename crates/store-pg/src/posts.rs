@@ -1,0 +1,573 @@
+use async_trait::async_trait;
+use picshare_domain::{Comment, Location, User, UserId};
+use picshare_store::{
+    NewComment, NewJob, NewPost, Page, PageRequest, Post, PostRefusal, PostStore, PostUpdate,
+    StoreError, StoreResult,
+};
+use sqlx::{FromRow, Postgres, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::jobs::insert_job;
+use crate::media::{MEDIA_COLUMNS, MediaRow};
+use crate::social::user_columns;
+use crate::{PgStore, db_err};
+
+const POST_COLUMNS: &str = "id, author_id, caption, visibility, location_name, lat, lon, hashtags, \
+     like_count, comment_count, created_at, edited_at";
+
+#[derive(FromRow)]
+struct PostRow {
+    id: Uuid,
+    author_id: Uuid,
+    caption: String,
+    visibility: String,
+    location_name: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    hashtags: sqlx::types::Json<Vec<String>>,
+    like_count: i64,
+    comment_count: i64,
+    created_at: OffsetDateTime,
+    edited_at: Option<OffsetDateTime>,
+}
+
+#[derive(FromRow)]
+struct CommentRow {
+    id: Uuid,
+    post_id: Uuid,
+    author_id: Uuid,
+    text: String,
+    created_at: OffsetDateTime,
+}
+
+impl CommentRow {
+    fn into_comment(self) -> Comment {
+        Comment {
+            id: self.id,
+            post_id: self.post_id,
+            author_id: UserId(self.author_id),
+            text: self.text,
+            created_at: self.created_at,
+        }
+    }
+}
+
+fn corrupt(message: String) -> StoreError {
+    StoreError::Backend(message.into())
+}
+
+impl PgStore {
+    async fn load_post<'e, E>(&self, executor: E, row: PostRow) -> StoreResult<Post>
+    where
+        E: sqlx::Executor<'e, Database = Postgres>,
+    {
+        let media = sqlx::query_as::<_, MediaRow>(&format!(
+            "SELECT {} FROM post_media pm JOIN media m ON m.id = pm.media_id
+             WHERE pm.post_id = $1 ORDER BY pm.position",
+            MEDIA_COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(row.id)
+        .fetch_all(executor)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(MediaRow::into_media)
+        .collect::<StoreResult<Vec<_>>>()?;
+        let location = match (row.location_name, row.lat, row.lon) {
+            (Some(name), Some(lat), Some(lon)) => Some(Location { name, lat, lon }),
+            _ => None,
+        };
+        Ok(Post {
+            id: row.id,
+            author_id: UserId(row.author_id),
+            caption: row.caption,
+            visibility: row.visibility.parse().map_err(corrupt)?,
+            location,
+            media,
+            like_count: row.like_count,
+            comment_count: row.comment_count,
+            hashtags: row.hashtags.0,
+            created_at: row.created_at,
+            edited_at: row.edited_at,
+        })
+    }
+
+    async fn post_in(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        id: Uuid,
+    ) -> StoreResult<Option<Post>> {
+        let row = sqlx::query_as::<_, PostRow>(&format!(
+            "SELECT {POST_COLUMNS} FROM posts WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        match row {
+            Some(row) => Ok(Some(self.load_post(&mut **tx, row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn like_count(&self, tx: &mut Transaction<'_, Postgres>, post: Uuid) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT like_count FROM posts WHERE id = $1")
+            .bind(post)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_err)
+            .map(|count| count.unwrap_or(0))
+    }
+}
+
+async fn write_tags(
+    tx: &mut Transaction<'_, Postgres>,
+    post: Uuid,
+    hashtags: &[String],
+    mentions: &[String],
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM post_hashtags WHERE post_id = $1")
+        .bind(post)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    sqlx::query("DELETE FROM post_mentions WHERE post_id = $1")
+        .bind(post)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    for tag in hashtags {
+        sqlx::query(
+            "INSERT INTO post_hashtags (post_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(post)
+        .bind(tag)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    for handle in mentions {
+        sqlx::query(
+            "INSERT INTO post_mentions (post_id, handle) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(post)
+        .bind(handle)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Puts `media_ids` on the post in order (positions renumbered from 0).
+async fn attach_media(
+    tx: &mut Transaction<'_, Postgres>,
+    post: Uuid,
+    media_ids: &[Uuid],
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM post_media WHERE post_id = $1")
+        .bind(post)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    for (position, media) in media_ids.iter().enumerate() {
+        sqlx::query("INSERT INTO post_media (post_id, media_id, position) VALUES ($1, $2, $3)")
+            .bind(post)
+            .bind(media)
+            .bind(position as i32)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl PostStore for PgStore {
+    async fn create_post(&self, post: &NewPost) -> StoreResult<Result<Post, PostRefusal>> {
+        let mut tx = self.write_tx().await?;
+        for media in &post.media_ids {
+            let usable: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM media m WHERE m.id = $1 AND m.owner_id = $2 AND m.status = 'ready'
+                   AND m.purpose = 'post' AND NOT EXISTS (SELECT 1 FROM post_media pm WHERE pm.media_id = m.id)",
+            )
+            .bind(media)
+            .bind(post.author_id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if usable.is_none() {
+                return Ok(Err(PostRefusal::MediaUnavailable));
+            }
+        }
+        let (name, lat, lon) = match &post.location {
+            Some(l) => (Some(l.name.as_str()), Some(l.lat), Some(l.lon)),
+            None => (None, None, None),
+        };
+        sqlx::query(
+            "INSERT INTO posts (id, author_id, caption, visibility, location_name, lat, lon, hashtags, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(post.id)
+        .bind(post.author_id.0)
+        .bind(&post.caption)
+        .bind(post.visibility.as_str())
+        .bind(name)
+        .bind(lat)
+        .bind(lon)
+        .bind(sqlx::types::Json(&post.hashtags))
+        .bind(post.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        attach_media(&mut tx, post.id, &post.media_ids).await?;
+        write_tags(&mut tx, post.id, &post.hashtags, &post.mentions).await?;
+        sqlx::query("UPDATE users SET posts_count = posts_count + 1 WHERE id = $1")
+            .bind(post.author_id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let created = self
+            .post_in(&mut tx, post.id)
+            .await?
+            .ok_or_else(|| corrupt("post vanished".into()))?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Ok(created))
+    }
+
+    async fn find_post(&self, id: Uuid) -> StoreResult<Option<Post>> {
+        let row = sqlx::query_as::<_, PostRow>(&format!(
+            "SELECT {POST_COLUMNS} FROM posts WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        match row {
+            Some(row) => Ok(Some(self.load_post(&self.pool, row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_post(
+        &self,
+        id: Uuid,
+        update: &PostUpdate,
+    ) -> StoreResult<Result<Post, PostRefusal>> {
+        let mut tx = self.write_tx().await?;
+        let Some(current) = self.post_in(&mut tx, id).await? else {
+            return Ok(Err(PostRefusal::NotFound));
+        };
+        if let Some(media_ids) = &update.media_ids {
+            let attached: Vec<Uuid> = current.media.iter().map(|m| m.id).collect();
+            if media_ids.is_empty() || media_ids.iter().any(|m| !attached.contains(m)) {
+                return Ok(Err(PostRefusal::MediaUnavailable));
+            }
+            attach_media(&mut tx, id, media_ids).await?;
+        }
+        if let Some((caption, hashtags, mentions)) = &update.caption {
+            sqlx::query("UPDATE posts SET caption = $1, hashtags = $2 WHERE id = $3")
+                .bind(caption)
+                .bind(sqlx::types::Json(hashtags))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            write_tags(&mut tx, id, hashtags, mentions).await?;
+        }
+        if let Some(visibility) = update.visibility {
+            sqlx::query("UPDATE posts SET visibility = $1 WHERE id = $2")
+                .bind(visibility.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if let Some(location) = &update.location {
+            sqlx::query("UPDATE posts SET location_name = $1, lat = $2, lon = $3 WHERE id = $4")
+                .bind(location.as_ref().map(|l| l.name.as_str()))
+                .bind(location.as_ref().map(|l| l.lat))
+                .bind(location.as_ref().map(|l| l.lon))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        sqlx::query("UPDATE posts SET edited_at = $1 WHERE id = $2")
+            .bind(OffsetDateTime::now_utc())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let updated = self
+            .post_in(&mut tx, id)
+            .await?
+            .ok_or_else(|| corrupt("post vanished".into()))?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Ok(updated))
+    }
+
+    async fn delete_post(&self, id: Uuid, cleanup: &NewJob) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        // The media records go with the post (their files by the cleanup job).
+        sqlx::query(
+            "DELETE FROM media WHERE id IN (SELECT media_id FROM post_media WHERE post_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let author: Option<Uuid> =
+            sqlx::query_scalar("DELETE FROM posts WHERE id = $1 RETURNING author_id")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let Some(author) = author else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE users SET posts_count = posts_count - 1 WHERE id = $1")
+            .bind(author)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_job(&mut tx, cleanup).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn user_posts(
+        &self,
+        author: UserId,
+        include_followers_only: bool,
+        page: PageRequest,
+    ) -> StoreResult<Page<Post>> {
+        let rows = sqlx::query_as::<_, PostRow>(&format!(
+            "SELECT {POST_COLUMNS} FROM posts
+             WHERE author_id = $1 AND id < $2 AND ($3 OR visibility = 'public')
+             ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(author.0)
+        .bind(page.after.unwrap_or(Uuid::max()))
+        .bind(include_followers_only)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut posts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let post = self.load_post(&self.pool, row).await?;
+            posts.push((post.id, post));
+        }
+        Ok(Page::from_rows(posts, page.limit))
+    }
+
+    async fn like(&self, post: Uuid, user: UserId) -> StoreResult<i64> {
+        let mut tx = self.write_tx().await?;
+        let added = sqlx::query(
+            "INSERT INTO likes (post_id, user_id, id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(post)
+        .bind(user.0)
+        .bind(Uuid::now_v7())
+        .bind(OffsetDateTime::now_utc())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if added == 1 {
+            sqlx::query("UPDATE posts SET like_count = like_count + 1 WHERE id = $1")
+                .bind(post)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let count = self.like_count(&mut tx, post).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(count)
+    }
+
+    async fn unlike(&self, post: Uuid, user: UserId) -> StoreResult<i64> {
+        let mut tx = self.write_tx().await?;
+        let removed = sqlx::query("DELETE FROM likes WHERE post_id = $1 AND user_id = $2")
+            .bind(post)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if removed == 1 {
+            sqlx::query("UPDATE posts SET like_count = like_count - 1 WHERE id = $1")
+                .bind(post)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let count = self.like_count(&mut tx, post).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(count)
+    }
+
+    async fn has_liked(&self, post: Uuid, user: UserId) -> StoreResult<bool> {
+        let liked: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM likes WHERE post_id = $1 AND user_id = $2")
+                .bind(post)
+                .bind(user.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(liked.is_some())
+    }
+
+    async fn likers(
+        &self,
+        post: Uuid,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<User>> {
+        let sql = format!(
+            "SELECT l.id AS key, {} FROM likes l JOIN users u ON u.id = l.user_id
+             WHERE l.post_id = $1 AND l.id < $2 AND {}
+             ORDER BY l.id DESC LIMIT $4",
+            user_columns(),
+            crate::social::NOT_BLOCKED_WITH_VIEWER
+        );
+        self.user_list(&sql, UserId(post), viewer, page).await
+    }
+
+    async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query_as::<_, CommentRow>(
+            "INSERT INTO comments (id, post_id, author_id, text, created_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, post_id, author_id, text, created_at",
+        )
+        .bind(comment.id)
+        .bind(comment.post_id)
+        .bind(comment.author_id.0)
+        .bind(&comment.text)
+        .bind(comment.created_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE posts SET comment_count = comment_count + 1 WHERE id = $1")
+            .bind(comment.post_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(row.into_comment())
+    }
+
+    async fn comments(
+        &self,
+        post: Uuid,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Comment>> {
+        let rows = sqlx::query_as::<_, CommentRow>(
+            "SELECT c.id, c.post_id, c.author_id, c.text, c.created_at FROM comments c
+             WHERE c.post_id = $1 AND c.id > $2 AND NOT EXISTS (SELECT 1 FROM blocks b
+                   WHERE (b.blocker_id = $3 AND b.blocked_id = c.author_id)
+                      OR (b.blocker_id = c.author_id AND b.blocked_id = $3))
+             ORDER BY c.id ASC LIMIT $4",
+        )
+        .bind(post)
+        .bind(page.after.unwrap_or(Uuid::nil()))
+        .bind(viewer.map(|v| v.0).unwrap_or(Uuid::nil()))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let rows = rows
+            .into_iter()
+            .map(|row| (row.id, row.into_comment()))
+            .collect();
+        Ok(Page::from_rows(rows, page.limit))
+    }
+
+    async fn find_comment(&self, id: Uuid) -> StoreResult<Option<Comment>> {
+        Ok(sqlx::query_as::<_, CommentRow>(
+            "SELECT id, post_id, author_id, text, created_at FROM comments WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(CommentRow::into_comment))
+    }
+
+    async fn delete_comment(&self, post: Uuid, comment: Uuid) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let removed = sqlx::query("DELETE FROM comments WHERE id = $1 AND post_id = $2")
+            .bind(comment)
+            .bind(post)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if removed == 1 {
+            sqlx::query("UPDATE posts SET comment_count = comment_count - 1 WHERE id = $1")
+                .bind(post)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(removed == 1)
+    }
+
+    async fn recount(&self, batch: u32) -> StoreResult<u64> {
+        let mut fixed = 0;
+        for (table, sets, mismatch) in [
+            (
+                "users",
+                "followers_count = (SELECT count(*) FROM follows WHERE followee_id = users.id),
+                 following_count = (SELECT count(*) FROM follows WHERE follower_id = users.id),
+                 posts_count = (SELECT count(*) FROM posts WHERE author_id = users.id)",
+                "followers_count != (SELECT count(*) FROM follows WHERE followee_id = users.id)
+                 OR following_count != (SELECT count(*) FROM follows WHERE follower_id = users.id)
+                 OR posts_count != (SELECT count(*) FROM posts WHERE author_id = users.id)",
+            ),
+            (
+                "posts",
+                "like_count = (SELECT count(*) FROM likes WHERE post_id = posts.id),
+                 comment_count = (SELECT count(*) FROM comments WHERE post_id = posts.id)",
+                "like_count != (SELECT count(*) FROM likes WHERE post_id = posts.id)
+                 OR comment_count != (SELECT count(*) FROM comments WHERE post_id = posts.id)",
+            ),
+        ] {
+            let mut after = Uuid::nil();
+            loop {
+                let ids: Vec<Uuid> = sqlx::query_scalar(&format!(
+                    "SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
+                ))
+                .bind(after)
+                .bind(i64::from(batch.max(1)))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+                    break;
+                };
+                let mut tx = self.write_tx().await?;
+                fixed += sqlx::query(&format!(
+                    "UPDATE {table} SET {sets} WHERE id >= $1 AND id <= $2 AND ({mismatch})"
+                ))
+                .bind(first)
+                .bind(last)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+                tx.commit().await.map_err(db_err)?;
+                after = *last;
+            }
+        }
+        Ok(fixed)
+    }
+}

@@ -1,0 +1,126 @@
+use async_trait::async_trait;
+use picshare_domain::{Comment, Location, Media, User, UserId, Visibility};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{NewJob, Page, PageRequest, StoreResult};
+
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub id: Uuid,
+    pub author_id: UserId,
+    pub caption: String,
+    pub visibility: Visibility,
+    pub location: Option<Location>,
+    /// In display order.
+    pub media_ids: Vec<Uuid>,
+    pub hashtags: Vec<String>,
+    pub mentions: Vec<String>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    pub id: Uuid,
+    pub author_id: UserId,
+    pub caption: String,
+    pub visibility: Visibility,
+    pub location: Option<Location>,
+    pub media: Vec<Media>,
+    pub like_count: i64,
+    pub comment_count: i64,
+    pub hashtags: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub edited_at: Option<OffsetDateTime>,
+}
+
+/// An edit; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PostUpdate {
+    /// Caption with its extracted hashtags and mentions.
+    pub caption: Option<(String, Vec<String>, Vec<String>)>,
+    pub visibility: Option<Visibility>,
+    pub location: Option<Option<Location>>,
+    /// A reordering of (some of) the post's current media, at least one.
+    pub media_ids: Option<Vec<Uuid>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub id: Uuid,
+    pub post_id: Uuid,
+    pub author_id: UserId,
+    pub text: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// Why a post write was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostRefusal {
+    /// A media id is not a ready post upload of the author, or is on another post already
+    /// (creating), or is not on this post (editing).
+    MediaUnavailable,
+    NotFound,
+}
+
+#[async_trait]
+pub trait PostStore {
+    /// Creates the post, attaches its media in order and counts it for the author, in one
+    /// transaction.
+    async fn create_post(&self, post: &NewPost) -> StoreResult<Result<Post, PostRefusal>>;
+
+    async fn find_post(&self, id: Uuid) -> StoreResult<Option<Post>>;
+
+    async fn update_post(
+        &self,
+        id: Uuid,
+        update: &PostUpdate,
+    ) -> StoreResult<Result<Post, PostRefusal>>;
+
+    /// Deletes the post with its likes, comments and media records, uncounts it, and enqueues
+    /// `cleanup` (removal of the media files), in one transaction.
+    async fn delete_post(&self, id: Uuid, cleanup: &NewJob) -> StoreResult<bool>;
+
+    /// The author's posts, newest first; followers-only ones only when `include_followers_only`.
+    async fn user_posts(
+        &self,
+        author: UserId,
+        include_followers_only: bool,
+        page: PageRequest,
+    ) -> StoreResult<Page<Post>>;
+
+    /// Likes (idempotent); the like count afterwards.
+    async fn like(&self, post: Uuid, user: UserId) -> StoreResult<i64>;
+
+    /// Unlikes (idempotent); the like count afterwards.
+    async fn unlike(&self, post: Uuid, user: UserId) -> StoreResult<i64>;
+
+    async fn has_liked(&self, post: Uuid, user: UserId) -> StoreResult<bool>;
+
+    /// Users who liked the post, newest first, leaving out users in a block with `viewer`.
+    async fn likers(
+        &self,
+        post: Uuid,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<User>>;
+
+    /// Adds a comment and counts it, in one transaction.
+    async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment>;
+
+    /// Comments on the post, oldest first, leaving out authors in a block with `viewer`.
+    async fn comments(
+        &self,
+        post: Uuid,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Comment>>;
+
+    async fn find_comment(&self, id: Uuid) -> StoreResult<Option<Comment>>;
+
+    /// Deletes a comment of the post and uncounts it; false when there was none.
+    async fn delete_comment(&self, post: Uuid, comment: Uuid) -> StoreResult<bool>;
+
+    /// Recomputes every counter in batches of `batch`; returns how many rows were off.
+    async fn recount(&self, batch: u32) -> StoreResult<u64>;
+}
