@@ -3,6 +3,7 @@
 //! when PICSHARE_TEST_REDIS_URL is set.
 
 mod auth;
+mod authorization;
 mod errors;
 mod helpers;
 mod media;

@@ -1,0 +1,321 @@
+//! One table: every route, tried as an anonymous client, as another user, as a user the owner
+//! blocked, and as a moderator. Each answer must be the one SPEC gives, and a refused request
+//! must leave everything the owner can see exactly as it was. Add a row when you add a route.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// What each kind of caller must get, in this order.
+const CALLERS: [&str; 4] = ["anonymous", "other user", "blocked user", "moderator"];
+
+struct Route {
+    method: Method,
+    /// `{owner}`, `{other}`, `{post}`, `{comment}`, `{media}`, `{upload}` are filled in.
+    path: &'static str,
+    body: Option<&'static str>,
+    /// Status for: anonymous, other user, blocked user, moderator.
+    expect: [u16; 4],
+}
+
+fn route(
+    method: Method,
+    path: &'static str,
+    body: Option<&'static str>,
+    expect: [u16; 4],
+) -> Route {
+    Route {
+        method,
+        path,
+        body,
+        expect,
+    }
+}
+
+fn routes() -> Vec<Route> {
+    use Method as M;
+    vec![
+        route(M::GET, "/v1/auth/me", None, [401, 200, 200, 200]),
+        route(
+            M::POST,
+            "/v1/auth/revoke",
+            Some(r#"{"refresh_token": "not-mine"}"#),
+            [204, 204, 204, 204],
+        ),
+        route(M::GET, "/v1/users/{owner}", None, [200, 200, 404, 200]),
+        route(
+            M::PATCH,
+            "/v1/users/{owner}",
+            Some(r#"{"bio": "changed"}"#),
+            [401, 403, 403, 403],
+        ),
+        route(
+            M::GET,
+            "/v1/users/{owner}/posts",
+            None,
+            [200, 200, 404, 200],
+        ),
+        route(
+            M::GET,
+            "/v1/users/{owner}/followers",
+            None,
+            [200, 200, 404, 200],
+        ),
+        route(
+            M::GET,
+            "/v1/users/{owner}/following",
+            None,
+            [200, 200, 404, 200],
+        ),
+        route(
+            M::GET,
+            "/v1/users/{owner}/relationship",
+            None,
+            [401, 200, 200, 200],
+        ),
+        route(
+            M::POST,
+            "/v1/users/{owner}/follow",
+            None,
+            [401, 200, 404, 200],
+        ),
+        route(
+            M::POST,
+            "/v1/users/{owner}/unfollow",
+            None,
+            [401, 200, 200, 200],
+        ),
+        route(
+            M::POST,
+            "/v1/users/{owner}/block",
+            None,
+            [401, 200, 200, 200],
+        ),
+        route(
+            M::POST,
+            "/v1/users/{owner}/unblock",
+            None,
+            [401, 200, 200, 200],
+        ),
+        route(M::GET, "/v1/follow-requests", None, [401, 200, 200, 200]),
+        route(
+            M::POST,
+            "/v1/follow-requests/{other}/approve",
+            None,
+            [401, 404, 404, 404],
+        ),
+        route(
+            M::POST,
+            "/v1/follow-requests/{other}/reject",
+            None,
+            [401, 404, 404, 404],
+        ),
+        route(
+            M::POST,
+            "/v1/media/upload",
+            Some(r#"{"content_type": "image/png", "size_bytes": 10, "purpose": "post"}"#),
+            [401, 201, 201, 201],
+        ),
+        route(
+            M::POST,
+            "/v1/media/upload/{upload}/complete",
+            None,
+            [401, 404, 404, 404],
+        ),
+        route(
+            M::GET,
+            "/v1/media/upload/{upload}/status",
+            None,
+            [401, 404, 404, 404],
+        ),
+        route(M::GET, "/v1/media/{media}", None, [200, 200, 200, 200]),
+        route(M::DELETE, "/v1/media/{media}", None, [401, 404, 404, 404]),
+        route(
+            M::POST,
+            "/v1/posts",
+            Some(r#"{"media_ids": ["{media}"], "visibility": "public"}"#),
+            [401, 422, 422, 422],
+        ),
+        route(M::GET, "/v1/posts/{post}", None, [200, 200, 404, 200]),
+        route(
+            M::PATCH,
+            "/v1/posts/{post}",
+            Some(r#"{"caption": "changed"}"#),
+            [401, 403, 404, 403],
+        ),
+        route(M::POST, "/v1/posts/{post}/like", None, [401, 200, 404, 200]),
+        route(
+            M::DELETE,
+            "/v1/posts/{post}/like",
+            None,
+            [401, 200, 404, 200],
+        ),
+        route(M::GET, "/v1/posts/{post}/likes", None, [200, 200, 404, 200]),
+        route(
+            M::POST,
+            "/v1/posts/{post}/comment",
+            Some(r#"{"text": "hello"}"#),
+            [401, 201, 404, 201],
+        ),
+        route(
+            M::GET,
+            "/v1/posts/{post}/comments",
+            None,
+            [200, 200, 404, 200],
+        ),
+        route(
+            M::DELETE,
+            "/v1/posts/{post}/comments/{comment}",
+            None,
+            [401, 403, 404, 204],
+        ),
+        route(M::DELETE, "/v1/posts/{post}", None, [401, 403, 404, 204]),
+    ]
+}
+
+/// An owner with a post (with an image and a comment) and a pending upload; another user; a
+/// user the owner blocked; a moderator.
+struct World {
+    app: TestApp,
+    owner: String,
+    owner_token: String,
+    other: String,
+    callers: [Option<String>; 4],
+    post: String,
+    comment: String,
+    media: String,
+    upload: String,
+}
+
+async fn world() -> World {
+    let app = spawn_app().await;
+    let (owner, owner_token) = app.quick_user("owner").await;
+    let (other, other_token) = app.quick_user("other").await;
+    let (blocked, blocked_token) = app.quick_user("blocked").await;
+    let (moderator, moderator_token) = app.quick_user("moderator").await;
+    app.store()
+        .set_role(
+            picshare_domain::UserId(moderator.parse().unwrap()),
+            picshare_domain::Role::Moderator,
+        )
+        .await
+        .unwrap();
+    app.post_empty(&format!("/v1/users/{blocked}/block"), Some(&owner_token))
+        .await;
+    let media = app.ready_media(&owner_token).await;
+    let post: Value = app
+        .post_json(
+            "/v1/posts",
+            Some(&owner_token),
+            &json!({"media_ids": [media], "visibility": "public", "caption": "mine"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let post = post["id"].as_str().unwrap().to_owned();
+    let comment: Value = app
+        .post_json(
+            &format!("/v1/posts/{post}/comment"),
+            Some(&owner_token),
+            &json!({"text": "my comment"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let upload: Value = app
+        .start_upload(&owner_token, "image/png", 100, "post")
+        .await
+        .json()
+        .await
+        .unwrap();
+    World {
+        owner,
+        other,
+        callers: [
+            None,
+            Some(other_token),
+            Some(blocked_token),
+            Some(moderator_token),
+        ],
+        post,
+        comment: comment["id"].as_str().unwrap().to_owned(),
+        media,
+        upload: upload["upload_id"].as_str().unwrap().to_owned(),
+        owner_token,
+        app,
+    }
+}
+
+impl World {
+    fn fill(&self, template: &str) -> String {
+        template
+            .replace("{owner}", &self.owner)
+            .replace("{other}", &self.other)
+            .replace("{post}", &self.post)
+            .replace("{comment}", &self.comment)
+            .replace("{media}", &self.media)
+            .replace("{upload}", &self.upload)
+    }
+
+    /// Everything the owner can see of their own things.
+    async fn snapshot(&self) -> Vec<(u16, Value)> {
+        let mut seen = Vec::new();
+        for path in [
+            "/v1/auth/me".to_owned(),
+            format!("/v1/posts/{}", self.post),
+            format!("/v1/posts/{}/comments", self.post),
+            format!("/v1/posts/{}/likes", self.post),
+            format!("/v1/users/{}/followers", self.owner),
+            format!("/v1/users/{}/following", self.owner),
+            "/v1/follow-requests".to_owned(),
+            format!("/v1/media/upload/{}/status", self.upload),
+            format!("/v1/media/{}", self.media),
+        ] {
+            let response = self.app.get(&path, Some(&self.owner_token)).await;
+            let status = response.status().as_u16();
+            seen.push((status, response.json().await.unwrap_or(Value::Null)));
+        }
+        seen
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_each_kind_of_caller_as_spec_says_and_refusals_change_nothing() {
+    let mut failures = Vec::new();
+    for route in routes() {
+        let world = world().await;
+        let path = world.fill(route.path);
+        for (index, caller) in CALLERS.iter().enumerate() {
+            let before = world.snapshot().await;
+            let mut request = world
+                .app
+                .client
+                .request(route.method.clone(), world.app.url(&path));
+            if let Some(token) = &world.callers[index] {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = route.body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(world.fill(body));
+            }
+            let status = request.send().await.unwrap().status();
+            if status != StatusCode::from_u16(route.expect[index]).unwrap() {
+                failures.push(format!(
+                    "{} {} as {caller}: got {status}, SPEC says {}",
+                    route.method, route.path, route.expect[index]
+                ));
+            }
+            if status.is_client_error() && world.snapshot().await != before {
+                failures.push(format!(
+                    "{} {} as {caller}: refused ({status}) but something changed",
+                    route.method, route.path
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
