@@ -5,7 +5,9 @@ use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::alphabet::URL_SAFE;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use picshare_store::PageRequest;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -22,6 +24,7 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{22}$")]
     pub cursor: Option<String>,
 }
 
@@ -46,7 +49,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
             }
         };
         let after = match params.cursor.as_deref() {
-            None | Some("") => None,
+            None => None,
             Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
                 ApiError::validation(StatusCode::BAD_REQUEST, "cursor", "is not a valid cursor")
             })?),
@@ -59,7 +62,36 @@ pub fn encode_cursor(key: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
 }
 
+/// Any 22 URL-safe base64 characters name a position (the two spare bits are ignored), so every
+/// cursor the documented pattern admits is accepted.
+const CURSOR_DECODER: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+);
+
 fn decode_cursor(cursor: &str) -> Option<Uuid> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    if cursor.len() != 22 {
+        return None;
+    }
+    let bytes = CURSOR_DECODER.decode(cursor).ok()?;
     Uuid::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let key = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor(key)), Some(key));
+        assert!(decode_cursor("not a cursor").is_none());
+        assert!(decode_cursor("AAAA").is_none());
+        assert!(
+            decode_cursor("ZZZZZZZZZZZZZZZZZZZZZZ").is_some(),
+            "any 22 characters of the alphabet"
+        );
+    }
 }

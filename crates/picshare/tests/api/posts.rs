@@ -724,3 +724,51 @@ async fn recount_repairs_counters_that_drifted() {
     assert_eq!(app.app.recount().await.unwrap(), 0);
     let _: HashSet<()> = HashSet::new();
 }
+
+#[tokio::test]
+async fn post_pages_never_repeat_or_skip_when_posts_arrive_meanwhile() {
+    let app = spawn_app().await;
+    let (author, token) = app.quick_user("author").await;
+    let media = app.ready_media(&token).await;
+    let mut earlier = Vec::new();
+    for n in 0..7 {
+        let post: Value = create_post(&app, &token, json!({"media_ids": [if n == 0 { media.clone() } else { app.ready_media(&token).await }], "visibility": "public"})).await.json().await.unwrap();
+        earlier.push(post["id"].as_str().unwrap().to_owned());
+    }
+    earlier.reverse();
+    let path = format!("/v1/users/{author}/posts");
+    let first: Value = app
+        .get(&format!("{path}?limit=3"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut seen: Vec<String> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    simple_post(&app, &token, "public").await;
+    let mut cursor = first["next_cursor"].as_str().map(str::to_owned);
+    while let Some(next) = cursor {
+        let page: Value = app
+            .get(&format!("{path}?limit=3&cursor={next}"), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_owned()),
+        );
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(
+        seen, earlier,
+        "newest first, each once; the newer post belongs to a fresh first page"
+    );
+}
