@@ -36,6 +36,20 @@ fn route(
 fn routes() -> Vec<Route> {
     use Method as M;
     vec![
+        route(
+            M::POST,
+            "/v1/users",
+            Some(
+                r#"{"handle": "OWNER", "email": "x@example.com", "password": "correct horse battery"}"#,
+            ),
+            [409, 409, 409, 409],
+        ),
+        route(
+            M::POST,
+            "/v1/auth/token",
+            Some(r#"{"grant_type": "password", "login": "owner", "password": "guessing wrong"}"#),
+            [401, 401, 401, 401],
+        ),
         route(M::GET, "/v1/auth/me", None, [401, 200, 200, 200]),
         route(
             M::POST,

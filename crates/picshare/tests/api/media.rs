@@ -343,7 +343,7 @@ async fn a_crashed_workers_job_is_taken_over_after_its_lease_and_finishes_once()
         .claim_jobs(
             "crashed-worker",
             time::OffsetDateTime::now_utc(),
-            std::time::Duration::from_millis(800),
+            std::time::Duration::from_millis(1500),
             10,
         )
         .await
@@ -356,7 +356,7 @@ async fn a_crashed_workers_job_is_taken_over_after_its_lease_and_finishes_once()
         "the lease still holds"
     );
 
-    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     app.run_jobs().await;
     assert_eq!(app.upload_status(&token, &id).await["status"], "ready");
     assert!(
