@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod feed;
 pub mod media;
 pub mod passwords;
 pub mod posts;

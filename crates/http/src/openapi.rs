@@ -23,6 +23,7 @@ use crate::routes;
         (name = "media", description = "Uploads and processed images"),
         (name = "social", description = "Follows, follow requests and blocks"),
         (name = "posts", description = "Posts, likes and comments"),
+        (name = "feed", description = "The home feed"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -35,6 +36,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::media::router())
         .merge(routes::social::router())
         .merge(routes::posts::router())
+        .merge(routes::feed::router())
         .merge(routes::ops::router())
 }
 

@@ -367,6 +367,41 @@ impl PostStore for PgStore {
         Ok(Page::from_rows(posts, page.limit))
     }
 
+    async fn home_feed(&self, viewer: UserId, page: PageRequest) -> StoreResult<Page<Post>> {
+        // For each author (the viewer and their followees) take at most a page of their newest
+        // posts below the cursor from the (author_id, id) index, then merge: the work is bounded
+        // by followees × page, however old or sparse their posts are.
+        let rows = sqlx::query_as::<_, PostRow>(&format!(
+            "WITH authors(id) AS (
+                 SELECT followee_id FROM follows WHERE follower_id = $1
+                 UNION ALL SELECT $1::uuid)
+             SELECT {} FROM authors a
+             CROSS JOIN LATERAL (
+                 SELECT * FROM posts WHERE author_id = a.id AND id < $2 ORDER BY id DESC LIMIT $3) p
+             WHERE NOT EXISTS (SELECT 1 FROM blocks b
+                   WHERE (b.blocker_id = $1 AND b.blocked_id = a.id)
+                      OR (b.blocker_id = a.id AND b.blocked_id = $1))
+             ORDER BY p.id DESC LIMIT $3",
+            POST_COLUMNS
+                .split(", ")
+                .map(|c| format!("p.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(viewer.0)
+        .bind(page.after.unwrap_or(Uuid::max()))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut posts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let post = self.load_post(&self.pool, row).await?;
+            posts.push((post.id, post));
+        }
+        Ok(Page::from_rows(posts, page.limit))
+    }
+
     async fn like(&self, post: Uuid, user: UserId) -> StoreResult<i64> {
         let mut tx = self.write_tx().await?;
         let added = sqlx::query(

@@ -89,6 +89,11 @@ pub trait PostStore {
         page: PageRequest,
     ) -> StoreResult<Page<Post>>;
 
+    /// The viewer's home feed: their own posts and those of accounts they follow (all
+    /// visibilities: following is approval), newest first, never from a user in a block with
+    /// the viewer.
+    async fn home_feed(&self, viewer: UserId, page: PageRequest) -> StoreResult<Page<Post>>;
+
     /// Likes (idempotent); the like count afterwards.
     async fn like(&self, post: Uuid, user: UserId) -> StoreResult<i64>;
 

@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod feed;
 pub mod media;
 pub mod ops;
 pub mod posts;

@@ -153,7 +153,7 @@ pub struct CommentList {
     pub next_cursor: Option<String>,
 }
 
-async fn post_response(state: &AppState, view: PostView) -> Result<PostResponse, ApiError> {
+pub async fn post_response(state: &AppState, view: PostView) -> Result<PostResponse, ApiError> {
     let post = view.post;
     Ok(PostResponse {
         id: post.id,

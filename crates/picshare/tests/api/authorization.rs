@@ -184,6 +184,8 @@ fn routes() -> Vec<Route> {
             None,
             [401, 403, 404, 204],
         ),
+        route(M::GET, "/v1/feed", None, [401, 200, 200, 200]),
+        route(M::POST, "/v1/feed/refresh", None, [401, 204, 204, 204]),
         route(M::DELETE, "/v1/posts/{post}", None, [401, 403, 404, 204]),
     ]
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod authorization;
 mod errors;
+mod feed;
 mod helpers;
 mod media;
 mod ops;

@@ -1,0 +1,51 @@
+//! `/v1/feed`: the home feed.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, AuthUser};
+use crate::pagination::{PageParams, Paging, encode_cursor};
+use crate::routes::posts::{PostList, post_response};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(home_feed))
+        .routes(routes!(refresh_feed))
+}
+
+/// Your posts and those of the accounts you follow, newest first, as far back as they go.
+#[utoipa::path(get, path = "/v1/feed", tag = "feed",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of the feed", body = PostList)))]
+async fn home_feed(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Paging(page): Paging,
+) -> Result<ApiJson<PostList>, ApiError> {
+    let page = state.app.home_feed(caller, page).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for view in page.items {
+        items.push(post_response(&state, view).await?);
+    }
+    Ok(ApiJson(PostList {
+        items,
+        next_cursor: page.next.map(encode_cursor),
+    }))
+}
+
+/// Drop and rebuild your cached feed.
+#[utoipa::path(post, path = "/v1/feed/refresh", tag = "feed",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Rebuilt")))]
+async fn refresh_feed(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<StatusCode, ApiError> {
+    state.app.refresh_feed(caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
