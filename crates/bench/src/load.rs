@@ -1,0 +1,141 @@
+//! Bulk loading of a generated dataset into either backend (multi-row inserts in large batches,
+//! one transaction per batch), then counters via the store's own recount.
+
+use std::time::Instant;
+
+use sqlx::{PgPool, QueryBuilder, SqlitePool};
+
+use crate::dataset::Dataset;
+
+const BATCH: usize = 5_000;
+
+fn handle(index: usize) -> String {
+    format!("user{index:06}")
+}
+
+fn micros(id: &uuid::Uuid) -> i64 {
+    id.get_timestamp()
+        .map(|t| {
+            let (secs, nanos) = t.to_unix();
+            secs as i64 * 1_000_000 + i64::from(nanos / 1000)
+        })
+        .unwrap_or(0)
+}
+
+fn timestamp(id: &uuid::Uuid) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros(id)) * 1000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+pub async fn sqlite(pool: &SqlitePool, data: &Dataset, password_hash: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    for chunk in data.users.chunks(BATCH / 5).enumerate() {
+        let (batch, ids) = chunk;
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO users (id, handle, email, password_hash, created_at, updated_at) ",
+        );
+        insert.push_values(ids.iter().enumerate(), |mut row, (offset, id)| {
+            let index = batch * (BATCH / 5) + offset;
+            row.push_bind(*id)
+                .push_bind(handle(index))
+                .push_bind(format!("{}@bench.example", handle(index)))
+                .push_bind(password_hash)
+                .push_bind(micros(id))
+                .push_bind(micros(id));
+        });
+        insert.build().execute(pool).await?;
+    }
+    for chunk in data.follows.chunks(BATCH / 5) {
+        let mut insert =
+            QueryBuilder::new("INSERT INTO follows (follower_id, followee_id, id, created_at) ");
+        insert.push_values(chunk, |mut row, (a, b)| {
+            let id = uuid::Uuid::now_v7();
+            row.push_bind(data.users[*a])
+                .push_bind(data.users[*b])
+                .push_bind(id)
+                .push_bind(micros(&id));
+        });
+        insert.build().execute(pool).await?;
+    }
+    for chunk in data.posts.chunks(BATCH / 5) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO posts (id, author_id, caption, visibility, created_at) ",
+        );
+        insert.push_values(chunk, |mut row, (author, id)| {
+            row.push_bind(*id)
+                .push_bind(data.users[*author])
+                .push_bind("a day out")
+                .push_bind("public")
+                .push_bind(micros(id));
+        });
+        insert.build().execute(pool).await?;
+    }
+    println!(
+        "loaded into SQLite in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+pub async fn postgres(pool: &PgPool, data: &Dataset, password_hash: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    for (batch, ids) in data.users.chunks(BATCH).enumerate() {
+        let handles: Vec<String> = (0..ids.len()).map(|i| handle(batch * BATCH + i)).collect();
+        let emails: Vec<String> = handles
+            .iter()
+            .map(|h| format!("{h}@bench.example"))
+            .collect();
+        let times: Vec<time::OffsetDateTime> = ids.iter().map(timestamp).collect();
+        sqlx::query(
+            "INSERT INTO users (id, handle, email, password_hash, created_at, updated_at)
+             SELECT id, handle, email, $4, at, at FROM UNNEST($1::uuid[], $2::text[], $3::text[], $5::timestamptz[])
+                 AS t(id, handle, email, at)",
+        )
+        .bind(ids)
+        .bind(&handles)
+        .bind(&emails)
+        .bind(password_hash)
+        .bind(&times)
+        .execute(pool)
+        .await?;
+    }
+    for chunk in data.follows.chunks(BATCH * 4) {
+        let followers: Vec<uuid::Uuid> = chunk.iter().map(|(a, _)| data.users[*a]).collect();
+        let followees: Vec<uuid::Uuid> = chunk.iter().map(|(_, b)| data.users[*b]).collect();
+        let ids: Vec<uuid::Uuid> = chunk.iter().map(|_| uuid::Uuid::now_v7()).collect();
+        sqlx::query(
+            "INSERT INTO follows (follower_id, followee_id, id, created_at)
+             SELECT a, b, id, now() FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[]) AS t(a, b, id)",
+        )
+        .bind(&followers)
+        .bind(&followees)
+        .bind(&ids)
+        .execute(pool)
+        .await?;
+    }
+    for chunk in data.posts.chunks(BATCH * 4) {
+        let ids: Vec<uuid::Uuid> = chunk.iter().map(|(_, id)| *id).collect();
+        let authors: Vec<uuid::Uuid> = chunk.iter().map(|(a, _)| data.users[*a]).collect();
+        let times: Vec<time::OffsetDateTime> = ids.iter().map(timestamp).collect();
+        sqlx::query(
+            "INSERT INTO posts (id, author_id, caption, visibility, created_at)
+             SELECT id, author, 'a day out', 'public', at
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[]) AS t(id, author, at)",
+        )
+        .bind(&ids)
+        .bind(&authors)
+        .bind(&times)
+        .execute(pool)
+        .await?;
+    }
+    sqlx::query("ANALYZE").execute(pool).await?;
+    println!(
+        "loaded into PostgreSQL in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+pub fn handle_of(index: usize) -> String {
+    handle(index)
+}

@@ -1,0 +1,243 @@
+//! `picshare-bench`: generates a deterministic feed dataset and times the home feed read path
+//! against the naive query of the original design, on the same data, users and pages.
+//!
+//! ```text
+//! picshare-bench generate --database-url sqlite://bench.db --size small
+//! picshare-bench baseline --database-url sqlite://bench.db --size small
+//! ```
+
+mod dataset;
+mod load;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use picshare_domain::UserId;
+use picshare_store::{PageRequest, Store};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "picshare-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the schema in an empty database and load a generated dataset.
+    Generate {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value = "small")]
+        size: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Time the feed read path against the naive query (same dataset arguments as generate).
+    Baseline {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value = "small")]
+        size: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Requests per scenario.
+        #[arg(long, default_value_t = 30)]
+        samples: usize,
+    },
+}
+
+/// Fixed "now" so that datasets are identical across runs.
+const NOW_SECS: u64 = 1_795_000_000;
+
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        Arc::new(picshare_store_sqlite::SqliteStore::connect(url, 4).await?)
+    } else {
+        Arc::new(picshare_store_pg::PgStore::connect(url, 4).await?)
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Generate {
+            database_url,
+            size,
+            seed,
+        } => {
+            let started = Instant::now();
+            let data = dataset::generate(&dataset::size(&size)?, seed, NOW_SECS);
+            println!(
+                "generated {} users, {} follows, {} posts in {:.1} s",
+                data.users.len(),
+                data.follows.len(),
+                data.posts.len(),
+                started.elapsed().as_secs_f64()
+            );
+            let store = open_store(&database_url).await?;
+            let hasher = picshare_app::PasswordHasherPool::new(1, 1)?;
+            let hash = hasher.hash("benchmark password").await?;
+            if database_url.starts_with("sqlite:") {
+                let pool = sqlx::SqlitePool::connect(&database_url).await?;
+                load::sqlite(&pool, &data, &hash).await?;
+            } else {
+                let pool = sqlx::PgPool::connect(&database_url).await?;
+                load::postgres(&pool, &data, &hash).await?;
+            }
+            let fixed = store.recount(5_000).await?;
+            println!("counters set for {fixed} rows");
+            println!(
+                "heavy user: {}; inactive-followees user: {}; password: \"benchmark password\"",
+                load::handle_of(data.heavy[0]),
+                load::handle_of(data.inactive_follower)
+            );
+            Ok(())
+        }
+        Command::Baseline {
+            database_url,
+            size,
+            seed,
+            samples,
+        } => {
+            let data = dataset::generate(&dataset::size(&size)?, seed, NOW_SECS);
+            let store = open_store(&database_url).await?;
+            let naive = Naive::connect(&database_url).await?;
+            let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+            let mixed: Vec<Uuid> = (0..samples)
+                .map(|_| data.users[rng.random_range(0..data.users.len())])
+                .collect();
+            println!(
+                "| scenario | read path p50 / p99 ms | naive query p50 / p99 ms | naive ÷ read path (p50) |"
+            );
+            println!("|---|---|---|---|");
+            for (name, users, page) in [
+                (
+                    "first page, heaviest user",
+                    vec![data.users[data.heavy[0]]; samples],
+                    1,
+                ),
+                (
+                    "first page, inactive followees",
+                    vec![data.users[data.inactive_follower]; samples],
+                    1,
+                ),
+                (
+                    "page 50, heaviest user",
+                    vec![data.users[data.heavy[0]]; samples.min(5)],
+                    50,
+                ),
+                ("first page, mixed users", mixed.clone(), 1),
+            ] {
+                let ours = time_pages(&users, page, |user, after| {
+                    let store = store.clone();
+                    async move {
+                        let page = store
+                            .home_feed(UserId(user), PageRequest { after, limit: 20 })
+                            .await?;
+                        Ok(page.next)
+                    }
+                })
+                .await?;
+                let theirs =
+                    time_pages(&users, page, |user, after| naive.page(user, after)).await?;
+                println!(
+                    "| {name} | {} | {} | {:.1}× |",
+                    stats(&ours),
+                    stats(&theirs),
+                    percentile(&theirs, 50).as_secs_f64()
+                        / percentile(&ours, 50).as_secs_f64().max(1e-9)
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Times the `page`-th page for each user (earlier pages are walked first, untimed).
+async fn time_pages<F, Fut>(
+    users: &[Uuid],
+    page: usize,
+    mut fetch: F,
+) -> anyhow::Result<Vec<Duration>>
+where
+    F: FnMut(Uuid, Option<Uuid>) -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<Uuid>>>,
+{
+    let mut times = Vec::with_capacity(users.len());
+    for &user in users {
+        let mut cursor = None;
+        for _ in 1..page {
+            cursor = fetch(user, cursor).await?;
+        }
+        let started = Instant::now();
+        fetch(user, cursor).await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok(times)
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+fn stats(sorted: &[Duration]) -> String {
+    format!(
+        "{:.2} / {:.2}",
+        percentile(sorted, 50).as_secs_f64() * 1000.0,
+        percentile(sorted, 99).as_secs_f64() * 1000.0
+    )
+}
+
+/// The original design's query: the viewer's posts or their followees', no block either way,
+/// newest first, 20 at a time (keyed by post id, which orders like `created_at`).
+enum Naive {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+const NAIVE_SQLITE: &str = "SELECT id FROM posts
+     WHERE (author_id = ?1 OR (author_id IN (SELECT followee_id FROM follows WHERE follower_id = ?1)
+            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = ?1 AND b.blocked_id = posts.author_id)
+                                                      OR (b.blocker_id = posts.author_id AND b.blocked_id = ?1))))
+       AND id < ?2
+     ORDER BY created_at DESC LIMIT 20";
+
+impl Naive {
+    async fn connect(url: &str) -> anyhow::Result<Self> {
+        Ok(if url.starts_with("sqlite:") {
+            Naive::Sqlite(sqlx::SqlitePool::connect(url).await?)
+        } else {
+            Naive::Postgres(sqlx::PgPool::connect(url).await?)
+        })
+    }
+
+    async fn page(&self, user: Uuid, after: Option<Uuid>) -> anyhow::Result<Option<Uuid>> {
+        let after = after.unwrap_or(Uuid::max());
+        let ids: Vec<Uuid> = match self {
+            Naive::Sqlite(pool) => {
+                sqlx::query_scalar(NAIVE_SQLITE)
+                    .bind(user)
+                    .bind(after)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Naive::Postgres(pool) => {
+                let sql = NAIVE_SQLITE.replace("?1", "$1").replace("?2", "$2");
+                sqlx::query_scalar(&sql)
+                    .bind(user)
+                    .bind(after)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        Ok(ids.last().copied())
+    }
+}
