@@ -36,15 +36,15 @@ impl App {
     ) -> AppResult<TokenPair> {
         let user = self.store.find_user_by_login(login).await?;
         let keys = self.throttle_keys(user.as_ref(), login, client_ip);
-        self.login_throttle.check(&keys).await?;
+        self.login_throttle.begin_attempt(&keys).await?;
 
         let stored_hash = user.as_ref().map(|u| u.password_hash.as_str());
         let matched = self.hasher.verify(password, stored_hash).await?;
         let Some(user) = user.filter(|_| matched) else {
-            self.login_throttle.record_failure(&keys).await?;
             metrics::counter!("picshare_login_failures_total").increment(1);
             return Err(AppError::InvalidCredentials);
         };
+        self.login_throttle.forgive(&keys).await?;
         self.start_session(user.id).await
     }
 

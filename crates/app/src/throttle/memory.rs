@@ -32,28 +32,12 @@ impl MemoryLoginThrottle {
 
 #[async_trait]
 impl LoginThrottle for MemoryLoginThrottle {
-    async fn check(&self, keys: &[ThrottleKey]) -> AppResult<()> {
+    async fn begin_attempt(&self, keys: &[ThrottleKey]) -> AppResult<()> {
         let now = Instant::now();
+        let mut refused = None;
         for ThrottleKey { key, limit } in keys {
-            if let Some((count, started)) = self.live_count(key, now) {
-                if count >= *limit {
-                    let reset_after = self.window.saturating_sub(now.duration_since(started));
-                    return Err(AppError::RateLimited(RateLimit {
-                        limit: *limit,
-                        remaining: 0,
-                        reset_after,
-                    }));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn record_failure(&self, keys: &[ThrottleKey]) -> AppResult<()> {
-        let now = Instant::now();
-        for ThrottleKey { key, .. } in keys {
             let window = self.window;
-            self.failures.entry(key.clone()).and_upsert_with(|current| {
+            let entry = self.failures.entry(key.clone()).and_upsert_with(|current| {
                 match current.map(|entry| entry.into_value()) {
                     Some((count, started)) if now.duration_since(started) < window => {
                         (count + 1, started)
@@ -61,6 +45,28 @@ impl LoginThrottle for MemoryLoginThrottle {
                     _ => (1, now),
                 }
             });
+            let (count, started) = entry.into_value();
+            if count > *limit && refused.is_none() {
+                refused = Some(RateLimit {
+                    limit: *limit,
+                    remaining: 0,
+                    reset_after: self.window.saturating_sub(now.duration_since(started)),
+                });
+            }
+        }
+        match refused {
+            Some(limit) => Err(AppError::RateLimited(limit)),
+            None => Ok(()),
+        }
+    }
+
+    async fn forgive(&self, keys: &[ThrottleKey]) -> AppResult<()> {
+        let now = Instant::now();
+        for ThrottleKey { key, .. } in keys {
+            if let Some((count, started)) = self.live_count(key, now) {
+                self.failures
+                    .insert(key.clone(), (count.saturating_sub(1), started));
+            }
         }
         Ok(())
     }
@@ -86,10 +92,9 @@ mod tests {
         let throttle = MemoryLoginThrottle::new(Duration::from_secs(60));
         let keys = [key("acct:a", 3)];
         for _ in 0..3 {
-            throttle.check(&keys).await.unwrap();
-            throttle.record_failure(&keys).await.unwrap();
+            throttle.begin_attempt(&keys).await.unwrap();
         }
-        match throttle.check(&keys).await {
+        match throttle.begin_attempt(&keys).await {
             Err(AppError::RateLimited(limit)) => {
                 assert_eq!(limit.limit, 3);
                 assert!(limit.reset_after <= Duration::from_secs(60));
@@ -97,16 +102,27 @@ mod tests {
             }
             other => panic!("expected rate limit, got {other:?}"),
         }
-        throttle.check(&[key("acct:b", 3)]).await.unwrap();
+        throttle.begin_attempt(&[key("acct:b", 3)]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn forgiven_attempts_do_not_count() {
+        let throttle = MemoryLoginThrottle::new(Duration::from_secs(60));
+        let keys = [key("acct:a", 2)];
+        for _ in 0..5 {
+            throttle.begin_attempt(&keys).await.unwrap();
+            throttle.forgive(&keys).await.unwrap();
+        }
+        throttle.begin_attempt(&keys).await.unwrap();
     }
 
     #[tokio::test]
     async fn window_expiry_forgets_failures() {
         let throttle = MemoryLoginThrottle::new(Duration::from_millis(50));
         let keys = [key("ip:1", 1)];
-        throttle.record_failure(&keys).await.unwrap();
-        assert!(throttle.check(&keys).await.is_err());
+        throttle.begin_attempt(&keys).await.unwrap();
+        assert!(throttle.begin_attempt(&keys).await.is_err());
         tokio::time::sleep(Duration::from_millis(80)).await;
-        throttle.check(&keys).await.unwrap();
+        throttle.begin_attempt(&keys).await.unwrap();
     }
 }

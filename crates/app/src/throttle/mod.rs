@@ -36,13 +36,16 @@ pub struct ThrottleKey {
     pub limit: u32,
 }
 
+/// Attempts are counted *before* the password is checked (and forgiven when it was right), so a
+/// burst of parallel guesses cannot all pass a check made while the count was still low.
 #[async_trait]
 pub trait LoginThrottle: Send + Sync {
-    /// `Err(AppError::RateLimited)` when any key has used up its failures for the window.
-    async fn check(&self, keys: &[ThrottleKey]) -> AppResult<()>;
+    /// Counts an attempt against every key; `Err(AppError::RateLimited)` when any key is now over
+    /// its limit for the window.
+    async fn begin_attempt(&self, keys: &[ThrottleKey]) -> AppResult<()>;
 
-    /// Counts one failed attempt against every key.
-    async fn record_failure(&self, keys: &[ThrottleKey]) -> AppResult<()>;
+    /// The attempt succeeded: it no longer counts.
+    async fn forgive(&self, keys: &[ThrottleKey]) -> AppResult<()>;
 
     /// Whether the shared counter store answers (always true in-process).
     async fn ping(&self) -> bool;

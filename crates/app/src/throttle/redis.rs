@@ -36,20 +36,27 @@ fn unavailable(_: impl std::fmt::Debug) -> AppError {
 
 #[async_trait]
 impl LoginThrottle for RedisLoginThrottle {
-    async fn check(&self, keys: &[ThrottleKey]) -> AppResult<()> {
+    async fn begin_attempt(&self, keys: &[ThrottleKey]) -> AppResult<()> {
         let mut pipe = redis::pipe();
+        pipe.atomic();
         for ThrottleKey { key, .. } in keys {
             let redis_key = self.redis_key(key);
-            pipe.get(&redis_key).pttl(&redis_key);
+            pipe.incr(&redis_key, 1)
+                .cmd("PEXPIRE")
+                .arg(&redis_key)
+                .arg(self.window.as_millis() as u64)
+                .arg("NX")
+                .ignore()
+                .pttl(&redis_key);
         }
         let mut conn = self.redis.clone();
-        let replies: Vec<(Option<u32>, i64)> =
+        let replies: Vec<(u32, i64)> =
             tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async(&mut conn))
                 .await
                 .map_err(unavailable)?
                 .map_err(unavailable)?;
         for (ThrottleKey { limit, .. }, (count, ttl_ms)) in keys.iter().zip(replies) {
-            if count.unwrap_or(0) >= *limit {
+            if count > *limit {
                 let reset_after = if ttl_ms > 0 {
                     Duration::from_millis(ttl_ms as u64)
                 } else {
@@ -65,24 +72,24 @@ impl LoginThrottle for RedisLoginThrottle {
         Ok(())
     }
 
-    async fn record_failure(&self, keys: &[ThrottleKey]) -> AppResult<()> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+    async fn forgive(&self, keys: &[ThrottleKey]) -> AppResult<()> {
+        // Only decrement a counter that still exists (it may have expired meanwhile).
+        let script = redis::Script::new(
+            "for _, key in ipairs(KEYS) do
+               if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+             end
+             return 0",
+        );
+        let mut invocation = script.prepare_invoke();
         for ThrottleKey { key, .. } in keys {
-            let redis_key = self.redis_key(key);
-            pipe.incr(&redis_key, 1)
-                .ignore()
-                .cmd("PEXPIRE")
-                .arg(&redis_key)
-                .arg(self.window.as_millis() as u64)
-                .arg("NX")
-                .ignore();
+            invocation.key(self.redis_key(key));
         }
         let mut conn = self.redis.clone();
-        tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(&mut conn))
+        tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async::<i64>(&mut conn))
             .await
             .map_err(unavailable)?
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn ping(&self) -> bool {

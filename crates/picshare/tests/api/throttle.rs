@@ -107,3 +107,27 @@ async fn limits_are_shared_by_instances_on_one_redis() {
     assert_throttled(first.password_grant("jane", PASSWORD).await).await;
     assert_throttled(second.password_grant("jane", PASSWORD).await).await;
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_gets_no_more_than_the_limit() {
+    let app = spawn_app_with(|config| config.trusted_proxies = "127.0.0.1".into()).await;
+    app.sign_up("jane").await;
+    let guesses = (0..20).map(|n| {
+        let request = app
+            .client
+            .post(app.url("/v1/auth/token"))
+            .header("x-forwarded-for", format!("203.0.113.{n}"))
+            .json(&serde_json::json!({"grant_type": "password", "login": "jane", "password": format!("guess number {n}")}));
+        async move { request.send().await.unwrap().status() }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (10, 10), "{statuses:?}");
+}
