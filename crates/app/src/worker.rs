@@ -115,6 +115,25 @@ impl Worker {
     async fn run_job(&self, job: ClaimedJob) {
         let started = Instant::now();
         let kind = job.kind.clone();
+        if job.attempt > job.max_attempts {
+            // Claimed again after its lease ran out once too often: its worker keeps dying on it.
+            tracing::error!(job = %job.id, kind, "job lost its worker too often; it is dead");
+            self.bury(&job).await;
+            let recorded = self
+                .app
+                .store
+                .fail_job(
+                    job.id,
+                    &self.name,
+                    "its worker stopped before finishing, too often",
+                    None,
+                )
+                .await;
+            if let Err(err) = recorded {
+                tracing::error!(job = %job.id, error = %err, "recording the dead job failed");
+            }
+            return;
+        }
         metrics::counter!("picshare_job_attempts_total", "kind" => kind.clone()).increment(1);
         let outcome = match job.kind.as_str() {
             PROCESS_MEDIA => self.process_media(&job.payload).await,
@@ -155,18 +174,19 @@ impl Worker {
         delay.mul_f64(rand::rng().random_range(0.75..1.25))
     }
 
-    /// A job that will never succeed: leave its subject in a final, explained state.
+    /// A job that will never succeed: leave its subject in a final, explained state, with no
+    /// objects behind.
     async fn bury(&self, job: &ClaimedJob) {
-        if job.kind == PROCESS_MEDIA {
-            if let Ok(ProcessMediaJob { media_id }) = serde_json::from_str(&job.payload) {
-                let _ = self
-                    .app
-                    .store
-                    .fail_media(
-                        media_id,
-                        "the image could not be processed; please try again",
-                    )
-                    .await;
+        if job.kind != PROCESS_MEDIA {
+            return;
+        }
+        let Ok(ProcessMediaJob { media_id }) = serde_json::from_str(&job.payload) else {
+            return;
+        };
+        if let Ok(Some(media)) = self.app.store.find_media(media_id).await {
+            let reason = "the image could not be processed; please try again";
+            if let Err(Retry(error)) = self.give_up(&media, reason).await {
+                tracing::error!(media = %media_id, error, "cleaning up a dead upload failed");
             }
         }
     }
@@ -239,8 +259,9 @@ impl Worker {
                 },
             )
             .await?;
-        if !finished {
-            // Deleted while we worked: leave nothing behind.
+        if !finished && self.app.store.find_media(media_id).await?.is_none() {
+            // Deleted while we worked: leave nothing behind. (Not finished but still there means
+            // another run of this job got there first; its objects are the same ones.)
             self.remove_objects(&object_keys(&media)).await?;
         }
         Ok(())

@@ -491,3 +491,37 @@ async fn uploads_never_completed_are_cleaned_up_after_expiry() {
     app.run_jobs().await;
     assert!(!app.object_exists(&original_key(&id)).await);
 }
+
+#[tokio::test]
+async fn a_job_whose_worker_keeps_dying_ends_dead_and_the_upload_failed_without_objects() {
+    let app = spawn_app_with(|config| config.job_max_attempts = 2).await;
+    let (_, token) = app.user_with_token("jane").await;
+    let id = app
+        .upload(
+            &token,
+            samples::png(&samples::split_colours(300, 200)),
+            "image/png",
+            "post",
+        )
+        .await;
+    let lease = std::time::Duration::from_millis(100);
+    for _ in 0..2 {
+        let claimed = app
+            .store()
+            .claim_jobs("dying-worker", time::OffsetDateTime::now_utc(), lease, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    app.run_jobs().await;
+    let status = app.upload_status(&token, &id).await;
+    assert_eq!(status["status"], "failed");
+    assert_eq!(
+        status["error"],
+        "the image could not be processed; please try again"
+    );
+    assert!(!app.object_exists(&original_key(&id)).await);
+    let counts = app.store().job_counts().await.unwrap();
+    assert_eq!((counts[0].state.as_str(), counts[0].count), ("dead", 1));
+}
