@@ -207,6 +207,11 @@ impl App {
                 .mark_uploaded(id, caller.user_id, now, &process)
                 .await?
             {
+                // Either a concurrent completion won (answer as it did) or the upload expired.
+                let current = self.own_media(caller, id).await?;
+                if current.status != MediaStatus::Pending {
+                    return Ok(current);
+                }
                 return Err(AppError::Precondition("this upload has expired"));
             }
         }
@@ -221,16 +226,25 @@ impl App {
         }
     }
 
-    /// Media as others may see it: ready media to anyone, anything to its owner.
+    /// Media as others may see it: anything to its owner; a ready avatar to anyone; a ready post
+    /// image to whoever may see the post it is on (and to nobody else while it is on none).
     pub async fn visible_media(&self, viewer: Option<Principal>, id: Uuid) -> AppResult<Media> {
-        match self.store.find_media(id).await? {
-            Some(media)
-                if media.status == MediaStatus::Ready
-                    || viewer.is_some_and(|v| v.user_id == media.owner_id) =>
-            {
-                Ok(media)
-            }
-            _ => Err(AppError::NotFound),
+        let media = self.store.find_media(id).await?.ok_or(AppError::NotFound)?;
+        if viewer.is_some_and(|v| v.user_id == media.owner_id) {
+            return Ok(media);
+        }
+        if media.status != MediaStatus::Ready {
+            return Err(AppError::NotFound);
+        }
+        match media.purpose {
+            MediaPurpose::Avatar => Ok(media),
+            MediaPurpose::Post => match self.store.post_of_media(id).await? {
+                Some(post) => {
+                    self.get_post(viewer, post).await?;
+                    Ok(media)
+                }
+                None => Err(AppError::NotFound),
+            },
         }
     }
 
@@ -244,11 +258,16 @@ impl App {
             },
             self.media.job_max_attempts,
         )?;
-        self.store
+        match self
+            .store
             .delete_media(id, caller.user_id, &cleanup)
             .await?
-            .ok_or(AppError::NotFound)?;
-        Ok(())
+        {
+            Some(_) => Ok(()),
+            None => Err(AppError::Precondition(
+                "this media is on a post; edit or delete the post instead",
+            )),
+        }
     }
 
     /// Deletes uploads never completed before their expiry (and, through jobs, their bytes).

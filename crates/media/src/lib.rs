@@ -71,6 +71,8 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
         pixels,
         icc_profile,
     } = decode(bytes, purpose)?;
+    // Variants are RGB: a CMYK or greyscale profile would misdescribe them.
+    let icc_profile = icc_profile.filter(|profile| profile.get(16..20) == Some(b"RGB ".as_slice()));
     let mut variants = Vec::with_capacity(2);
     let blurhash_source;
     match purpose {

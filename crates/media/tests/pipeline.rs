@@ -190,6 +190,20 @@ fn colour_profiles_are_kept_with_the_pixels() {
             variant.name
         );
     }
+    let mut cmyk_profile = samples::display_profile();
+    cmyk_profile[16..20].copy_from_slice(b"CMYK");
+    let mismatched = process(
+        &samples::jpeg_with_icc(400, 300, &cmyk_profile),
+        Purpose::Post,
+    )
+    .unwrap();
+    assert!(
+        mismatched
+            .variants
+            .iter()
+            .all(|v| picshare_media::icc::from_jpeg(&v.bytes).is_none()),
+        "a CMYK profile does not describe RGB variants"
+    );
     let untagged = process(
         &samples::png(&samples::split_colours(100, 100)),
         Purpose::Post,

@@ -158,7 +158,9 @@ impl MediaStore for PgStore {
     ) -> StoreResult<Option<Media>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let deleted = sqlx::query_as::<_, MediaRow>(&format!(
-            "DELETE FROM media WHERE id = $1 AND owner_id = $2 RETURNING {MEDIA_COLUMNS}"
+            "DELETE FROM media WHERE id = $1 AND owner_id = $2
+               AND NOT EXISTS (SELECT 1 FROM post_media pm WHERE pm.media_id = media.id)
+             RETURNING {MEDIA_COLUMNS}"
         ))
         .bind(id)
         .bind(owner.0)
@@ -170,6 +172,14 @@ impl MediaStore for PgStore {
         }
         tx.commit().await.map_err(db_err)?;
         deleted.map(MediaRow::into_media).transpose()
+    }
+
+    async fn post_of_media(&self, media: Uuid) -> StoreResult<Option<Uuid>> {
+        sqlx::query_scalar("SELECT post_id FROM post_media WHERE media_id = $1")
+            .bind(media)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
     }
 
     async fn expired_uploads(&self, now_at: OffsetDateTime, limit: u32) -> StoreResult<Vec<Media>> {

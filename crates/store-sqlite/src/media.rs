@@ -168,7 +168,9 @@ impl MediaStore for SqliteStore {
     ) -> StoreResult<Option<Media>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let deleted = sqlx::query_as::<_, MediaRow>(&format!(
-            "DELETE FROM media WHERE id = ? AND owner_id = ? RETURNING {MEDIA_COLUMNS}"
+            "DELETE FROM media WHERE id = ? AND owner_id = ?
+               AND NOT EXISTS (SELECT 1 FROM post_media pm WHERE pm.media_id = media.id)
+             RETURNING {MEDIA_COLUMNS}"
         ))
         .bind(id)
         .bind(owner.0)
@@ -180,6 +182,14 @@ impl MediaStore for SqliteStore {
         }
         tx.commit().await.map_err(db_err)?;
         deleted.map(MediaRow::into_media).transpose()
+    }
+
+    async fn post_of_media(&self, media: Uuid) -> StoreResult<Option<Uuid>> {
+        sqlx::query_scalar("SELECT post_id FROM post_media WHERE media_id = ?")
+            .bind(media)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
     }
 
     async fn expired_uploads(&self, now_at: OffsetDateTime, limit: u32) -> StoreResult<Vec<Media>> {

@@ -31,14 +31,17 @@ pub trait MediaStore {
     /// Any unfinished state → `failed` with a reason a user can read.
     async fn fail_media(&self, id: Uuid, reason: &str) -> StoreResult<bool>;
 
-    /// Deletes the owner's media and enqueues `cleanup` (removal of its objects) in one
-    /// transaction; the deleted media, or `None` if it is not the owner's.
+    /// Deletes the owner's media (unless it is on a post) and enqueues `cleanup` (removal of its
+    /// objects) in one transaction; the deleted media, or `None` if there was nothing to delete.
     async fn delete_media(
         &self,
         id: Uuid,
         owner: UserId,
         cleanup: &NewJob,
     ) -> StoreResult<Option<Media>>;
+
+    /// The post a media item is on, if any.
+    async fn post_of_media(&self, media: Uuid) -> StoreResult<Option<Uuid>>;
 
     /// Up to `limit` uploads still pending after their expiry.
     async fn expired_uploads(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<Media>>;

@@ -143,7 +143,7 @@ fn routes() -> Vec<Route> {
             None,
             [401, 404, 404, 404],
         ),
-        route(M::GET, "/v1/media/{media}", None, [200, 200, 200, 200]),
+        route(M::GET, "/v1/media/{media}", None, [200, 200, 404, 200]),
         route(M::DELETE, "/v1/media/{media}", None, [401, 404, 404, 404]),
         route(
             M::POST,

@@ -28,7 +28,7 @@ async fn a_phone_jpeg_becomes_upright_metadata_free_variants() {
     assert_eq!(status["media_id"], id.as_str());
     assert_eq!(status["error"], Value::Null);
 
-    let body: Value = media(&app, None, &id).await.json().await.unwrap();
+    let body: Value = media(&app, Some(&token), &id).await.json().await.unwrap();
     assert_eq!(body["status"], "ready");
     assert_eq!(
         (body["width"].as_u64(), body["height"].as_u64()),

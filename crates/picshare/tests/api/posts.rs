@@ -772,3 +772,119 @@ async fn post_pages_never_repeat_or_skip_when_posts_arrive_meanwhile() {
         "newest first, each once; the newer post belongs to a fresh first page"
     );
 }
+
+#[tokio::test]
+async fn post_images_are_seen_only_with_their_post_and_stay_while_it_lives() {
+    let app = spawn_app().await;
+    let (author, token) = app.quick_user("author").await;
+    let (_, reader) = app.quick_user("reader").await;
+    let loose = app.ready_media(&token).await;
+    assert_problem(
+        app.get(&format!("/v1/media/{loose}"), Some(&reader)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/v1/media/{loose}"), Some(&token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let media = app.ready_media(&token).await;
+    let post: Value = create_post(
+        &app,
+        &token,
+        json!({"media_ids": [media], "visibility": "followers"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_problem(
+        app.get(&format!("/v1/media/{media}"), Some(&reader)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    app.post_empty(&format!("/v1/users/{author}/follow"), Some(&reader))
+        .await;
+    assert_eq!(
+        app.get(&format!("/v1/media/{media}"), Some(&reader))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // An image on a post cannot be deleted from under it.
+    let refused = app
+        .delete(&format!("/v1/media/{media}"), Some(&token))
+        .await;
+    assert_problem(refused, StatusCode::CONFLICT, "conflict").await;
+    let still: Value = post_of(&app, Some(&token), post["id"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["media"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn moderators_reach_posts_and_comments_they_could_not_see() {
+    let app = spawn_app().await;
+    let (owner, token) = app.quick_user("owner").await;
+    let (moderator_id, moderator) = app.quick_user("moderator").await;
+    app.store()
+        .set_role(
+            picshare_domain::UserId(moderator_id.parse().unwrap()),
+            picshare_domain::Role::Moderator,
+        )
+        .await
+        .unwrap();
+    app.patch_json(
+        &format!("/v1/users/{owner}"),
+        Some(&token),
+        &json!({"is_private": true}),
+    )
+    .await;
+    let post = simple_post(&app, &token, "followers").await;
+    let comment: Value = app
+        .post_json(
+            &format!("/v1/posts/{post}/comment"),
+            Some(&token),
+            &json!({"text": "hidden"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_problem(
+        post_of(&app, Some(&moderator), &post).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let removed = app
+        .delete(
+            &format!(
+                "/v1/posts/{post}/comments/{}",
+                comment["id"].as_str().unwrap()
+            ),
+            Some(&moderator),
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/v1/posts/{post}"), Some(&moderator))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_problem(
+        post_of(&app, Some(&token), &post).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
