@@ -56,13 +56,14 @@ impl App {
         if !relationship.following {
             if target.is_private {
                 self.store.request_follow(caller.user_id, target.id).await?;
-            } else if self
-                .store
-                .follow(caller.user_id, target.id, self.settings.follow_caps)
-                .await?
-                == FollowOutcome::LimitReached
-            {
-                return Err(AppError::FollowLimitReached);
+            } else {
+                let caps = self.settings.follow_caps;
+                match self.store.follow(caller.user_id, target.id, caps).await? {
+                    FollowOutcome::Following => {}
+                    FollowOutcome::LimitReached => return Err(AppError::FollowLimitReached),
+                    // Blocked in the meantime: as if they did not exist.
+                    FollowOutcome::Blocked => return Err(AppError::NotFound),
+                }
             }
         }
         Ok(self.store.relationship(caller.user_id, target.id).await?)
@@ -145,6 +146,7 @@ impl App {
         {
             None => Err(AppError::NotFound),
             Some(FollowOutcome::LimitReached) => Err(AppError::FollowLimitReached),
+            Some(FollowOutcome::Blocked) => Err(AppError::NotFound),
             Some(FollowOutcome::Following) => Ok(()),
         }
     }

@@ -2,9 +2,12 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
@@ -64,11 +67,25 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
                 .layer(CompressionLayer::new())
                 .layer(cors)
                 .layer(axum::middleware::map_response(problem_for_bare_errors))
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE)
-                }))
-                .timeout(timeout),
+                .layer(axum::middleware::from_fn_with_state(timeout, enforce_deadline)),
         )
+}
+
+/// The embedded upload route streams up to the upload limit over a slow phone connection.
+const UPLOAD_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// Answers 503 when a request takes longer than the configured timeout (uploads get longer).
+async fn enforce_deadline(
+    State(limit): State<Duration>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let is_upload = request.method() == Method::PUT && request.uri().path().ends_with("/data");
+    let limit = if is_upload { UPLOAD_DEADLINE } else { limit };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE).into_response(),
+    }
 }
 
 /// Errors produced by the router or a layer (405, 413, …) carry no body; give them one.

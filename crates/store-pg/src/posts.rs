@@ -169,22 +169,34 @@ async fn attach_media(
     tx: &mut Transaction<'_, Postgres>,
     post: Uuid,
     media_ids: &[Uuid],
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     sqlx::query("DELETE FROM post_media WHERE post_id = $1")
         .bind(post)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
     for (position, media) in media_ids.iter().enumerate() {
-        sqlx::query("INSERT INTO post_media (post_id, media_id, position) VALUES ($1, $2, $3)")
-            .bind(post)
-            .bind(media)
-            .bind(position as i32)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
+        let inserted =
+            sqlx::query("INSERT INTO post_media (post_id, media_id, position) VALUES ($1, $2, $3)")
+                .bind(post)
+                .bind(media)
+                .bind(position as i32)
+                .execute(&mut **tx)
+                .await;
+        match inserted {
+            Ok(_) => {}
+            // A concurrent post took this media first (the check above ran before it committed).
+            Err(err)
+                if err
+                    .as_database_error()
+                    .is_some_and(|e| e.is_unique_violation()) =>
+            {
+                return Ok(false);
+            }
+            Err(err) => return Err(db_err(err)),
+        }
     }
-    Ok(())
+    Ok(true)
 }
 
 #[async_trait]
@@ -225,7 +237,9 @@ impl PostStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        attach_media(&mut tx, post.id, &post.media_ids).await?;
+        if !attach_media(&mut tx, post.id, &post.media_ids).await? {
+            return Ok(Err(PostRefusal::MediaUnavailable));
+        }
         write_tags(&mut tx, post.id, &post.hashtags, &post.mentions).await?;
         sqlx::query("UPDATE users SET posts_count = posts_count + 1 WHERE id = $1")
             .bind(post.author_id.0)
@@ -260,6 +274,12 @@ impl PostStore for PgStore {
         update: &PostUpdate,
     ) -> StoreResult<Result<Post, PostRefusal>> {
         let mut tx = self.write_tx().await?;
+        // Edits of one post run one after the other.
+        sqlx::query("SELECT 1 FROM posts WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let Some(current) = self.post_in(&mut tx, id).await? else {
             return Ok(Err(PostRefusal::NotFound));
         };
@@ -268,7 +288,9 @@ impl PostStore for PgStore {
             if media_ids.is_empty() || media_ids.iter().any(|m| !attached.contains(m)) {
                 return Ok(Err(PostRefusal::MediaUnavailable));
             }
-            attach_media(&mut tx, id, media_ids).await?;
+            if !attach_media(&mut tx, id, media_ids).await? {
+                return Ok(Err(PostRefusal::MediaUnavailable));
+            }
         }
         if let Some((caption, hashtags, mentions)) = &update.caption {
             sqlx::query("UPDATE posts SET caption = $1, hashtags = $2 WHERE id = $3")

@@ -65,6 +65,30 @@ async fn remove_follow(
     Ok(())
 }
 
+/// Locks both users' rows in id order (so a follow and a block of the same pair run one after
+/// the other) and says whether a block stands between them.
+async fn lock_pair_and_check_block(
+    tx: &mut Transaction<'_, Postgres>,
+    a: UserId,
+    b: UserId,
+) -> StoreResult<bool> {
+    sqlx::query("SELECT id FROM users WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
+        .bind(a.0)
+        .bind(b.0)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2)
+                                             OR (blocker_id = $2 AND blocked_id = $1))",
+    )
+    .bind(a.0)
+    .bind(b.0)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_err)
+}
+
 /// Adds a follow within the caps. The follow row is inserted first (a concurrent duplicate waits
 /// on it), then each counter is bumped only while under its cap; row locks on the two users,
 /// taken in id order to avoid deadlocks, make concurrent follows see each other's counts.
@@ -74,6 +98,9 @@ async fn add_follow(
     followee: UserId,
     caps: FollowCaps,
 ) -> StoreResult<FollowOutcome> {
+    if lock_pair_and_check_block(tx, follower, followee).await? {
+        return Ok(FollowOutcome::Blocked);
+    }
     let inserted = sqlx::query(
         "INSERT INTO follows (follower_id, followee_id, id, created_at) VALUES ($1, $2, $3, now())
          ON CONFLICT DO NOTHING",
@@ -218,6 +245,7 @@ impl SocialStore for PgStore {
 
     async fn block(&self, blocker: UserId, blocked: UserId) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
+        lock_pair_and_check_block(&mut tx, blocker, blocked).await?;
         sqlx::query("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(blocker.0)
             .bind(blocked.0)

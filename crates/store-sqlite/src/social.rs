@@ -72,6 +72,18 @@ async fn add_follow(
     followee: UserId,
     caps: FollowCaps,
 ) -> StoreResult<FollowOutcome> {
+    let blocked: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = ?1 AND blocked_id = ?2)
+                                             OR (blocker_id = ?2 AND blocked_id = ?1))",
+    )
+    .bind(follower.0)
+    .bind(followee.0)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    if blocked {
+        return Ok(FollowOutcome::Blocked);
+    }
     let exists: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?")
             .bind(follower.0)

@@ -42,6 +42,8 @@ pub enum FollowOutcome {
     Following,
     /// One side's cap is reached; nothing changed.
     LimitReached,
+    /// A block stands between the two; nothing changed.
+    Blocked,
 }
 
 #[async_trait]

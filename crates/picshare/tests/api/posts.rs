@@ -888,3 +888,30 @@ async fn moderators_reach_posts_and_comments_they_could_not_see() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn two_posts_racing_for_one_image_give_one_post_and_one_clear_refusal() {
+    let app = spawn_app().await;
+    let (_, token) = app.quick_user("author").await;
+    for _ in 0..5 {
+        let media = app.ready_media(&token).await;
+        let body = json!({"media_ids": [media], "visibility": "public"});
+        let (first, second) = tokio::join!(
+            app.post_json("/v1/posts", Some(&token), &body),
+            app.post_json("/v1/posts", Some(&token), &body)
+        );
+        let mut statuses = [first.status(), second.status()];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::CREATED, StatusCode::UNPROCESSABLE_ENTITY]
+        );
+    }
+    let me: Value = app
+        .get("/v1/auth/me", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["posts_count"], 5);
+}
