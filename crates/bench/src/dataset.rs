@@ -6,7 +6,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use uuid::{NoContext, Timestamp, Uuid};
+use uuid::Uuid;
 
 pub struct Size {
     pub users: usize,
@@ -48,9 +48,12 @@ pub struct Dataset {
     pub inactive_follower: usize,
 }
 
+/// A UUIDv7 for `secs` whose random part comes from the seeded generator, so the same seed
+/// gives the same ids (the baseline finds the users the generator loaded).
 fn uuid_at(rng: &mut StdRng, secs: u64) -> Uuid {
-    let nanos = rng.random_range(0..1_000_000_000u32);
-    Uuid::new_v7(Timestamp::from_unix(NoContext, secs, nanos))
+    let millis = secs * 1000 + rng.random_range(0..1000);
+    let random: [u8; 10] = rng.random();
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }
 
 /// Pareto-distributed count with the given minimum and shape, capped.

@@ -109,6 +109,16 @@ async fn main() -> anyhow::Result<()> {
             let data = dataset::generate(&dataset::size(&size)?, seed, NOW_SECS);
             let store = open_store(&database_url).await?;
             let naive = Naive::connect(&database_url).await?;
+            let heavy = data.users[data.heavy[0]];
+            if store
+                .find_user(&picshare_domain::UserLookup::Id(UserId(heavy)))
+                .await?
+                .is_none()
+            {
+                anyhow::bail!(
+                    "this database does not hold the dataset of --size {size} --seed {seed}"
+                );
+            }
             let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
             let mixed: Vec<Uuid> = (0..samples)
                 .map(|_| data.users[rng.random_range(0..data.users.len())])
