@@ -57,6 +57,34 @@ fn corrupt(message: String) -> StoreError {
     StoreError::Backend(message.into())
 }
 
+/// A post from its row and its media, in display order.
+fn post_from_row(row: PostRow, media: Vec<picshare_domain::Media>) -> StoreResult<Post> {
+    let location = match (row.location_name, row.lat, row.lon) {
+        (Some(name), Some(lat), Some(lon)) => Some(Location { name, lat, lon }),
+        _ => None,
+    };
+    Ok(Post {
+        id: row.id,
+        author_id: UserId(row.author_id),
+        caption: row.caption,
+        visibility: row.visibility.parse().map_err(corrupt)?,
+        location,
+        media,
+        like_count: row.like_count,
+        comment_count: row.comment_count,
+        hashtags: row.hashtags.0,
+        created_at: row.created_at,
+        edited_at: row.edited_at,
+    })
+}
+
+#[derive(FromRow)]
+struct PostMediaRow {
+    post_id: Uuid,
+    #[sqlx(flatten)]
+    media: MediaRow,
+}
+
 impl PgStore {
     async fn load_post<'e, E>(&self, executor: E, row: PostRow) -> StoreResult<Post>
     where
@@ -78,23 +106,39 @@ impl PgStore {
         .into_iter()
         .map(MediaRow::into_media)
         .collect::<StoreResult<Vec<_>>>()?;
-        let location = match (row.location_name, row.lat, row.lon) {
-            (Some(name), Some(lat), Some(lon)) => Some(Location { name, lat, lon }),
-            _ => None,
-        };
-        Ok(Post {
-            id: row.id,
-            author_id: UserId(row.author_id),
-            caption: row.caption,
-            visibility: row.visibility.parse().map_err(corrupt)?,
-            location,
-            media,
-            like_count: row.like_count,
-            comment_count: row.comment_count,
-            hashtags: row.hashtags.0,
-            created_at: row.created_at,
-            edited_at: row.edited_at,
-        })
+        post_from_row(row, media)
+    }
+
+    /// Posts for their rows, with the media of all of them fetched in one query.
+    async fn load_posts(&self, rows: Vec<PostRow>) -> StoreResult<Vec<Post>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let media: Vec<PostMediaRow> =
+            sqlx::query_as(&format!(
+            "SELECT pm.post_id AS post_id, {} FROM post_media pm JOIN media m ON m.id = pm.media_id
+             WHERE pm.post_id = ANY($1) ORDER BY pm.post_id, pm.position",
+            MEDIA_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
+        ))
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut by_post: std::collections::HashMap<Uuid, Vec<picshare_domain::Media>> =
+            Default::default();
+        for row in media {
+            by_post
+                .entry(row.post_id)
+                .or_default()
+                .push(row.media.into_media()?);
+        }
+        rows.into_iter()
+            .map(|row| {
+                let media = by_post.remove(&row.id).unwrap_or_default();
+                post_from_row(row, media)
+            })
+            .collect()
     }
 
     async fn post_in(
@@ -381,11 +425,12 @@ impl PostStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let mut posts = Vec::with_capacity(rows.len());
-        for row in rows {
-            let post = self.load_post(&self.pool, row).await?;
-            posts.push((post.id, post));
-        }
+        let posts = self
+            .load_posts(rows)
+            .await?
+            .into_iter()
+            .map(|post| (post.id, post))
+            .collect();
         Ok(Page::from_rows(posts, page.limit))
     }
 
@@ -416,11 +461,12 @@ impl PostStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let mut posts = Vec::with_capacity(rows.len());
-        for row in rows {
-            let post = self.load_post(&self.pool, row).await?;
-            posts.push((post.id, post));
-        }
+        let posts = self
+            .load_posts(rows)
+            .await?
+            .into_iter()
+            .map(|post| (post.id, post))
+            .collect();
         Ok(Page::from_rows(posts, page.limit))
     }
 
