@@ -7,6 +7,7 @@
 //! ```
 
 mod dataset;
+mod driver;
 mod load;
 
 use std::sync::Arc;
@@ -36,6 +37,23 @@ enum Command {
         size: String,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+    },
+    /// Drive a running server (started on the generated database) with the feed scenarios.
+    Load {
+        /// Base URL of the server, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "small")]
+        size: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 10)]
+        duration_secs: u64,
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Time the feed read path against the naive query (same dataset arguments as generate).
     Baseline {
@@ -98,6 +116,33 @@ async fn main() -> anyhow::Result<()> {
                 load::handle_of(data.heavy[0]),
                 load::handle_of(data.inactive_follower)
             );
+            Ok(())
+        }
+        Command::Load {
+            url,
+            size,
+            seed,
+            duration_secs,
+            concurrency,
+            json,
+        } => {
+            let data = dataset::generate(&dataset::size(&size)?, seed, NOW_SECS);
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(concurrency.max(1))
+                .build()?;
+            let mut rng = StdRng::seed_from_u64(seed ^ 0x10ad);
+            let mixed: Vec<usize> = (0..50)
+                .map(|_| rng.random_range(0..data.users.len()))
+                .collect();
+            let base = url.trim_end_matches('/');
+            let scenarios = driver::scenarios(&client, base, &data, &mixed).await?;
+            let mut outcomes = Vec::new();
+            for scenario in &scenarios {
+                let duration = Duration::from_secs(duration_secs);
+                outcomes.push(driver::run(&client, base, scenario, duration, concurrency).await?);
+            }
+            driver::print(&outcomes, concurrency, json);
             Ok(())
         }
         Command::Baseline {
