@@ -527,6 +527,15 @@ impl PostStore for PgStore {
         Ok(liked.is_some())
     }
 
+    async fn liked_among(&self, user: UserId, posts: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        sqlx::query_scalar("SELECT post_id FROM likes WHERE user_id = $1 AND post_id = ANY($2)")
+            .bind(user.0)
+            .bind(posts)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn likers(
         &self,
         post: Uuid,

@@ -506,6 +506,25 @@ impl PostStore for SqliteStore {
         Ok(liked.is_some())
     }
 
+    async fn liked_among(&self, user: UserId, posts: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        if posts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query =
+            sqlx::QueryBuilder::<Sqlite>::new("SELECT post_id FROM likes WHERE user_id = ");
+        query.push_bind(user.0).push(" AND post_id IN (");
+        let mut ids = query.separated(", ");
+        for post in posts {
+            ids.push_bind(*post);
+        }
+        ids.push_unseparated(")");
+        query
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn likers(
         &self,
         post: Uuid,

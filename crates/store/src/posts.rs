@@ -102,6 +102,9 @@ pub trait PostStore {
 
     async fn has_liked(&self, post: Uuid, user: UserId) -> StoreResult<bool>;
 
+    /// Which of `posts` the user has liked (one query for a whole page).
+    async fn liked_among(&self, user: UserId, posts: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+
     /// Users who liked the post, newest first, leaving out users in a block with `viewer`.
     async fn likers(
         &self,

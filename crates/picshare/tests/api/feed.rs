@@ -261,3 +261,28 @@ async fn the_feed_is_for_signed_in_users_and_can_be_refreshed() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_feed_says_which_posts_i_liked() {
+    let app = spawn_app().await;
+    let (_, me) = app.quick_user("reader").await;
+    let (friend, friend_token) = app.quick_user("friend").await;
+    follow(&app, &me, &friend).await;
+    let liked = post(&app, &friend_token, "public").await;
+    let other = post(&app, &friend_token, "public").await;
+    app.post_empty(&format!("/v1/posts/{liked}/like"), Some(&me))
+        .await;
+    let page: Value = app.get("/v1/feed", Some(&me)).await.json().await.unwrap();
+    let flags: Vec<(String, bool)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["liked_by_me"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(flags, vec![(other, false), (liked, true)]);
+}
