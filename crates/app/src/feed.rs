@@ -5,7 +5,7 @@
 //! timelines and caches come on top of this path, which stays as the fallback for cold or deep
 //! pages.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use picshare_domain::{User, UserLookup};
 use picshare_store::{Page, PageRequest};
@@ -21,13 +21,7 @@ impl App {
         page: PageRequest,
     ) -> AppResult<Page<PostView>> {
         let posts = self.store.home_feed(caller.user_id, page).await?;
-        let ids: Vec<_> = posts.items.iter().map(|post| post.id).collect();
-        let liked: HashSet<_> = self
-            .store
-            .liked_among(caller.user_id, &ids)
-            .await?
-            .into_iter()
-            .collect();
+        let liked = self.liked_among(Some(caller), &posts.items).await?;
         let mut authors: HashMap<_, User> = HashMap::new();
         let mut items = Vec::with_capacity(posts.items.len());
         for post in posts.items {

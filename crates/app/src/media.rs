@@ -240,7 +240,7 @@ impl App {
             MediaPurpose::Avatar => Ok(media),
             MediaPurpose::Post => match self.store.post_of_media(id).await? {
                 Some(post) => {
-                    self.get_post(viewer, post).await?;
+                    self.visible_post(viewer, post).await?;
                     Ok(media)
                 }
                 None => Err(AppError::NotFound),

@@ -179,10 +179,16 @@ impl App {
             .store
             .user_posts(author.id, access == PostAccess::All, page)
             .await?;
-        let mut items = Vec::with_capacity(posts.items.len());
-        for post in posts.items {
-            items.push(self.view_with(viewer, post, author.clone()).await?);
-        }
+        let liked = self.liked_among(viewer, &posts.items).await?;
+        let items = posts
+            .items
+            .into_iter()
+            .map(|post| PostView {
+                liked_by_me: liked.contains(&post.id),
+                post,
+                author: author.clone(),
+            })
+            .collect();
         Ok(Page {
             items,
             next: posts.next,
@@ -295,6 +301,24 @@ impl App {
         Ok(self.visible_post(Some(caller), id).await?.0)
     }
 
+    /// Which of `posts` the viewer liked, in one query.
+    pub(crate) async fn liked_among(
+        &self,
+        viewer: Option<Principal>,
+        posts: &[Post],
+    ) -> AppResult<std::collections::HashSet<Uuid>> {
+        let Some(viewer) = viewer else {
+            return Ok(Default::default());
+        };
+        let ids: Vec<Uuid> = posts.iter().map(|post| post.id).collect();
+        Ok(self
+            .store
+            .liked_among(viewer.user_id, &ids)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
     async fn is_moderator(&self, caller: Principal) -> AppResult<bool> {
         Ok(self.me(caller).await?.role.is_moderator())
     }
@@ -314,7 +338,11 @@ impl App {
         ))
     }
 
-    async fn visible_post(&self, viewer: Option<Principal>, id: Uuid) -> AppResult<(Post, User)> {
+    pub(crate) async fn visible_post(
+        &self,
+        viewer: Option<Principal>,
+        id: Uuid,
+    ) -> AppResult<(Post, User)> {
         let post = self.store.find_post(id).await?.ok_or(AppError::NotFound)?;
         let author = self.find_user(&UserLookup::Id(post.author_id)).await?;
         if !self

@@ -112,3 +112,19 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
         _ => Err(serde::de::Error::custom("must be a whole number")),
     }
 }
+
+/// A user named in a path (UUID or `@handle`); anything else names nobody: 404.
+pub fn user_lookup(raw: &str) -> Result<picshare_domain::UserLookup, ApiError> {
+    picshare_domain::UserLookup::parse(raw)
+        .ok_or_else(|| ApiError::for_status(axum::http::StatusCode::NOT_FOUND))
+}
+
+/// For optional fields that may be cleared: tells "absent" (outer `None`, via
+/// `#[serde(default)]`) from "null" (`Some(None)`).
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

@@ -549,7 +549,7 @@ impl PostStore for PgStore {
             user_columns(),
             crate::social::NOT_BLOCKED_WITH_VIEWER
         );
-        self.user_list(&sql, UserId(post), viewer, page).await
+        self.user_list(&sql, post, viewer, page).await
     }
 
     async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment> {

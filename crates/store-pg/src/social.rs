@@ -156,16 +156,18 @@ impl PgStore {
         self.pool.begin().await.map_err(db_err)
     }
 
+    /// Runs a user-list query whose binds are: the list's subject (a user or a post), the
+    /// cursor, the viewer (for block filtering), the limit.
     pub(crate) async fn user_list(
         &self,
         sql: &str,
-        user: UserId,
+        subject: Uuid,
         viewer: Option<UserId>,
         page: PageRequest,
     ) -> StoreResult<Page<User>> {
         let sql = sql.replace(":viewer", "$3");
         let rows: Vec<KeyedUser> = sqlx::query_as(&sql)
-            .bind(user.0)
+            .bind(subject)
             .bind(page.after.unwrap_or(Uuid::max()))
             .bind(viewer.map(|v| v.0).unwrap_or(Uuid::nil()))
             .bind(i64::from(page.limit) + 1)
@@ -289,7 +291,7 @@ impl SocialStore for PgStore {
              ORDER BY f.id DESC LIMIT $4",
             user_columns()
         );
-        self.user_list(&sql, user, viewer, page).await
+        self.user_list(&sql, user.0, viewer, page).await
     }
 
     async fn following(
@@ -304,7 +306,7 @@ impl SocialStore for PgStore {
              ORDER BY f.id DESC LIMIT $4",
             user_columns()
         );
-        self.user_list(&sql, user, viewer, page).await
+        self.user_list(&sql, user.0, viewer, page).await
     }
 
     async fn follow_requests(&self, target: UserId, page: PageRequest) -> StoreResult<Page<User>> {
@@ -314,7 +316,7 @@ impl SocialStore for PgStore {
              ORDER BY r.id DESC LIMIT $4",
             user_columns()
         );
-        self.user_list(&sql, target, Some(target), page).await
+        self.user_list(&sql, target.0, Some(target), page).await
     }
 
     async fn approve_follow_request(

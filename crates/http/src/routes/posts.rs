@@ -4,8 +4,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use picshare_app::posts::{LocationInput, PostEdit, PostInput, PostView};
-use picshare_domain::{Comment, User, UserLookup};
-use serde::{Deserialize, Deserializer, Serialize};
+use picshare_domain::{Comment, User};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, AuthUser, MaybeAuthUser};
+use crate::extract::{ApiJson, AuthUser, MaybeAuthUser, user_lookup};
 use crate::pagination::{PageParams, Paging, encode_cursor};
 use crate::routes::media::{MediaResponse, media_response};
 use crate::routes::social::{UserList, user_list};
@@ -74,16 +74,12 @@ pub struct UpdatePostRequest {
     #[schema(pattern = "^(public|followers)$")]
     pub visibility: Option<String>,
     /// `null` removes the location.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<LocationBody>)]
     pub location: Option<Option<LocationBody>>,
     /// The post's own media, reordered or some removed (at least one stays).
     #[schema(min_items = 1, max_items = 20)]
     pub media_ids: Option<Vec<Uuid>>,
-}
-
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<LocationBody>>, D::Error> {
-    Option::<LocationBody>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -193,10 +189,6 @@ async fn comment_response(
     })
 }
 
-fn not_found() -> ApiError {
-    ApiError::for_status(StatusCode::NOT_FOUND)
-}
-
 /// Publish a post.
 #[utoipa::path(post, path = "/v1/posts", tag = "posts", request_body = CreatePostRequest,
     security(("bearer" = [])),
@@ -304,7 +296,7 @@ async fn user_posts(
     Path(id): Path<String>,
     Paging(page): Paging,
 ) -> Result<ApiJson<PostList>, ApiError> {
-    let lookup = UserLookup::parse(&id).ok_or_else(not_found)?;
+    let lookup = user_lookup(&id)?;
     let page = state.app.user_posts(viewer, &lookup, page).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for view in page.items {

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use picshare_domain::{Relationship, User, UserLookup};
+use picshare_domain::{Relationship, User};
 use picshare_store::Page;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, AuthUser, MaybeAuthUser};
+use crate::extract::{ApiJson, AuthUser, MaybeAuthUser, user_lookup};
 use crate::pagination::{PageParams, Paging, encode_cursor};
 use crate::routes::users::PublicUser;
 
@@ -69,10 +69,6 @@ pub async fn user_list(state: &AppState, page: Page<User>) -> Result<UserList, A
     })
 }
 
-fn lookup(raw: &str) -> Result<UserLookup, ApiError> {
-    UserLookup::parse(raw).ok_or_else(|| ApiError::for_status(StatusCode::NOT_FOUND))
-}
-
 macro_rules! relationship_action {
     ($name:ident, $path:literal, $summary:literal) => {
         #[doc = $summary]
@@ -89,7 +85,7 @@ macro_rules! relationship_action {
             AuthUser(caller): AuthUser,
             Path(id): Path<String>,
         ) -> Result<ApiJson<RelationshipResponse>, ApiError> {
-            let relationship = state.app.$name(caller, &lookup(&id)?).await?;
+            let relationship = state.app.$name(caller, &user_lookup(&id)?).await?;
             Ok(ApiJson(relationship.into()))
         }
     };
@@ -129,7 +125,7 @@ async fn relationship(
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
 ) -> Result<ApiJson<RelationshipResponse>, ApiError> {
-    let relationship = state.app.relationship(caller, &lookup(&id)?).await?;
+    let relationship = state.app.relationship(caller, &user_lookup(&id)?).await?;
     Ok(ApiJson(relationship.into()))
 }
 
@@ -146,7 +142,10 @@ async fn followers(
     Path(id): Path<String>,
     Paging(page): Paging,
 ) -> Result<ApiJson<UserList>, ApiError> {
-    let page = state.app.followers(viewer, &lookup(&id)?, page).await?;
+    let page = state
+        .app
+        .followers(viewer, &user_lookup(&id)?, page)
+        .await?;
     Ok(ApiJson(user_list(&state, page).await?))
 }
 
@@ -163,7 +162,10 @@ async fn following(
     Path(id): Path<String>,
     Paging(page): Paging,
 ) -> Result<ApiJson<UserList>, ApiError> {
-    let page = state.app.following(viewer, &lookup(&id)?, page).await?;
+    let page = state
+        .app
+        .following(viewer, &user_lookup(&id)?, page)
+        .await?;
     Ok(ApiJson(user_list(&state, page).await?))
 }
 
@@ -197,7 +199,7 @@ async fn approve_follow_request(
 ) -> Result<StatusCode, ApiError> {
     state
         .app
-        .approve_follow_request(caller, &lookup(&user_id)?)
+        .approve_follow_request(caller, &user_lookup(&user_id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -217,7 +219,7 @@ async fn reject_follow_request(
 ) -> Result<StatusCode, ApiError> {
     state
         .app
-        .reject_follow_request(caller, &lookup(&user_id)?)
+        .reject_follow_request(caller, &user_lookup(&user_id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,8 +4,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use picshare_app::users::{AvatarView, ProfileChange, SignUp};
-use picshare_domain::{User, UserLookup};
-use serde::{Deserialize, Deserializer, Serialize};
+use picshare_domain::User;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, AuthUser, MaybeAuthUser};
+use crate::extract::{ApiJson, AuthUser, MaybeAuthUser, user_lookup};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -143,19 +143,10 @@ pub struct UpdateUserRequest {
     #[schema(max_length = 150)]
     pub bio: Option<String>,
     /// A ready avatar upload of the caller; `null` removes the avatar.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Uuid>)]
     pub avatar_media_id: Option<Option<Uuid>>,
     pub is_private: Option<bool>,
-}
-
-/// Tells "absent" (outer `None`) from "null" (`Some(None)`).
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<Uuid>>, D::Error> {
-    Option::<Uuid>::deserialize(deserializer).map(Some)
-}
-
-fn lookup(raw: &str) -> Result<UserLookup, ApiError> {
-    UserLookup::parse(raw).ok_or_else(|| ApiError::for_status(StatusCode::NOT_FOUND))
 }
 
 /// Create an account.
@@ -200,7 +191,7 @@ async fn get_user(
     MaybeAuthUser(viewer): MaybeAuthUser,
     Path(id): Path<String>,
 ) -> Result<ApiJson<PublicUser>, ApiError> {
-    let user = state.app.visible_user(viewer, &lookup(&id)?).await?;
+    let user = state.app.visible_user(viewer, &user_lookup(&id)?).await?;
     Ok(ApiJson(PublicUser::load(&state, &user).await?))
 }
 
@@ -224,7 +215,7 @@ async fn update_user(
         .app
         .update_profile(
             caller,
-            &lookup(&id)?,
+            &user_lookup(&id)?,
             ProfileChange {
                 display_name: body.display_name,
                 bio: body.bio,
