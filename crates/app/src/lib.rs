@@ -28,6 +28,8 @@ pub struct AppSettings {
     pub invite_only: bool,
     pub login_limits: LoginThrottleLimits,
     pub follow_caps: picshare_domain::FollowCaps,
+    /// Read feeds from precomputed timelines (false: always from the follow graph).
+    pub feed_timelines: bool,
 }
 
 /// Everything a request needs, shared by all handlers.
@@ -40,6 +42,9 @@ pub struct App {
     pub objects: picshare_objects::Objects,
     pub settings: Arc<AppSettings>,
     pub media: Arc<media::MediaSettings>,
+    /// Woken when this process enqueues a job, so a worker in the same process starts it at
+    /// once instead of at its next poll.
+    pub jobs_waiting: Arc<tokio::sync::Notify>,
 }
 
 impl App {

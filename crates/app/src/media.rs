@@ -19,8 +19,6 @@ pub const ACCEPTED_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
 
 pub const PROCESS_MEDIA: &str = "process_media";
 pub const DELETE_OBJECTS: &str = "delete_objects";
-/// Every kind of job, for metrics.
-pub const JOB_KINDS: [&str; 2] = [PROCESS_MEDIA, DELETE_OBJECTS];
 
 #[derive(Debug, Clone)]
 pub struct MediaSettings {

@@ -85,8 +85,12 @@ impl App {
             media_ids: input.media_ids,
             created_at: OffsetDateTime::now_utc(),
         };
-        match self.store.create_post(&new).await? {
-            Ok(post) => self.view(caller.into(), post).await,
+        let fan_out = crate::feed::fan_out_job(new.id)?;
+        match self.store.create_post(&new, &fan_out).await? {
+            Ok(post) => {
+                self.jobs_waiting.notify_one();
+                self.view(caller.into(), post).await
+            }
             Err(_) => Err(ValidationErrors::single(
                 "media_ids",
                 "every media must be a ready post upload of yours, not on another post",

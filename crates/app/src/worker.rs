@@ -12,8 +12,12 @@ use rand::Rng;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
+use crate::feed::{BUILD_TIMELINE, BuildTimelineJob, FAN_OUT, FanOutJob};
 use crate::media::{DELETE_OBJECTS, DeleteObjectsJob, PROCESS_MEDIA, ProcessMediaJob, object_keys};
 use crate::{App, AppError};
+
+/// Every kind of job the worker runs (metrics report each, even when none are queued).
+pub const JOB_KINDS: [&str; 4] = [PROCESS_MEDIA, DELETE_OBJECTS, FAN_OUT, BUILD_TIMELINE];
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -88,6 +92,7 @@ impl Worker {
                 tokio::select! {
                     () = &mut shutdown => break,
                     () = tokio::time::sleep(self.settings.poll_interval) => {}
+                    () = self.app.jobs_waiting.notified() => {}
                 }
             }
         }
@@ -138,6 +143,8 @@ impl Worker {
         let outcome = match job.kind.as_str() {
             PROCESS_MEDIA => self.process_media(&job.payload).await,
             DELETE_OBJECTS => self.delete_objects(&job.payload).await,
+            FAN_OUT => self.fan_out(&job.payload).await,
+            BUILD_TIMELINE => self.build_timeline(&job.payload).await,
             other => Err(Retry(format!("unknown job kind '{other}'"))),
         };
         metrics::histogram!("picshare_job_duration_seconds", "kind" => kind.clone())
@@ -189,6 +196,26 @@ impl Worker {
                 tracing::error!(media = %media_id, error, "cleaning up a dead upload failed");
             }
         }
+    }
+
+    /// Writes a new post into its author's followers' timelines (idempotent).
+    async fn fan_out(&self, payload: &str) -> Result<(), Retry> {
+        let FanOutJob { post_id } =
+            serde_json::from_str(payload).map_err(|e| Retry(e.to_string()))?;
+        let written = self.app.store.fan_out(post_id).await?;
+        metrics::counter!("picshare_feed_fan_out_entries_total").increment(written);
+        Ok(())
+    }
+
+    /// Fills a started timeline from the follow graph (idempotent).
+    async fn build_timeline(&self, payload: &str) -> Result<(), Retry> {
+        let BuildTimelineJob { user_id } =
+            serde_json::from_str(payload).map_err(|e| Retry(e.to_string()))?;
+        self.app
+            .store
+            .build_timeline(picshare_domain::UserId(user_id))
+            .await?;
+        Ok(())
     }
 
     /// Makes the variants of an uploaded image. Idempotent: variants have fixed keys, and media

@@ -46,6 +46,20 @@ pub struct Dataset {
     pub posts: Vec<(usize, Uuid)>,
     pub heavy: Vec<usize>,
     pub inactive_follower: usize,
+    /// A hot account with the most followers (up to the cap): the author of
+    /// `create_post_hot_author`.
+    pub hot_author: usize,
+    /// Ready, unattached uploads of the hot author, one per post the load driver creates.
+    pub spare_media: Vec<Uuid>,
+}
+
+/// Ready uploads the hot author keeps for the load driver's new posts.
+const SPARE_MEDIA: usize = 50_000;
+
+/// The id of a generated post's one media item (a bijection of the post id, so media ids are
+/// unique too).
+pub fn media_of(post: Uuid) -> Uuid {
+    Uuid::from_u128(post.as_u128() ^ 0x5a5a_5a5a_5a5a_5a5a_5a5a_5a5a_5a5a_5a5a)
 }
 
 /// A UUIDv7 for `secs` whose random part comes from the seeded generator, so the same seed
@@ -131,11 +145,19 @@ pub fn generate(size: &Size, seed: u64, now_secs: u64) -> Dataset {
         posts.push((author, uuid_at(&mut rng, at)));
     }
     posts.sort_by_key(|(_, id)| *id);
+    let hot_author = (0..hot.len().max(1))
+        .max_by_key(|&h| (followers[h], std::cmp::Reverse(h)))
+        .unwrap_or(0);
+    let spare_media = (0..SPARE_MEDIA)
+        .map(|_| uuid_at(&mut rng, now_secs))
+        .collect();
     Dataset {
         users,
         follows,
         posts,
         heavy,
         inactive_follower,
+        hot_author,
+        spare_media,
     }
 }

@@ -1,6 +1,8 @@
 //! The HTTP load driver: runs each scenario against a running server for a fixed time at a fixed
 //! concurrency and reports latency percentiles (hdrhistogram) and throughput.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -15,6 +17,38 @@ pub struct Scenario {
     pub name: &'static str,
     /// (path, bearer token) pairs, used round-robin.
     pub requests: Vec<(String, Option<String>)>,
+    /// Instead of GETs: new posts by this author, each with the next unused upload.
+    pub posts_by: Option<Arc<PostMaker>>,
+}
+
+pub struct PostMaker {
+    pub token: String,
+    pub media: Vec<uuid::Uuid>,
+    pub next: AtomicUsize,
+}
+
+impl PostMaker {
+    /// Publishes a post with the next unused upload; its id.
+    pub async fn publish(&self, client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        let media = self
+            .media
+            .get(index)
+            .ok_or_else(|| anyhow::anyhow!("the hot author's spare uploads ran out"))?;
+        let body: Value = client
+            .post(format!("{base}/v1/posts"))
+            .bearer_auth(&self.token)
+            .json(&json!({"media_ids": [media], "visibility": "public", "caption": "new #bench"}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        body["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("a created post without an id"))
+    }
 }
 
 #[derive(Debug)]
@@ -29,7 +63,7 @@ pub struct Outcome {
     pub max_ms: f64,
 }
 
-async fn token(client: &reqwest::Client, base: &str, handle: &str) -> anyhow::Result<String> {
+pub async fn token(client: &reqwest::Client, base: &str, handle: &str) -> anyhow::Result<String> {
     let response: Value = client
         .post(format!("{base}/v1/auth/token"))
         .json(&json!({"grant_type": "password", "login": handle, "password": PASSWORD}))
@@ -78,6 +112,7 @@ pub async fn scenarios(
     base: &str,
     data: &Dataset,
     mixed: &[usize],
+    posts_by: Arc<PostMaker>,
 ) -> anyhow::Result<Vec<Scenario>> {
     let heavy = token(client, base, &handle_of(data.heavy[0])).await?;
     let inactive = token(client, base, &handle_of(data.inactive_follower)).await?;
@@ -94,18 +129,22 @@ pub async fn scenarios(
         Scenario {
             name: "healthz",
             requests: vec![("/healthz".into(), None)],
+            posts_by: None,
         },
         Scenario {
             name: "feed_first_page_heavy",
             requests: vec![("/v1/feed".into(), Some(heavy.clone()))],
+            posts_by: None,
         },
         Scenario {
             name: "feed_first_page_inactive_followees",
             requests: vec![("/v1/feed".into(), Some(inactive))],
+            posts_by: None,
         },
         Scenario {
             name: "feed_page_50",
             requests: vec![(page_50_path, Some(heavy))],
+            posts_by: None,
         },
         Scenario {
             name: "feed_mixed_users",
@@ -113,8 +152,27 @@ pub async fn scenarios(
                 .into_iter()
                 .map(|t| ("/v1/feed".to_owned(), Some(t)))
                 .collect(),
+            posts_by: None,
+        },
+        Scenario {
+            name: "create_post_hot_author",
+            requests: Vec::new(),
+            posts_by: Some(posts_by),
         },
     ])
+}
+
+/// Sends each of the scenario's reads once, untimed (a user's first feed read starts their
+/// timeline's build).
+pub async fn warm(client: &reqwest::Client, base: &str, scenario: &Scenario) -> anyhow::Result<()> {
+    for (path, token) in &scenario.requests {
+        let mut request = client.get(format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await?.error_for_status()?.bytes().await?;
+    }
+    Ok(())
 }
 
 pub async fn run(
@@ -129,24 +187,29 @@ pub async fn run(
     let workers = (0..concurrency.max(1)).map(|worker| {
         let client = client.clone();
         let requests = scenario.requests.clone();
+        let posts_by = scenario.posts_by.clone();
         let base = base.to_owned();
         async move {
             let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
             let (mut count, mut errors) = (0u64, 0u64);
             let mut next = worker;
             while Instant::now() < deadline {
-                let (path, token) = &requests[next % requests.len()];
-                next += 1;
-                let mut request = client.get(format!("{base}{path}"));
-                if let Some(token) = token {
-                    request = request.bearer_auth(token);
-                }
                 let sent = Instant::now();
-                let ok = match request.send().await {
-                    Ok(response) => {
-                        response.status().is_success() && response.bytes().await.is_ok()
+                let ok = if let Some(maker) = &posts_by {
+                    maker.publish(&client, &base).await.is_ok()
+                } else {
+                    let (path, token) = &requests[next % requests.len()];
+                    next += 1;
+                    let mut request = client.get(format!("{base}{path}"));
+                    if let Some(token) = token {
+                        request = request.bearer_auth(token);
                     }
-                    Err(_) => false,
+                    match request.send().await {
+                        Ok(response) => {
+                            response.status().is_success() && response.bytes().await.is_ok()
+                        }
+                        Err(_) => false,
+                    }
                 };
                 histogram.record(sent.elapsed().as_micros().max(1) as u64)?;
                 count += 1;
@@ -179,19 +242,18 @@ pub async fn run(
     })
 }
 
-pub fn print(outcomes: &[Outcome], concurrency: usize, as_json: bool) {
-    if as_json {
-        let rows: Vec<Value> = outcomes
-            .iter()
-            .map(|o| {
-                json!({"scenario": o.name, "concurrency": concurrency, "requests": o.requests, "errors": o.errors,
-                       "requests_per_second": o.per_second, "p50_ms": o.p50_ms, "p90_ms": o.p90_ms,
-                       "p99_ms": o.p99_ms, "max_ms": o.max_ms})
-            })
-            .collect();
-        println!("{}", Value::Array(rows));
-        return;
-    }
+pub fn to_json(outcomes: &[Outcome], concurrency: usize) -> Value {
+    outcomes
+        .iter()
+        .map(|o| {
+            json!({"scenario": o.name, "concurrency": concurrency, "requests": o.requests, "errors": o.errors,
+                   "requests_per_second": o.per_second, "p50_ms": o.p50_ms, "p90_ms": o.p90_ms,
+                   "p99_ms": o.p99_ms, "max_ms": o.max_ms})
+        })
+        .collect()
+}
+
+pub fn print_table(outcomes: &[Outcome], concurrency: usize) {
     println!(
         "| scenario (concurrency {concurrency}) | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |"
     );

@@ -5,9 +5,33 @@ use std::time::Instant;
 
 use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, media_of};
 
 const BATCH: usize = 5_000;
+
+/// What the worker would have stored for a 1080×810 photo.
+fn variants(media: &uuid::Uuid) -> String {
+    serde_json::json!([
+        {"name": "thumb", "key": format!("media/{media}/thumb.jpg"), "width": 320, "height": 320, "content_type": "image/jpeg"},
+        {"name": "medium", "key": format!("media/{media}/medium.jpg"), "width": 1080, "height": 810, "content_type": "image/jpeg"},
+    ])
+    .to_string()
+}
+
+/// Every generated post's media item, then the hot author's spare uploads: (media, owner, post).
+fn media_rows(
+    data: &Dataset,
+) -> impl Iterator<Item = (uuid::Uuid, uuid::Uuid, Option<uuid::Uuid>)> {
+    let posts = data
+        .posts
+        .iter()
+        .map(|(author, id)| (media_of(*id), data.users[*author], Some(*id)));
+    let spare = data
+        .spare_media
+        .iter()
+        .map(|id| (*id, data.users[data.hot_author], None));
+    posts.chain(spare)
+}
 
 fn handle(index: usize) -> String {
     format!("user{index:06}")
@@ -70,6 +94,36 @@ pub async fn sqlite(pool: &SqlitePool, data: &Dataset, password_hash: &str) -> a
         });
         insert.build().execute(pool).await?;
     }
+    let media: Vec<_> = media_rows(data).collect();
+    for chunk in media.chunks(BATCH / 10) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO media (id, owner_id, purpose, status, content_type, size_bytes, width, height,
+                                blurhash, variants, upload_expires_at, created_at, updated_at) ",
+        );
+        insert.push_values(chunk, |mut row, (id, owner, _)| {
+            row.push_bind(*id)
+                .push_bind(*owner)
+                .push_bind("post")
+                .push_bind("ready")
+                .push_bind("image/jpeg")
+                .push_bind(2_000_000)
+                .push_bind(1080)
+                .push_bind(810)
+                .push_bind("LEHV6nWB2yk8pyo0adR*.7kCMdnj")
+                .push_bind(variants(id))
+                .push_bind(micros(id))
+                .push_bind(micros(id))
+                .push_bind(micros(id));
+        });
+        insert.build().execute(pool).await?;
+    }
+    for chunk in data.posts.chunks(BATCH / 5) {
+        let mut insert = QueryBuilder::new("INSERT INTO post_media (post_id, media_id, position) ");
+        insert.push_values(chunk, |mut row, (_, id)| {
+            row.push_bind(*id).push_bind(media_of(*id)).push_bind(0);
+        });
+        insert.build().execute(pool).await?;
+    }
     println!(
         "loaded into SQLite in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -128,7 +182,41 @@ pub async fn postgres(pool: &PgPool, data: &Dataset, password_hash: &str) -> any
         .execute(pool)
         .await?;
     }
-    sqlx::query("ANALYZE").execute(pool).await?;
+    let media: Vec<_> = media_rows(data).collect();
+    for chunk in media.chunks(BATCH * 2) {
+        let ids: Vec<uuid::Uuid> = chunk.iter().map(|(id, _, _)| *id).collect();
+        let owners: Vec<uuid::Uuid> = chunk.iter().map(|(_, owner, _)| *owner).collect();
+        let variants: Vec<String> = ids.iter().map(variants).collect();
+        let times: Vec<time::OffsetDateTime> = ids.iter().map(timestamp).collect();
+        sqlx::query(
+            "INSERT INTO media (id, owner_id, purpose, status, content_type, size_bytes, width, height,
+                                blurhash, variants, upload_expires_at, created_at, updated_at)
+             SELECT id, owner, 'post', 'ready', 'image/jpeg', 2000000, 1080, 810,
+                    'LEHV6nWB2yk8pyo0adR*.7kCMdnj', variants::jsonb, at, at, at
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) AS t(id, owner, variants, at)",
+        )
+        .bind(&ids)
+        .bind(&owners)
+        .bind(&variants)
+        .bind(&times)
+        .execute(pool)
+        .await?;
+        let attached: Vec<(uuid::Uuid, uuid::Uuid)> = chunk
+            .iter()
+            .filter_map(|(id, _, post)| post.map(|post| (post, *id)))
+            .collect();
+        let posts: Vec<uuid::Uuid> = attached.iter().map(|(post, _)| *post).collect();
+        let media: Vec<uuid::Uuid> = attached.iter().map(|(_, media)| *media).collect();
+        sqlx::query(
+            "INSERT INTO post_media (post_id, media_id, position)
+             SELECT post, media, 0 FROM UNNEST($1::uuid[], $2::uuid[]) AS t(post, media)",
+        )
+        .bind(&posts)
+        .bind(&media)
+        .execute(pool)
+        .await?;
+    }
+    sqlx::query("VACUUM ANALYZE").execute(pool).await?;
     println!(
         "loaded into PostgreSQL in {:.1} s",
         started.elapsed().as_secs_f64()

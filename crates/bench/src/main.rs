@@ -8,6 +8,7 @@
 
 mod dataset;
 mod driver;
+mod fanout;
 mod load;
 
 use std::sync::Arc;
@@ -54,6 +55,12 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Run only these scenarios (comma-separated names); all by default.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Skip the check that a new post by the hot author reaches all its followers' feeds.
+        #[arg(long)]
+        no_fan_out_check: bool,
     },
     /// Time the feed read path against the naive query (same dataset arguments as generate).
     Baseline {
@@ -103,7 +110,12 @@ async fn main() -> anyhow::Result<()> {
             let hasher = picshare_app::PasswordHasherPool::new(1, 1)?;
             let hash = hasher.hash("benchmark password").await?;
             if database_url.starts_with("sqlite:") {
-                let pool = sqlx::SqlitePool::connect(&database_url).await?;
+                // A bulk load need not survive a power cut: no fsync per batch.
+                let options = database_url
+                    .parse::<sqlx::sqlite::SqliteConnectOptions>()?
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Off);
+                let pool = sqlx::SqlitePool::connect_with(options).await?;
                 load::sqlite(&pool, &data, &hash).await?;
             } else {
                 let pool = sqlx::PgPool::connect(&database_url).await?;
@@ -125,6 +137,8 @@ async fn main() -> anyhow::Result<()> {
             duration_secs,
             concurrency,
             json,
+            only,
+            no_fan_out_check,
         } => {
             let data = dataset::generate(&dataset::size(&size)?, seed, NOW_SECS);
             let client = reqwest::Client::builder()
@@ -132,17 +146,50 @@ async fn main() -> anyhow::Result<()> {
                 .pool_max_idle_per_host(concurrency.max(1))
                 .build()?;
             let mut rng = StdRng::seed_from_u64(seed ^ 0x10ad);
-            let mixed: Vec<usize> = (0..50)
+            let mixed: Vec<usize> = (0..200)
                 .map(|_| rng.random_range(0..data.users.len()))
                 .collect();
             let base = url.trim_end_matches('/');
-            let scenarios = driver::scenarios(&client, base, &data, &mixed).await?;
+            let hot_author =
+                driver::token(&client, base, &load::handle_of(data.hot_author)).await?;
+            let maker = Arc::new(driver::PostMaker {
+                token: hot_author,
+                media: data.spare_media.clone(),
+                next: Default::default(),
+            });
+            // Followers read their feeds first, so the new posts reach them by fan-out.
+            let followers = if no_fan_out_check {
+                None
+            } else {
+                Some(fanout::prepare(&client, base, &data).await?)
+            };
+            let scenarios = driver::scenarios(&client, base, &data, &mixed, maker.clone()).await?;
             let mut outcomes = Vec::new();
             for scenario in &scenarios {
+                if !only.is_empty() && !only.iter().any(|name| name == scenario.name) {
+                    continue;
+                }
+                driver::warm(&client, base, scenario).await?;
+                fanout::feed_jobs_drained(&client, base, Duration::from_secs(600)).await?;
                 let duration = Duration::from_secs(duration_secs);
                 outcomes.push(driver::run(&client, base, scenario, duration, concurrency).await?);
             }
-            driver::print(&outcomes, concurrency, json);
+            let visibility = match &followers {
+                Some(followers) => Some(fanout::check(&client, base, followers, &maker).await?),
+                None => None,
+            };
+            if json {
+                let report = serde_json::json!({
+                    "scenarios": driver::to_json(&outcomes, concurrency),
+                    "new_post_visible_to_followers": visibility.as_ref().map(fanout::to_json),
+                });
+                println!("{report}");
+            } else {
+                driver::print_table(&outcomes, concurrency);
+                if let Some(visibility) = &visibility {
+                    fanout::print_line(visibility);
+                }
+            }
             Ok(())
         }
         Command::Baseline {

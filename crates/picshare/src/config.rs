@@ -50,6 +50,7 @@ pub struct RawConfig {
     pub job_poll_interval_ms: u64,
     pub max_following: i64,
     pub max_followers: i64,
+    pub feed_timelines: bool,
 }
 
 impl Default for RawConfig {
@@ -91,6 +92,7 @@ impl Default for RawConfig {
             job_poll_interval_ms: 500,
             max_following: 2000,
             max_followers: 2000,
+            feed_timelines: true,
         }
     }
 }
@@ -148,6 +150,7 @@ pub struct Settings {
     pub job_retry_base: Duration,
     pub job_poll_interval: Duration,
     pub follow_caps: picshare_domain::FollowCaps,
+    pub feed_timelines: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -353,6 +356,7 @@ impl Settings {
             access_token_ttl: Duration::from_secs(raw.access_token_ttl_secs),
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_secs),
             invite_only: raw.invite_only,
+            feed_timelines: raw.feed_timelines,
             rate_limits,
             login_failures_per_account: raw.login_failures_per_account,
             login_failures_per_ip: raw.login_failures_per_ip,

@@ -127,7 +127,9 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
                 window: settings.login_failure_window,
             },
             follow_caps: settings.follow_caps,
+            feed_timelines: settings.feed_timelines,
         }),
+        jobs_waiting: Arc::new(tokio::sync::Notify::new()),
     })
 }
 

@@ -5,6 +5,7 @@ use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::timelines::{backfill, forget_author};
 use crate::users::{USER_COLUMNS, UserRow};
 use crate::{PgStore, db_err};
 
@@ -51,6 +52,7 @@ async fn remove_follow(
         .map_err(db_err)?
         .rows_affected();
     if removed == 1 {
+        forget_author(tx, follower, followee).await?;
         sqlx::query("UPDATE users SET following_count = following_count - 1 WHERE id = $1")
             .bind(follower.0)
             .execute(&mut **tx)
@@ -148,6 +150,7 @@ async fn add_follow(
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
+    backfill(tx, follower, followee).await?;
     Ok(FollowOutcome::Following)
 }
 

@@ -109,6 +109,20 @@ impl UserStore for PgStore {
         query.map_err(db_err)?.map(UserRow::into_user).transpose()
     }
 
+    async fn find_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(UserRow::into_user)
+        .collect()
+    }
+
     async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
         let login = login.trim().to_lowercase();
         sqlx::query_as::<_, UserRow>(&format!(

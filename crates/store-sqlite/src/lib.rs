@@ -4,6 +4,7 @@ mod jobs;
 mod media;
 mod posts;
 mod social;
+mod timelines;
 mod tokens;
 mod users;
 

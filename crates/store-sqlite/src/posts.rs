@@ -11,13 +11,23 @@ use uuid::Uuid;
 use crate::jobs::insert_job;
 use crate::media::{MEDIA_COLUMNS, MediaRow};
 use crate::social::user_columns;
+use crate::timelines::{add_own_post, graph_feed_sql};
 use crate::{SqliteStore, db_err, from_micros, to_micros};
 
 const POST_COLUMNS: &str = "id, author_id, caption, visibility, location_name, lat, lon, hashtags, \
      like_count, comment_count, created_at, edited_at";
 
+/// The post columns qualified with `p.`, for joins.
+pub(crate) fn prefixed_post_columns() -> String {
+    POST_COLUMNS
+        .split(", ")
+        .map(|c| format!("p.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(FromRow)]
-struct PostRow {
+pub(crate) struct PostRow {
     id: Uuid,
     author_id: Uuid,
     caption: String,
@@ -110,7 +120,7 @@ impl SqliteStore {
     }
 
     /// Posts for their rows, with the media of all of them fetched in one query.
-    async fn load_posts(&self, rows: Vec<PostRow>) -> StoreResult<Vec<Post>> {
+    pub(crate) async fn load_posts(&self, rows: Vec<PostRow>) -> StoreResult<Vec<Post>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -237,7 +247,11 @@ async fn attach_media(
 
 #[async_trait]
 impl PostStore for SqliteStore {
-    async fn create_post(&self, post: &NewPost) -> StoreResult<Result<Post, PostRefusal>> {
+    async fn create_post(
+        &self,
+        post: &NewPost,
+        fan_out: &NewJob,
+    ) -> StoreResult<Result<Post, PostRefusal>> {
         let mut tx = self.write_tx().await?;
         for media in &post.media_ids {
             let usable: Option<i64> = sqlx::query_scalar(
@@ -280,6 +294,8 @@ impl PostStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        add_own_post(&mut tx, post.author_id, post.id).await?;
+        insert_job(&mut tx, fan_out).await?;
         let created = self
             .post_in(&mut tx, post.id)
             .await?
@@ -416,30 +432,13 @@ impl PostStore for SqliteStore {
     }
 
     async fn home_feed(&self, viewer: UserId, page: PageRequest) -> StoreResult<Page<Post>> {
-        // Authors: the viewer and their followees (a follow cannot outlive a block; the check
-        // below keeps that true even against a concurrent block). Each author's posts come from
-        // the (author_id, id) index.
-        let rows = sqlx::query_as::<_, PostRow>(&format!(
-            "WITH authors(id) AS (
-                 SELECT followee_id FROM follows WHERE follower_id = ?1
-                 UNION ALL SELECT ?1)
-             SELECT {} FROM authors a JOIN posts p ON p.author_id = a.id
-             WHERE p.id < ?2 AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = ?1 AND b.blocked_id = a.id)
-                      OR (b.blocker_id = a.id AND b.blocked_id = ?1))
-             ORDER BY p.id DESC LIMIT ?3",
-            POST_COLUMNS
-                .split(", ")
-                .map(|c| format!("p.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .bind(viewer.0)
-        .bind(page.after.unwrap_or(Uuid::max()))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query_as::<_, PostRow>(&graph_feed_sql(&prefixed_post_columns()))
+            .bind(viewer.0)
+            .bind(page.after.unwrap_or(Uuid::max()))
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         let posts = self
             .load_posts(rows)
             .await?

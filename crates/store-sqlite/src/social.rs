@@ -5,6 +5,7 @@ use sqlx::{Sqlite, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::timelines::{backfill, forget_author};
 use crate::users::{USER_COLUMNS, UserRow};
 use crate::{SqliteStore, db_err, to_micros};
 
@@ -51,6 +52,7 @@ async fn remove_follow(
         .map_err(db_err)?
         .rows_affected();
     if removed == 1 {
+        forget_author(tx, follower, followee).await?;
         sqlx::query("UPDATE users SET following_count = following_count - 1 WHERE id = ?")
             .bind(follower.0)
             .execute(&mut **tx)
@@ -131,6 +133,7 @@ async fn add_follow(
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
+    backfill(tx, follower, followee).await?;
     Ok(FollowOutcome::Following)
 }
 

@@ -111,6 +111,31 @@ impl UserStore for SqliteStore {
         query.map_err(db_err)?.map(UserRow::into_user).transpose()
     }
 
+    async fn find_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id IN ("
+        ));
+        let mut unique: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        unique.sort();
+        unique.dedup();
+        let mut list = query.separated(", ");
+        for id in unique {
+            list.push_bind(id);
+        }
+        list.push_unseparated(")");
+        query
+            .build_query_as::<UserRow>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(UserRow::into_user)
+            .collect()
+    }
+
     async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
         let login = login.trim().to_lowercase();
         sqlx::query_as::<_, UserRow>(&format!(

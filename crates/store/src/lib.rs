@@ -6,6 +6,7 @@ mod jobs;
 mod media;
 mod posts;
 mod social;
+mod timelines;
 mod tokens;
 mod users;
 
@@ -16,6 +17,9 @@ pub use jobs::{ClaimedJob, JobCount, JobStore, NewJob};
 pub use media::MediaStore;
 pub use posts::{NewComment, NewPost, Post, PostRefusal, PostStore, PostUpdate};
 pub use social::{FollowOutcome, Page, PageRequest, SocialStore};
+pub use timelines::{
+    FLOOR_BUILDING, FLOOR_COMPLETE, TIMELINE_TRIM_AT, TIMELINE_WINDOW, TimelineSlice, TimelineStore,
+};
 pub use tokens::{NewRefreshToken, RefreshRotation, TokenStore};
 pub use users::{ProfileUpdate, UserStore};
 
@@ -31,7 +35,16 @@ pub struct PoolStats {
 /// The whole database as the app sees it.
 #[async_trait]
 pub trait Store:
-    UserStore + TokenStore + MediaStore + JobStore + SocialStore + PostStore + Send + Sync + 'static
+    UserStore
+    + TokenStore
+    + MediaStore
+    + JobStore
+    + SocialStore
+    + PostStore
+    + TimelineStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is ("sqlite", "postgres"), for logs and metrics.
     fn backend(&self) -> &'static str;

@@ -65,9 +65,14 @@ pub enum PostRefusal {
 
 #[async_trait]
 pub trait PostStore {
-    /// Creates the post, attaches its media in order and counts it for the author, in one
+    /// Creates the post, attaches its media in order, counts it for the author, puts it in the
+    /// author's own timeline and enqueues `fan_out` (the followers' timelines), in one
     /// transaction.
-    async fn create_post(&self, post: &NewPost) -> StoreResult<Result<Post, PostRefusal>>;
+    async fn create_post(
+        &self,
+        post: &NewPost,
+        fan_out: &NewJob,
+    ) -> StoreResult<Result<Post, PostRefusal>>;
 
     async fn find_post(&self, id: Uuid) -> StoreResult<Option<Post>>;
 

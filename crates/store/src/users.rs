@@ -29,6 +29,9 @@ pub trait UserStore {
 
     async fn find_user(&self, lookup: &UserLookup) -> StoreResult<Option<User>>;
 
+    /// The accounts among `ids` that exist (one query; duplicates allowed), in no order.
+    async fn find_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+
     /// Finds the account whose email or handle (case-insensitively) is `login`.
     async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
 

@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser};
 use crate::pagination::{PageParams, Paging, encode_cursor};
-use crate::routes::posts::{PostList, post_response};
+use crate::routes::posts::{PostList, post_responses};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -28,12 +28,8 @@ async fn home_feed(
     Paging(page): Paging,
 ) -> Result<ApiJson<PostList>, ApiError> {
     let page = state.app.home_feed(caller, page).await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for view in page.items {
-        items.push(post_response(&state, view).await?);
-    }
     Ok(ApiJson(PostList {
-        items,
+        items: post_responses(&state, page.items).await?,
         next_cursor: page.next.map(encode_cursor),
     }))
 }

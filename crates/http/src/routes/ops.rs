@@ -60,7 +60,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     match state.app.store.job_counts().await {
         Ok(counts) => {
             // Kinds and states with no rows must read 0, not their last value.
-            for kind in picshare_app::media::JOB_KINDS {
+            for kind in picshare_app::worker::JOB_KINDS {
                 for job_state in ["queued", "running", "dead"] {
                     metrics::gauge!("picshare_jobs", "kind" => kind, "state" => job_state).set(0.0);
                 }

@@ -150,10 +150,37 @@ pub struct CommentList {
 }
 
 pub async fn post_response(state: &AppState, view: PostView) -> Result<PostResponse, ApiError> {
+    let author = PublicUser::load(state, &view.author).await?;
+    Ok(post_body(state, view, author))
+}
+
+/// Responses for a page of posts, each author (and their avatar) looked up once.
+pub async fn post_responses(
+    state: &AppState,
+    views: Vec<PostView>,
+) -> Result<Vec<PostResponse>, ApiError> {
+    let mut authors: std::collections::HashMap<picshare_domain::UserId, PublicUser> =
+        Default::default();
+    let mut items = Vec::with_capacity(views.len());
+    for view in views {
+        let author = match authors.get(&view.author.id) {
+            Some(author) => author.clone(),
+            None => {
+                let author = PublicUser::load(state, &view.author).await?;
+                authors.insert(view.author.id, author.clone());
+                author
+            }
+        };
+        items.push(post_body(state, view, author));
+    }
+    Ok(items)
+}
+
+fn post_body(state: &AppState, view: PostView, author: PublicUser) -> PostResponse {
     let post = view.post;
-    Ok(PostResponse {
+    PostResponse {
         id: post.id,
-        author: PublicUser::load(state, &view.author).await?,
+        author,
         caption: post.caption,
         media: post
             .media
@@ -172,7 +199,7 @@ pub async fn post_response(state: &AppState, view: PostView) -> Result<PostRespo
         hashtags: post.hashtags,
         created_at: post.created_at,
         edited_at: post.edited_at,
-    })
+    }
 }
 
 async fn comment_response(
@@ -298,12 +325,8 @@ async fn user_posts(
 ) -> Result<ApiJson<PostList>, ApiError> {
     let lookup = user_lookup(&id)?;
     let page = state.app.user_posts(viewer, &lookup, page).await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for view in page.items {
-        items.push(post_response(&state, view).await?);
-    }
     Ok(ApiJson(PostList {
-        items,
+        items: post_responses(&state, page.items).await?,
         next_cursor: page.next.map(encode_cursor),
     }))
 }

@@ -23,7 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// An avatar picture in its served size.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Avatar {
     pub url: String,
     pub width: u32,
@@ -31,7 +31,7 @@ pub struct Avatar {
 }
 
 /// What anyone may see of an account. Never contains email, role or credentials.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublicUser {
     pub id: Uuid,
     pub handle: String,

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 
-async fn post(app: &TestApp, token: &str, visibility: &str) -> String {
+pub(crate) async fn post(app: &TestApp, token: &str, visibility: &str) -> String {
     let media = app.ready_media(token).await;
     let response = app
         .post_json(
@@ -21,7 +21,11 @@ async fn post(app: &TestApp, token: &str, visibility: &str) -> String {
         .to_owned()
 }
 
-async fn feed_page(app: &TestApp, token: &str, query: &str) -> (Vec<String>, Option<String>) {
+pub(crate) async fn feed_page(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+) -> (Vec<String>, Option<String>) {
     let page: Value = app
         .get(&format!("/v1/feed?{query}"), Some(token))
         .await
@@ -37,7 +41,7 @@ async fn feed_page(app: &TestApp, token: &str, query: &str) -> (Vec<String>, Opt
     (ids, page["next_cursor"].as_str().map(str::to_owned))
 }
 
-async fn whole_feed(app: &TestApp, token: &str, limit: u32) -> Vec<String> {
+pub(crate) async fn whole_feed(app: &TestApp, token: &str, limit: u32) -> Vec<String> {
     let (mut ids, mut cursor) = feed_page(app, token, &format!("limit={limit}")).await;
     while let Some(next) = cursor {
         let (more, after) = feed_page(app, token, &format!("limit={limit}&cursor={next}")).await;
@@ -47,7 +51,7 @@ async fn whole_feed(app: &TestApp, token: &str, limit: u32) -> Vec<String> {
     ids
 }
 
-async fn follow(app: &TestApp, token: &str, user: &str) {
+pub(crate) async fn follow(app: &TestApp, token: &str, user: &str) {
     assert_eq!(
         app.post_empty(&format!("/v1/users/{user}/follow"), Some(token))
             .await

@@ -384,6 +384,15 @@ impl TestApp {
         id
     }
 
+    /// A UUID as a SQL literal of the test database (BLOB in SQLite, `uuid` in PostgreSQL).
+    pub fn sql_uuid(&self, id: &str) -> String {
+        let id: uuid::Uuid = id.parse().expect("uuid");
+        match self.config.database_url.as_deref() {
+            Some(url) if url.starts_with("sqlite:") => format!("X'{}'", id.simple()),
+            _ => format!("'{id}'::uuid"),
+        }
+    }
+
     /// Runs raw SQL against the test database (to corrupt counters on purpose).
     pub async fn execute_sql(&self, sql: &str) {
         let url = self.config.database_url.clone().expect("database url");

@@ -13,4 +13,5 @@ mod posts;
 mod social;
 mod store_conformance;
 mod throttle;
+mod timelines;
 mod users;

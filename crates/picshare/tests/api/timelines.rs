@@ -1,0 +1,107 @@
+//! The feed read from precomputed timelines: built after a first read, written by the fan-out
+//! job, cut at a floor below which the follow graph answers, and never trusted over the graph
+//! for who the reader follows.
+
+use reqwest::StatusCode;
+
+use crate::feed::{follow, post, whole_feed};
+use crate::helpers::{TestApp, spawn_app};
+
+/// A reader following two authors, with a built timeline; returns the reader's token, the
+/// authors' tokens and the feed newest first.
+async fn reader_with_timeline(app: &TestApp) -> (String, Vec<String>, Vec<String>) {
+    let (_, reader) = app.quick_user("reader").await;
+    let (alice, alice_token) = app.quick_user("alice").await;
+    let (bob, bob_token) = app.quick_user("bob").await;
+    follow(app, &reader, &alice).await;
+    follow(app, &reader, &bob).await;
+    let mut feed = Vec::new();
+    for (n, token) in [&alice_token, &bob_token, &reader, &alice_token, &bob_token]
+        .into_iter()
+        .enumerate()
+    {
+        let visibility = if n % 2 == 0 { "public" } else { "followers" };
+        feed.insert(0, post(app, token, visibility).await);
+    }
+    // The first read is cold: it comes from the graph and starts the timeline's build.
+    assert_eq!(whole_feed(app, &reader, 2).await, feed);
+    app.run_jobs().await;
+    (reader, vec![alice_token, bob_token], feed)
+}
+
+#[tokio::test]
+async fn new_posts_reach_a_built_timeline_through_the_fan_out() {
+    let app = spawn_app().await;
+    let (reader, authors, mut feed) = reader_with_timeline(&app).await;
+    assert_eq!(whole_feed(&app, &reader, 3).await, feed);
+    // `post` runs the jobs, the fan-out among them.
+    feed.insert(0, post(&app, &authors[1], "followers").await);
+    feed.insert(0, post(&app, &reader, "public").await);
+    assert_eq!(whole_feed(&app, &reader, 3).await, feed);
+    assert_eq!(whole_feed(&app, &reader, 100).await, feed);
+}
+
+#[tokio::test]
+async fn below_its_floor_a_timeline_continues_from_the_graph() {
+    let app = spawn_app().await;
+    let (reader, _, feed) = reader_with_timeline(&app).await;
+    // Cut the timeline as a trim would: it vouches only for the three newest posts.
+    let floor = app.sql_uuid(&feed[2]);
+    app.execute_sql(&format!(
+        "DELETE FROM home_timeline WHERE post_id < {floor}"
+    ))
+    .await;
+    app.execute_sql(&format!("UPDATE timeline_state SET floor = {floor}"))
+        .await;
+    for limit in [1, 2, 3, 4, 20] {
+        assert_eq!(
+            whole_feed(&app, &reader, limit).await,
+            feed,
+            "limit {limit}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_timeline_entry_never_outranks_the_follow_graph() {
+    let app = spawn_app().await;
+    let (reader, _, feed) = reader_with_timeline(&app).await;
+    let (stranger, stranger_token) = app.quick_user("stranger").await;
+    let theirs = post(&app, &stranger_token, "followers").await;
+    // An entry left by a fan-out that raced an unfollow: the reader does not follow them.
+    app.execute_sql(&format!(
+        "INSERT INTO home_timeline (user_id, post_id, author_id)
+         SELECT user_id, {}, {} FROM timeline_state",
+        app.sql_uuid(&theirs),
+        app.sql_uuid(&stranger)
+    ))
+    .await;
+    assert_eq!(whole_feed(&app, &reader, 2).await, feed);
+}
+
+#[tokio::test]
+async fn refresh_drops_a_damaged_timeline_and_rebuilds_it() {
+    let app = spawn_app().await;
+    let (reader, _, feed) = reader_with_timeline(&app).await;
+    app.execute_sql("DELETE FROM home_timeline").await;
+    assert!(whole_feed(&app, &reader, 2).await.is_empty());
+    let refreshed = app.post_empty("/v1/feed/refresh", Some(&reader)).await;
+    assert_eq!(refreshed.status(), StatusCode::NO_CONTENT);
+    // From the graph while the rebuild waits, then from the rebuilt timeline.
+    assert_eq!(whole_feed(&app, &reader, 2).await, feed);
+    app.run_jobs().await;
+    assert_eq!(whole_feed(&app, &reader, 2).await, feed);
+}
+
+#[tokio::test]
+async fn a_new_follow_brings_the_followees_older_posts_into_the_timeline() {
+    let app = spawn_app().await;
+    let (reader, _, feed) = reader_with_timeline(&app).await;
+    let (carol, carol_token) = app.quick_user("carol").await;
+    let older = post(&app, &carol_token, "public").await;
+    assert_eq!(whole_feed(&app, &reader, 2).await, feed);
+    follow(&app, &reader, &carol).await;
+    let mut expected = vec![older];
+    expected.extend(feed);
+    assert_eq!(whole_feed(&app, &reader, 2).await, expected);
+}

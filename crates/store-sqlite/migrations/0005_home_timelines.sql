@@ -1,0 +1,18 @@
+-- Precomputed home timelines (docs/feed.md). A user has one only after reading their feed;
+-- the fan-out job writes new posts into the timelines of the author's followers that have one.
+CREATE TABLE timeline_state (
+    user_id BLOB PRIMARY KEY NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- The timeline holds every feed post with an id at or above this one (all zeros: every
+    -- post; all ones: none yet, while it is being built). Older pages come from the graph.
+    floor   BLOB NOT NULL,
+    -- Entries written since the last trim, roughly; the fan-out trims past the window.
+    entries INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE home_timeline (
+    user_id   BLOB NOT NULL REFERENCES timeline_state (user_id) ON DELETE CASCADE,
+    post_id   BLOB NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    author_id BLOB NOT NULL,
+    PRIMARY KEY (user_id, post_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX home_timeline_post_idx ON home_timeline (post_id);

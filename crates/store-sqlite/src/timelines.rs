@@ -1,0 +1,291 @@
+//! Home timelines (docs/feed.md) and the follow-graph read they fall back to.
+
+use async_trait::async_trait;
+use picshare_domain::UserId;
+use picshare_store::{
+    FLOOR_BUILDING, FLOOR_COMPLETE, NewJob, PageRequest, StoreResult, TIMELINE_TRIM_AT,
+    TIMELINE_WINDOW, TimelineSlice, TimelineStore,
+};
+use sqlx::{Sqlite, Transaction};
+use uuid::Uuid;
+
+use crate::jobs::insert_job;
+use crate::posts::{PostRow, prefixed_post_columns};
+use crate::{SqliteStore, db_err};
+
+/// The viewer's newest `?3` feed posts below `?2`, read from the graph. Each author (the viewer
+/// and each followee) first gives the id of its newest post below the cursor, one index probe;
+/// the `?3`-th largest of those is a lower bound for the page, so only posts at or above it are
+/// read. A block deletes follows both ways in the same transaction, so followees need no block
+/// check.
+pub(crate) fn graph_feed_sql(columns: &str) -> String {
+    format!(
+        "WITH authors(id) AS (
+             SELECT followee_id FROM follows WHERE follower_id = ?1
+             UNION ALL SELECT ?1),
+         newest(id, top) AS MATERIALIZED (
+             SELECT a.id, (SELECT p.id FROM posts p WHERE p.author_id = a.id AND p.id < ?2
+                           ORDER BY p.id DESC LIMIT 1)
+             FROM authors a),
+         bound(id) AS (
+             SELECT coalesce((SELECT top FROM newest WHERE top IS NOT NULL
+                              ORDER BY top DESC LIMIT 1 OFFSET ?3 - 1), zeroblob(16)))
+         SELECT {columns} FROM newest n CROSS JOIN bound b
+         JOIN posts p ON p.author_id = n.id AND p.id >= b.id AND p.id < ?2
+         WHERE n.top >= b.id
+         ORDER BY p.id DESC LIMIT ?3"
+    )
+}
+
+/// Puts a new post in its author's own timeline, if they have one.
+pub(crate) async fn add_own_post(
+    tx: &mut Transaction<'_, Sqlite>,
+    author: UserId,
+    post: Uuid,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO home_timeline (user_id, post_id, author_id)
+         SELECT user_id, ?2, ?1 FROM timeline_state WHERE user_id = ?1",
+    )
+    .bind(author.0)
+    .bind(post)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// After a new follow: the followee's posts the follower's timeline vouches for go into it. If
+/// the followee has more than a window of them, the floor rises to the oldest one written.
+pub(crate) async fn backfill(
+    tx: &mut Transaction<'_, Sqlite>,
+    follower: UserId,
+    followee: UserId,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO home_timeline (user_id, post_id, author_id)
+         SELECT * FROM (SELECT s.user_id, p.id, p.author_id FROM timeline_state s
+                        JOIN posts p ON p.author_id = ?2 AND p.id >= s.floor
+                        WHERE s.user_id = ?1 ORDER BY p.id DESC LIMIT ?3) WHERE true
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(follower.0)
+    .bind(followee.0)
+    .bind(i64::from(TIMELINE_WINDOW))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    sqlx::query(
+        "UPDATE timeline_state SET floor = max(floor, cut) FROM (
+             SELECT p.id AS cut FROM timeline_state s
+             JOIN posts p ON p.author_id = ?2 AND p.id >= s.floor
+             WHERE s.user_id = ?1 ORDER BY p.id DESC LIMIT 1 OFFSET ?3 - 1) AS cut_row
+         WHERE user_id = ?1",
+    )
+    .bind(follower.0)
+    .bind(followee.0)
+    .bind(i64::from(TIMELINE_WINDOW))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// After an unfollow or a block: the author's posts leave the user's timeline.
+pub(crate) async fn forget_author(
+    tx: &mut Transaction<'_, Sqlite>,
+    user: UserId,
+    author: UserId,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM home_timeline WHERE user_id = ? AND author_id = ?")
+        .bind(user.0)
+        .bind(author.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Cuts a timeline back to the window; the floor rises to its oldest kept entry.
+async fn trim(tx: &mut Transaction<'_, Sqlite>, user: Uuid) -> StoreResult<()> {
+    let cut: Option<Uuid> = sqlx::query_scalar(
+        "SELECT post_id FROM home_timeline WHERE user_id = ?
+         ORDER BY post_id DESC LIMIT 1 OFFSET ?",
+    )
+    .bind(user)
+    .bind(i64::from(TIMELINE_WINDOW) - 1)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    if let Some(cut) = cut {
+        sqlx::query("DELETE FROM home_timeline WHERE user_id = ? AND post_id < ?")
+            .bind(user)
+            .bind(cut)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("UPDATE timeline_state SET floor = max(floor, ?2) WHERE user_id = ?1")
+            .bind(user)
+            .bind(cut)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    }
+    sqlx::query("UPDATE timeline_state SET entries = 0 WHERE user_id = ?")
+        .bind(user)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl TimelineStore for SqliteStore {
+    async fn timeline_slice(
+        &self,
+        viewer: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Option<TimelineSlice>> {
+        let floor: Option<Uuid> =
+            sqlx::query_scalar("SELECT floor FROM timeline_state WHERE user_id = ?")
+                .bind(viewer.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        let Some(floor) = floor else {
+            return Ok(None);
+        };
+        if floor == FLOOR_BUILDING {
+            return Ok(Some(TimelineSlice {
+                posts: Vec::new(),
+                floor,
+            }));
+        }
+        // An entry whose author the viewer no longer follows (a fan-out that raced an unfollow)
+        // is skipped here; deleted posts are gone with their entries.
+        let rows = sqlx::query_as::<_, PostRow>(&format!(
+            "SELECT {} FROM home_timeline t JOIN posts p ON p.id = t.post_id
+             WHERE t.user_id = ?1 AND t.post_id < ?2 AND t.post_id >= ?3
+               AND (t.author_id = ?1 OR EXISTS (SELECT 1 FROM follows f
+                    WHERE f.follower_id = ?1 AND f.followee_id = t.author_id))
+             ORDER BY t.post_id DESC LIMIT ?4",
+            prefixed_post_columns()
+        ))
+        .bind(viewer.0)
+        .bind(page.after.unwrap_or(Uuid::max()))
+        .bind(floor)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let posts = self.load_posts(rows).await?;
+        Ok(Some(TimelineSlice { posts, floor }))
+    }
+
+    async fn start_timeline(
+        &self,
+        viewer: UserId,
+        build: &NewJob,
+        restart: bool,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        if restart {
+            sqlx::query("DELETE FROM timeline_state WHERE user_id = ?")
+                .bind(viewer.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let started = sqlx::query(
+            "INSERT INTO timeline_state (user_id, floor)
+             SELECT id, ? FROM users WHERE id = ? ON CONFLICT DO NOTHING",
+        )
+        .bind(FLOOR_BUILDING)
+        .bind(viewer.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            == 1;
+        if started {
+            insert_job(&mut tx, build).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(started)
+    }
+
+    async fn build_timeline(&self, viewer: UserId) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM timeline_state WHERE user_id = ?")
+                .bind(viewer.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        let written = sqlx::query(&format!(
+            "INSERT INTO home_timeline (user_id, post_id, author_id)
+             SELECT ?1, id, author_id FROM ({}) WHERE true ON CONFLICT DO NOTHING",
+            graph_feed_sql("p.id, p.author_id")
+        ))
+        .bind(viewer.0)
+        .bind(Uuid::max())
+        .bind(i64::from(TIMELINE_WINDOW))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        let cut: Option<Uuid> = sqlx::query_scalar(
+            "SELECT post_id FROM home_timeline WHERE user_id = ?
+             ORDER BY post_id DESC LIMIT 1 OFFSET ?",
+        )
+        .bind(viewer.0)
+        .bind(i64::from(TIMELINE_WINDOW) - 1)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE timeline_state SET floor = ?, entries = ? WHERE user_id = ?")
+            .bind(cut.unwrap_or(FLOOR_COMPLETE))
+            .bind(written as i64)
+            .bind(viewer.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn fan_out(&self, post: Uuid) -> StoreResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let written = sqlx::query(
+            "INSERT INTO home_timeline (user_id, post_id, author_id)
+             SELECT f.follower_id, p.id, p.author_id FROM posts p
+             JOIN follows f ON f.followee_id = p.author_id
+             JOIN timeline_state s ON s.user_id = f.follower_id
+             WHERE p.id = ? ON CONFLICT DO NOTHING",
+        )
+        .bind(post)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        let grown: Vec<(Uuid, i64)> = sqlx::query_as(
+            "UPDATE timeline_state SET entries = entries + 1
+             WHERE user_id IN (SELECT user_id FROM home_timeline WHERE post_id = ?)
+             RETURNING user_id, entries",
+        )
+        .bind(post)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for (user, entries) in grown {
+            if entries >= TIMELINE_TRIM_AT {
+                trim(&mut tx, user).await?;
+            }
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(written)
+    }
+}

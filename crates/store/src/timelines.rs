@@ -1,0 +1,59 @@
+use async_trait::async_trait;
+use picshare_domain::UserId;
+use uuid::Uuid;
+
+use crate::{NewJob, PageRequest, Post, StoreResult};
+
+/// Entries a home timeline keeps (a page-50 read at 20 per page stays inside it); older pages
+/// come from the follow graph.
+pub const TIMELINE_WINDOW: u32 = 1200;
+
+/// A timeline trims back to the window once this many entries have been written since.
+pub const TIMELINE_TRIM_AT: i64 = TIMELINE_WINDOW as i64 + TIMELINE_WINDOW as i64 / 4;
+
+/// Floor of a timeline that holds every feed post of its user.
+pub const FLOOR_COMPLETE: Uuid = Uuid::nil();
+
+/// Floor of a timeline being built: it vouches for no post yet.
+pub const FLOOR_BUILDING: Uuid = Uuid::max();
+
+/// A stretch of a stored timeline.
+#[derive(Debug, Clone)]
+pub struct TimelineSlice {
+    /// Up to `limit + 1` posts, newest first.
+    pub posts: Vec<Post>,
+    /// The timeline holds every feed post with an id at or above this; below it, read the graph.
+    pub floor: Uuid,
+}
+
+/// Precomputed home timelines (docs/feed.md): the post ids of a user's feed, written when posts
+/// are created and follows change, read instead of the follow graph.
+#[async_trait]
+pub trait TimelineStore {
+    /// Up to `page.limit + 1` posts of the viewer's timeline below `page.after` and at or above
+    /// its floor, newest first, leaving out authors the viewer no longer follows. `None` when
+    /// the viewer has no timeline.
+    async fn timeline_slice(
+        &self,
+        viewer: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Option<TimelineSlice>>;
+
+    /// Gives the viewer an empty timeline that vouches for nothing yet, and enqueues `build`, in
+    /// one transaction. With `restart`, an existing timeline is dropped first; otherwise an
+    /// existing one is kept and nothing is enqueued (false).
+    async fn start_timeline(
+        &self,
+        viewer: UserId,
+        build: &NewJob,
+        restart: bool,
+    ) -> StoreResult<bool>;
+
+    /// Fills a started timeline with the newest `TIMELINE_WINDOW` feed posts from the graph and
+    /// sets its floor. False when the viewer has no timeline any more.
+    async fn build_timeline(&self, viewer: UserId) -> StoreResult<bool>;
+
+    /// Writes the post into the timelines of its author's followers that have one, trimming
+    /// those that grew past the window; returns how many received it.
+    async fn fan_out(&self, post: Uuid) -> StoreResult<u64>;
+}
