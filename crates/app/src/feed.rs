@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use picshare_domain::{User, UserId};
-use picshare_store::{FLOOR_COMPLETE, Page, PageRequest, Post};
+use picshare_store::{FLOOR_COMPLETE, FeedEntry, Page, PageRequest, Post};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -36,14 +36,61 @@ pub(crate) fn fan_out_job(post: Uuid) -> AppResult<picshare_store::NewJob> {
 }
 
 impl App {
+    /// A page of the caller's feed: from their timeline where it vouches for the page, from the
+    /// follow graph below its floor or while it is cold.
     pub async fn home_feed(
         &self,
         caller: Principal,
         page: PageRequest,
     ) -> AppResult<Page<PostView>> {
-        let posts = self.feed_posts(caller.user_id, page).await?;
-        let liked = self.liked_among(Some(caller), &posts.items).await?;
-        let ids: Vec<UserId> = posts.items.iter().map(|post| post.author_id).collect();
+        let viewer = caller.user_id;
+        let limit = page.limit as usize;
+        let mut entries = Vec::new();
+        // Where the graph read starts, if the page needs it.
+        let mut graph_after = Some(page.after);
+        if self.settings.feed_timelines {
+            match self.store.timeline_slice(viewer, page).await? {
+                None => self.start_timeline(viewer, false).await?,
+                Some(slice) => {
+                    graph_after = match slice.floor {
+                        None | Some(FLOOR_COMPLETE) => None,
+                        Some(floor) => Some(Some(page.after.map_or(floor, |a| a.min(floor)))),
+                    };
+                    entries = slice.entries;
+                }
+            }
+        }
+        let mut more = entries.len() > limit;
+        if let Some(after) = graph_after {
+            let rest = self
+                .store
+                .home_feed(
+                    viewer,
+                    PageRequest {
+                        after,
+                        limit: (page.limit - entries.len() as u32).max(1),
+                    },
+                )
+                .await?;
+            more = rest.next.is_some() || entries.len() + rest.items.len() > limit;
+            entries.extend(self.feed_entries(caller, rest.items).await?);
+        }
+        entries.truncate(limit);
+        let next = if more {
+            entries.last().map(|entry| entry.post.id)
+        } else {
+            None
+        };
+        Ok(Page {
+            items: entries.into_iter().map(PostView::from).collect(),
+            next,
+        })
+    }
+
+    /// Posts read from the graph, with their authors and the caller's likes (a query each).
+    async fn feed_entries(&self, caller: Principal, posts: Vec<Post>) -> AppResult<Vec<FeedEntry>> {
+        let liked = self.liked_among(Some(caller), &posts).await?;
+        let ids: Vec<UserId> = posts.iter().map(|post| post.author_id).collect();
         let authors: HashMap<UserId, User> = self
             .store
             .find_users(&ids)
@@ -51,59 +98,19 @@ impl App {
             .into_iter()
             .map(|user| (user.id, user))
             .collect();
-        let items = posts
-            .items
+        Ok(posts
             .into_iter()
             // An author deleted since the page was read takes their posts along.
             .filter_map(|post| {
                 let author = authors.get(&post.author_id)?.clone();
                 let liked_by_me = liked.contains(&post.id);
-                Some(PostView {
+                Some(FeedEntry {
                     post,
                     author,
                     liked_by_me,
                 })
             })
-            .collect();
-        Ok(Page {
-            items,
-            next: posts.next,
-        })
-    }
-
-    /// The page from the timeline where it vouches for it, the rest from the graph.
-    async fn feed_posts(&self, viewer: UserId, page: PageRequest) -> AppResult<Page<Post>> {
-        if !self.settings.feed_timelines {
-            return Ok(self.store.home_feed(viewer, page).await?);
-        }
-        let Some(slice) = self.store.timeline_slice(viewer, page).await? else {
-            // Cold: answer from the graph now and build the timeline in the background.
-            self.start_timeline(viewer, false).await?;
-            return Ok(self.store.home_feed(viewer, page).await?);
-        };
-        let wanted = page.limit as usize;
-        if slice.posts.len() > wanted || slice.floor == FLOOR_COMPLETE {
-            return Ok(keyed_page(slice.posts, page.limit, false));
-        }
-        // The timeline ran out at its floor: continue below it from the graph.
-        let below = match page.after {
-            Some(after) if after < slice.floor => after,
-            _ => slice.floor,
-        };
-        let rest = self
-            .store
-            .home_feed(
-                viewer,
-                PageRequest {
-                    after: Some(below),
-                    limit: (page.limit - slice.posts.len() as u32).max(1),
-                },
-            )
-            .await?;
-        let mut posts = slice.posts;
-        let more = rest.next.is_some();
-        posts.extend(rest.items);
-        Ok(keyed_page(posts, page.limit, more))
+            .collect())
     }
 
     /// Drops the caller's timeline and builds it again from the follow graph (in the
@@ -120,14 +127,4 @@ impl App {
         }
         Ok(())
     }
-}
-
-/// A page of `posts` (newest first); `more` says there are posts after the last one even if
-/// `posts` holds no extra one.
-fn keyed_page(posts: Vec<Post>, limit: u32, more: bool) -> Page<Post> {
-    let mut page = Page::from_rows(posts.into_iter().map(|p| (p.id, p)).collect(), limit);
-    if more && page.next.is_none() {
-        page.next = page.items.last().map(|post| post.id);
-    }
-    page
 }

@@ -44,6 +44,16 @@ pub struct PostView {
     pub liked_by_me: bool,
 }
 
+impl From<picshare_store::FeedEntry> for PostView {
+    fn from(entry: picshare_store::FeedEntry) -> Self {
+        Self {
+            post: entry.post,
+            author: entry.author,
+            liked_by_me: entry.liked_by_me,
+        }
+    }
+}
+
 fn location(errors: &mut ValidationErrors, input: Option<LocationInput>) -> Option<Location> {
     input.and_then(|l| errors.check("location", Location::parse(&l.name, l.lat, l.lon)))
 }

@@ -8,6 +8,9 @@ use picshare_app::users::SignUp;
 use picshare_domain::Role;
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "picshare",

@@ -18,6 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 #[derive(Clone)]
 pub struct PgStore {
+    pub(crate) media_cache: picshare_store::PostMediaCache,
     pub(crate) pool: PgPool,
 }
 
@@ -32,7 +33,10 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(StoreError::backend)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            media_cache: Default::default(),
+        })
     }
 }
 

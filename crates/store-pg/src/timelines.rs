@@ -3,14 +3,15 @@
 use async_trait::async_trait;
 use picshare_domain::UserId;
 use picshare_store::{
-    FLOOR_BUILDING, FLOOR_COMPLETE, NewJob, PageRequest, StoreResult, TIMELINE_TRIM_AT,
+    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, NewJob, PageRequest, StoreResult, TIMELINE_TRIM_AT,
     TIMELINE_WINDOW, TimelineSlice, TimelineStore,
 };
-use sqlx::{Postgres, Transaction};
+use sqlx::{FromRow, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::jobs::insert_job;
 use crate::posts::{PostRow, prefixed_post_columns};
+use crate::users::{UserRow, author_columns};
 use crate::{PgStore, db_err};
 
 /// The viewer's newest `$3` feed posts below `$2`, read from the graph. Each author (the viewer
@@ -139,6 +140,32 @@ async fn trim(tx: &mut Transaction<'_, Postgres>, user: Uuid) -> StoreResult<()>
     Ok(())
 }
 
+impl PgStore {
+    /// Feed entries from rows of post columns, `a_` author columns and `liked_by_me`, with the
+    /// media of all of them fetched in one query.
+    async fn feed_entries(&self, rows: Vec<sqlx::postgres::PgRow>) -> StoreResult<Vec<FeedEntry>> {
+        let mut posts = Vec::with_capacity(rows.len());
+        let mut readers = Vec::with_capacity(rows.len());
+        for row in &rows {
+            posts.push(PostRow::from_row(row).map_err(db_err)?);
+            let author = UserRow::from_author_columns(row).map_err(db_err)?;
+            let liked: bool = row.try_get("liked_by_me").map_err(db_err)?;
+            readers.push((author.into_user()?, liked));
+        }
+        Ok(self
+            .load_posts(posts)
+            .await?
+            .into_iter()
+            .zip(readers)
+            .map(|(post, (author, liked_by_me))| FeedEntry {
+                post,
+                author,
+                liked_by_me,
+            })
+            .collect())
+    }
+}
+
 #[async_trait]
 impl TimelineStore for PgStore {
     async fn timeline_slice(
@@ -146,40 +173,43 @@ impl TimelineStore for PgStore {
         viewer: UserId,
         page: PageRequest,
     ) -> StoreResult<Option<TimelineSlice>> {
-        let floor: Option<Uuid> =
-            sqlx::query_scalar("SELECT floor FROM timeline_state WHERE user_id = $1")
-                .bind(viewer.0)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-        let Some(floor) = floor else {
-            return Ok(None);
-        };
-        if floor == FLOOR_BUILDING {
-            return Ok(Some(TimelineSlice {
-                posts: Vec::new(),
-                floor,
-            }));
-        }
-        // An entry whose author the viewer no longer follows (a fan-out that raced an unfollow)
-        // is skipped here; deleted posts are gone with their entries.
-        let rows = sqlx::query_as::<_, PostRow>(&format!(
-            "SELECT {} FROM home_timeline t JOIN posts p ON p.id = t.post_id
-             WHERE t.user_id = $1 AND t.post_id < $2 AND t.post_id >= $3
+        // One query for a page in the common case: entries at or above the floor, their posts,
+        // authors and the viewer's likes. An entry whose author the viewer no longer follows (a
+        // fan-out that raced an unfollow) is skipped; deleted posts are gone with their entries.
+        let rows = sqlx::query(&format!(
+            "SELECT {}, {}, EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
+                    AS liked_by_me
+             FROM home_timeline t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.author_id
+             WHERE t.user_id = $1 AND t.post_id < $2
+               AND t.post_id >= (SELECT floor FROM timeline_state WHERE user_id = $1)
                AND (t.author_id = $1 OR EXISTS (SELECT 1 FROM follows f
                     WHERE f.follower_id = $1 AND f.followee_id = t.author_id))
-             ORDER BY t.post_id DESC LIMIT $4",
-            prefixed_post_columns()
+             ORDER BY t.post_id DESC LIMIT $3",
+            prefixed_post_columns(),
+            author_columns()
         ))
         .bind(viewer.0)
         .bind(page.after.unwrap_or(Uuid::max()))
-        .bind(floor)
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let posts = self.load_posts(rows).await?;
-        Ok(Some(TimelineSlice { posts, floor }))
+        let floor = if rows.len() > page.limit as usize {
+            None
+        } else {
+            let floor: Option<Uuid> =
+                sqlx::query_scalar("SELECT floor FROM timeline_state WHERE user_id = $1")
+                    .bind(viewer.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+            match floor {
+                Some(floor) => Some(floor),
+                None => return Ok(None),
+            }
+        };
+        let entries = self.feed_entries(rows).await?;
+        Ok(Some(TimelineSlice { entries, floor }))
     }
 
     async fn start_timeline(

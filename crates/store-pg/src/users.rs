@@ -27,7 +27,37 @@ pub(crate) struct UserRow {
     created_at: time::OffsetDateTime,
 }
 
+/// `u.<column> AS a_<column>` for every user column, to read a post's author in the same row.
+pub(crate) fn author_columns() -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{c} AS a_{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl UserRow {
+    /// The user in the `a_` columns of a joined row (see `author_columns`).
+    pub(crate) fn from_author_columns(row: &sqlx::postgres::PgRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        Ok(Self {
+            id: row.try_get("a_id")?,
+            handle: row.try_get("a_handle")?,
+            email: row.try_get("a_email")?,
+            password_hash: row.try_get("a_password_hash")?,
+            display_name: row.try_get("a_display_name")?,
+            bio: row.try_get("a_bio")?,
+            avatar_media_id: row.try_get("a_avatar_media_id")?,
+            is_private: row.try_get("a_is_private")?,
+            role: row.try_get("a_role")?,
+            trust_level: row.try_get("a_trust_level")?,
+            followers_count: row.try_get("a_followers_count")?,
+            following_count: row.try_get("a_following_count")?,
+            posts_count: row.try_get("a_posts_count")?,
+            created_at: row.try_get("a_created_at")?,
+        })
+    }
+
     pub(crate) fn into_user(self) -> StoreResult<User> {
         Ok(User {
             id: UserId(self.id),

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 #[derive(Clone)]
 pub struct SqliteStore {
+    pub(crate) media_cache: picshare_store::PostMediaCache,
     pub(crate) pool: SqlitePool,
 }
 
@@ -31,14 +32,21 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Reads map the file instead of copying pages through read(2), and each connection
+            // keeps a larger page cache than the 2 MB default.
+            .pragma("mmap_size", "2147418112")
+            .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
             .map_err(StoreError::backend)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            media_cache: Default::default(),
+        })
     }
 }
 

@@ -1,10 +1,13 @@
 use async_trait::async_trait;
+use picshare_domain::Media;
 use picshare_domain::{Comment, Location, User, UserId};
 use picshare_store::{
     NewComment, NewJob, NewPost, Page, PageRequest, Post, PostRefusal, PostStore, PostUpdate,
     StoreError, StoreResult,
 };
 use sqlx::{FromRow, Sqlite, Transaction};
+use std::collections::HashMap;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -119,38 +122,54 @@ impl SqliteStore {
         post_from_row(row, media)
     }
 
-    /// Posts for their rows, with the media of all of them fetched in one query.
+    /// Posts for their rows, with their media from the cache or, for the rest, one query.
     pub(crate) async fn load_posts(&self, rows: Vec<PostRow>) -> StoreResult<Vec<Post>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query =
-            sqlx::QueryBuilder::<Sqlite>::new(format!(
-            "SELECT pm.post_id AS post_id, {} FROM post_media pm JOIN media m ON m.id = pm.media_id
-             WHERE pm.post_id IN (",
-            MEDIA_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
-        ));
-        let mut ids = query.separated(", ");
+        let mut by_post: HashMap<Uuid, Arc<Vec<Media>>> = HashMap::with_capacity(rows.len());
+        let mut missing = Vec::new();
         for row in &rows {
-            ids.push_bind(row.id);
+            match self.media_cache.get(row.id, row.edited_at.map(from_micros)) {
+                Some(media) => {
+                    by_post.insert(row.id, media);
+                }
+                None => missing.push(row.id),
+            }
         }
-        ids.push_unseparated(") ORDER BY pm.post_id, pm.position");
-        let media: Vec<PostMediaRow> = query
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        let mut by_post: std::collections::HashMap<Uuid, Vec<picshare_domain::Media>> =
-            Default::default();
-        for row in media {
-            by_post
-                .entry(row.post_id)
-                .or_default()
-                .push(row.media.into_media()?);
+        if !missing.is_empty() {
+            let mut query = sqlx::QueryBuilder::<Sqlite>::new(format!(
+                "SELECT pm.post_id AS post_id, {} FROM post_media pm JOIN media m ON m.id = pm.media_id
+                 WHERE pm.post_id IN (",
+                MEDIA_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
+            ));
+            let mut ids = query.separated(", ");
+            for id in &missing {
+                ids.push_bind(*id);
+            }
+            ids.push_unseparated(") ORDER BY pm.post_id, pm.position");
+            let media: Vec<PostMediaRow> = query
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+            let mut fetched: HashMap<Uuid, Vec<Media>> = HashMap::new();
+            for row in media {
+                fetched
+                    .entry(row.post_id)
+                    .or_default()
+                    .push(row.media.into_media()?);
+            }
+            for row in rows.iter().filter(|row| missing.contains(&row.id)) {
+                let media = Arc::new(fetched.remove(&row.id).unwrap_or_default());
+                self.media_cache
+                    .insert(row.id, row.edited_at.map(from_micros), media.clone());
+                by_post.insert(row.id, media);
+            }
         }
         rows.into_iter()
             .map(|row| {
-                let media = by_post.remove(&row.id).unwrap_or_default();
+                let media = by_post
+                    .get(&row.id)
+                    .map(|media| media.as_ref().clone())
+                    .unwrap_or_default();
                 post_from_row(row, media)
             })
             .collect()

@@ -4,6 +4,7 @@
 mod error;
 mod jobs;
 mod media;
+mod media_cache;
 mod posts;
 mod social;
 mod timelines;
@@ -15,10 +16,12 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use jobs::{ClaimedJob, JobCount, JobStore, NewJob};
 pub use media::MediaStore;
+pub use media_cache::PostMediaCache;
 pub use posts::{NewComment, NewPost, Post, PostRefusal, PostStore, PostUpdate};
 pub use social::{FollowOutcome, Page, PageRequest, SocialStore};
 pub use timelines::{
-    FLOOR_BUILDING, FLOOR_COMPLETE, TIMELINE_TRIM_AT, TIMELINE_WINDOW, TimelineSlice, TimelineStore,
+    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, TIMELINE_TRIM_AT, TIMELINE_WINDOW, TimelineSlice,
+    TimelineStore,
 };
 pub use tokens::{NewRefreshToken, RefreshRotation, TokenStore};
 pub use users::{ProfileUpdate, UserStore};

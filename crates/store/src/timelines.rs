@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use picshare_domain::UserId;
+use picshare_domain::{User, UserId};
 use uuid::Uuid;
 
 use crate::{NewJob, PageRequest, Post, StoreResult};
@@ -17,13 +17,22 @@ pub const FLOOR_COMPLETE: Uuid = Uuid::nil();
 /// Floor of a timeline being built: it vouches for no post yet.
 pub const FLOOR_BUILDING: Uuid = Uuid::max();
 
+/// A post of a feed with what its reader needs to show it.
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    pub post: Post,
+    pub author: User,
+    pub liked_by_me: bool,
+}
+
 /// A stretch of a stored timeline.
 #[derive(Debug, Clone)]
 pub struct TimelineSlice {
-    /// Up to `limit + 1` posts, newest first.
-    pub posts: Vec<Post>,
-    /// The timeline holds every feed post with an id at or above this; below it, read the graph.
-    pub floor: Uuid,
+    /// Up to `limit + 1` entries, newest first.
+    pub entries: Vec<FeedEntry>,
+    /// When the slice holds no more than `limit` entries: the floor, at or above which the
+    /// timeline holds every feed post; below it, read the graph. `None` for a full slice.
+    pub floor: Option<Uuid>,
 }
 
 /// Precomputed home timelines (docs/feed.md): the post ids of a user's feed, written when posts
@@ -31,8 +40,8 @@ pub struct TimelineSlice {
 #[async_trait]
 pub trait TimelineStore {
     /// Up to `page.limit + 1` posts of the viewer's timeline below `page.after` and at or above
-    /// its floor, newest first, leaving out authors the viewer no longer follows. `None` when
-    /// the viewer has no timeline.
+    /// its floor, newest first, with their authors and whether the viewer liked them, leaving
+    /// out authors the viewer no longer follows. `None` when the viewer has no timeline.
     async fn timeline_slice(
         &self,
         viewer: UserId,
