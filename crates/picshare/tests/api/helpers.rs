@@ -384,12 +384,20 @@ impl TestApp {
         id
     }
 
+    pub fn is_sqlite(&self) -> bool {
+        self.config
+            .database_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("sqlite:"))
+    }
+
     /// A UUID as a SQL literal of the test database (BLOB in SQLite, `uuid` in PostgreSQL).
     pub fn sql_uuid(&self, id: &str) -> String {
         let id: uuid::Uuid = id.parse().expect("uuid");
-        match self.config.database_url.as_deref() {
-            Some(url) if url.starts_with("sqlite:") => format!("X'{}'", id.simple()),
-            _ => format!("'{id}'::uuid"),
+        if self.is_sqlite() {
+            format!("X'{}'", id.simple())
+        } else {
+            format!("'{id}'::uuid")
         }
     }
 

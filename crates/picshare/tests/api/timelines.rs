@@ -34,8 +34,11 @@ async fn new_posts_reach_a_built_timeline_through_the_fan_out() {
     let app = spawn_app().await;
     let (reader, authors, mut feed) = reader_with_timeline(&app).await;
     assert_eq!(whole_feed(&app, &reader, 3).await, feed);
-    // `post` runs the jobs, the fan-out among them.
     feed.insert(0, post(&app, &authors[1], "followers").await);
+    // A followee's new post reaches the timeline through its fan-out job.
+    app.run_jobs().await;
+    assert_eq!(whole_feed(&app, &reader, 3).await, feed);
+    // One's own post is in one's timeline at once.
     feed.insert(0, post(&app, &reader, "public").await);
     assert_eq!(whole_feed(&app, &reader, 3).await, feed);
     assert_eq!(whole_feed(&app, &reader, 100).await, feed);
@@ -104,4 +107,52 @@ async fn a_new_follow_brings_the_followees_older_posts_into_the_timeline() {
     let mut expected = vec![older];
     expected.extend(feed);
     assert_eq!(whole_feed(&app, &reader, 2).await, expected);
+}
+
+#[tokio::test]
+async fn a_timeline_longer_than_its_window_is_cut_and_paging_still_reaches_the_oldest_post() {
+    let app = spawn_app().await;
+    let (_, reader) = app.quick_user("reader").await;
+    let (author, author_token) = app.quick_user("prolific").await;
+    follow(&app, &reader, &author).await;
+    // 1,300 old posts (more than the 1,200-entry window), with ids 1..=1300: older than any
+    // post made through the API.
+    let count = 1300u128;
+    let (numbers, id) = if app.is_sqlite() {
+        (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1300)",
+            "unhex(printf('%032x', i))",
+        )
+    } else {
+        (
+            "WITH n(i) AS (SELECT generate_series(1, 1300))",
+            "lpad(to_hex(i), 32, '0')::uuid",
+        )
+    };
+    let created = if app.is_sqlite() { "0" } else { "now()" };
+    app.execute_sql(&format!(
+        "{numbers} INSERT INTO posts (id, author_id, caption, visibility, created_at)
+         SELECT {id}, {}, 'old', 'public', {created} FROM n",
+        app.sql_uuid(&author)
+    ))
+    .await;
+    let mut feed: Vec<String> = (1..=count)
+        .rev()
+        .map(|i| uuid::Uuid::from_u128(i).to_string())
+        .collect();
+    // Cold, then built (a window's worth), then a new post whose fan-out trims the timeline.
+    assert_eq!(whole_feed(&app, &reader, 100).await, feed);
+    app.run_jobs().await;
+    assert_eq!(whole_feed(&app, &reader, 100).await, feed);
+    app.execute_sql("UPDATE timeline_state SET entries = 100000")
+        .await;
+    feed.insert(0, post(&app, &author_token, "public").await);
+    app.run_jobs().await;
+    for limit in [7, 100] {
+        assert_eq!(
+            whole_feed(&app, &reader, limit).await,
+            feed,
+            "limit {limit}"
+        );
+    }
 }
