@@ -51,6 +51,7 @@ pub struct RawConfig {
     pub max_following: i64,
     pub max_followers: i64,
     pub feed_timelines: bool,
+    pub caches: bool,
 }
 
 impl Default for RawConfig {
@@ -93,6 +94,7 @@ impl Default for RawConfig {
             max_following: 2000,
             max_followers: 2000,
             feed_timelines: true,
+            caches: true,
         }
     }
 }
@@ -151,6 +153,7 @@ pub struct Settings {
     pub job_poll_interval: Duration,
     pub follow_caps: picshare_domain::FollowCaps,
     pub feed_timelines: bool,
+    pub caches: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -357,6 +360,7 @@ impl Settings {
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_secs),
             invite_only: raw.invite_only,
             feed_timelines: raw.feed_timelines,
+            caches: raw.caches,
             rate_limits,
             login_failures_per_account: raw.login_failures_per_account,
             login_failures_per_ip: raw.login_failures_per_ip,

@@ -35,17 +35,23 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>
                 settings.data_dir.display()
             )
         })?;
-        Arc::new(
-            SqliteStore::connect(url, settings.database_max_connections)
-                .await
-                .with_context(|| format!("opening the SQLite database {url}"))?,
-        )
+        let store = SqliteStore::connect(url, settings.database_max_connections)
+            .await
+            .with_context(|| format!("opening the SQLite database {url}"))?;
+        Arc::new(if settings.caches {
+            store
+        } else {
+            store.without_caches()
+        })
     } else {
-        Arc::new(
-            PgStore::connect(url, settings.database_max_connections)
-                .await
-                .context("connecting to PostgreSQL (PICSHARE_DATABASE_URL)")?,
-        )
+        let store = PgStore::connect(url, settings.database_max_connections)
+            .await
+            .context("connecting to PostgreSQL (PICSHARE_DATABASE_URL)")?;
+        Arc::new(if settings.caches {
+            store
+        } else {
+            store.without_caches()
+        })
     };
     store
         .migrate()
@@ -105,6 +111,11 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
         settings.access_token_ttl,
         settings.refresh_token_ttl,
     )?;
+    let tokens = if settings.caches {
+        tokens
+    } else {
+        tokens.without_caches()
+    };
     let workers = settings.password_hash_workers;
     let hasher = PasswordHasherPool::new(workers, workers * HASH_QUEUE_PER_WORKER)?;
     Ok(App {

@@ -422,6 +422,11 @@ impl PostStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        sqlx::query("DELETE FROM home_timeline WHERE post_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let author: Option<Uuid> =
             sqlx::query_scalar("DELETE FROM posts WHERE id = $1 RETURNING author_id")
                 .bind(id)

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use picshare_domain::UserId;
 use picshare_store::{
-    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, NewJob, PageRequest, StoreResult, TIMELINE_TRIM_AT,
-    TIMELINE_WINDOW, TimelineSlice, TimelineStore,
+    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, NewJob, PageRequest, StoreResult, TIMELINE_WINDOW,
+    TRIM_ONE_IN, TimelineSlice, TimelineStore,
 };
 use sqlx::{FromRow, Postgres, Row, Transaction};
 use uuid::Uuid;
@@ -107,39 +107,6 @@ pub(crate) async fn forget_author(
     Ok(())
 }
 
-/// Cuts a timeline back to the window; the floor rises to its oldest kept entry.
-async fn trim(tx: &mut Transaction<'_, Postgres>, user: Uuid) -> StoreResult<()> {
-    let cut: Option<Uuid> = sqlx::query_scalar(
-        "SELECT post_id FROM home_timeline WHERE user_id = $1
-         ORDER BY post_id DESC LIMIT 1 OFFSET $2",
-    )
-    .bind(user)
-    .bind(i64::from(TIMELINE_WINDOW) - 1)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    if let Some(cut) = cut {
-        sqlx::query("DELETE FROM home_timeline WHERE user_id = $1 AND post_id < $2")
-            .bind(user)
-            .bind(cut)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
-        sqlx::query("UPDATE timeline_state SET floor = GREATEST(floor, $2) WHERE user_id = $1")
-            .bind(user)
-            .bind(cut)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
-    }
-    sqlx::query("UPDATE timeline_state SET entries = 0 WHERE user_id = $1")
-        .bind(user)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    Ok(())
-}
-
 impl PgStore {
     /// Feed entries from rows of post columns, `a_` author columns and `liked_by_me`, with the
     /// media of all of them fetched in one query.
@@ -220,6 +187,11 @@ impl TimelineStore for PgStore {
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
         if restart {
+            sqlx::query("DELETE FROM home_timeline WHERE user_id = $1")
+                .bind(viewer.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
             sqlx::query("DELETE FROM timeline_state WHERE user_id = $1")
                 .bind(viewer.0)
                 .execute(&mut *tx)
@@ -255,7 +227,7 @@ impl TimelineStore for PgStore {
         if exists.is_none() {
             return Ok(false);
         }
-        let written = sqlx::query(&format!(
+        sqlx::query(&format!(
             "INSERT INTO home_timeline (user_id, post_id, author_id)
              SELECT $1, id, author_id FROM ({}) g ON CONFLICT DO NOTHING",
             graph_feed_sql("p.id, p.author_id")
@@ -265,8 +237,7 @@ impl TimelineStore for PgStore {
         .bind(i64::from(TIMELINE_WINDOW))
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?
-        .rows_affected();
+        .map_err(db_err)?;
         let cut: Option<Uuid> = sqlx::query_scalar(
             "SELECT post_id FROM home_timeline WHERE user_id = $1
              ORDER BY post_id DESC LIMIT 1 OFFSET $2",
@@ -276,9 +247,8 @@ impl TimelineStore for PgStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        sqlx::query("UPDATE timeline_state SET floor = $1, entries = $2 WHERE user_id = $3")
+        sqlx::query("UPDATE timeline_state SET floor = $1 WHERE user_id = $2")
             .bind(cut.unwrap_or(FLOOR_COMPLETE))
-            .bind(written as i32)
             .bind(viewer.0)
             .execute(&mut *tx)
             .await
@@ -288,37 +258,62 @@ impl TimelineStore for PgStore {
     }
 
     async fn fan_out(&self, post: Uuid) -> StoreResult<u64> {
-        let mut tx = self.write_tx().await?;
+        let author: Option<Uuid> = sqlx::query_scalar("SELECT author_id FROM posts WHERE id = $1")
+            .bind(post)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let Some(author) = author else {
+            // Deleted before its fan-out ran.
+            return Ok(0);
+        };
         let written = sqlx::query(
             "INSERT INTO home_timeline (user_id, post_id, author_id)
-             SELECT f.follower_id, p.id, p.author_id FROM posts p
-             JOIN follows f ON f.followee_id = p.author_id
+             SELECT f.follower_id, $2, $1 FROM follows f
              JOIN timeline_state s ON s.user_id = f.follower_id
-             WHERE p.id = $1 ON CONFLICT DO NOTHING",
+             WHERE f.followee_id = $1 ON CONFLICT DO NOTHING",
         )
+        .bind(author)
         .bind(post)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await
         .map_err(db_err)?
         .rows_affected();
-        let grown: Vec<(Uuid, i32)> = sqlx::query_as(
-            // Rows locked in id order, so concurrent fan-outs cannot deadlock on them.
-            "WITH grown AS (SELECT user_id FROM timeline_state
-                 WHERE user_id IN (SELECT user_id FROM home_timeline WHERE post_id = $1)
-                 ORDER BY user_id FOR UPDATE)
-             UPDATE timeline_state s SET entries = entries + 1 FROM grown
-             WHERE s.user_id = grown.user_id RETURNING s.user_id, s.entries",
-        )
-        .bind(post)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        for (user, entries) in grown {
-            if i64::from(entries) >= TIMELINE_TRIM_AT {
-                trim(&mut tx, user).await?;
-            }
+        // One post in TRIM_ONE_IN (by its random bits) also trims the followers' timelines.
+        if post.as_u128() % TRIM_ONE_IN == 0 {
+            self.trim_timelines(UserId(author)).await?;
         }
-        tx.commit().await.map_err(db_err)?;
         Ok(written)
+    }
+
+    async fn trim_timelines(&self, author: UserId) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        // Floors first, from the same cuts the delete then applies.
+        for sql in [
+            "WITH cuts(user_id, cut) AS MATERIALIZED (
+                 SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
+                                    ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
+                 FROM timeline_state s
+                 WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
+                    OR s.user_id = $1)
+             UPDATE timeline_state t SET floor = GREATEST(t.floor, c.cut) FROM cuts c
+             WHERE c.user_id = t.user_id AND c.cut IS NOT NULL",
+            "WITH cuts(user_id, cut) AS MATERIALIZED (
+                 SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
+                                    ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
+                 FROM timeline_state s
+                 WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
+                    OR s.user_id = $1)
+             DELETE FROM home_timeline t USING cuts c
+             WHERE t.user_id = c.user_id AND t.post_id < c.cut",
+        ] {
+            sqlx::query(sql)
+                .bind(author.0)
+                .bind(i64::from(TIMELINE_WINDOW) - 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
     }
 }

@@ -50,6 +50,14 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Turns the in-process cache of posts' media off (for measuring cold reads).
+    pub fn without_caches(mut self) -> Self {
+        self.media_cache = picshare_store::PostMediaCache::off();
+        self
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {

@@ -404,6 +404,11 @@ impl PostStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        sqlx::query("DELETE FROM home_timeline WHERE post_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let author: Option<Uuid> =
             sqlx::query_scalar("DELETE FROM posts WHERE id = ? RETURNING author_id")
                 .bind(id)

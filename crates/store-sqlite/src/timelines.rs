@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use picshare_domain::UserId;
 use picshare_store::{
-    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, NewJob, PageRequest, StoreResult, TIMELINE_TRIM_AT,
-    TIMELINE_WINDOW, TimelineSlice, TimelineStore,
+    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, NewJob, PageRequest, StoreResult, TIMELINE_WINDOW,
+    TRIM_ONE_IN, TimelineSlice, TimelineStore,
 };
 use sqlx::{FromRow, Row, Sqlite, Transaction};
 use uuid::Uuid;
@@ -107,39 +107,6 @@ pub(crate) async fn forget_author(
     Ok(())
 }
 
-/// Cuts a timeline back to the window; the floor rises to its oldest kept entry.
-async fn trim(tx: &mut Transaction<'_, Sqlite>, user: Uuid) -> StoreResult<()> {
-    let cut: Option<Uuid> = sqlx::query_scalar(
-        "SELECT post_id FROM home_timeline WHERE user_id = ?
-         ORDER BY post_id DESC LIMIT 1 OFFSET ?",
-    )
-    .bind(user)
-    .bind(i64::from(TIMELINE_WINDOW) - 1)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    if let Some(cut) = cut {
-        sqlx::query("DELETE FROM home_timeline WHERE user_id = ? AND post_id < ?")
-            .bind(user)
-            .bind(cut)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
-        sqlx::query("UPDATE timeline_state SET floor = max(floor, ?2) WHERE user_id = ?1")
-            .bind(user)
-            .bind(cut)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
-    }
-    sqlx::query("UPDATE timeline_state SET entries = 0 WHERE user_id = ?")
-        .bind(user)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    Ok(())
-}
-
 impl SqliteStore {
     /// Feed entries from rows of post columns, `a_` author columns and `liked_by_me`, with the
     /// media of all of them fetched in one query.
@@ -223,6 +190,11 @@ impl TimelineStore for SqliteStore {
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
         if restart {
+            sqlx::query("DELETE FROM home_timeline WHERE user_id = ?")
+                .bind(viewer.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
             sqlx::query("DELETE FROM timeline_state WHERE user_id = ?")
                 .bind(viewer.0)
                 .execute(&mut *tx)
@@ -258,7 +230,7 @@ impl TimelineStore for SqliteStore {
         if exists.is_none() {
             return Ok(false);
         }
-        let written = sqlx::query(&format!(
+        sqlx::query(&format!(
             "INSERT INTO home_timeline (user_id, post_id, author_id)
              SELECT ?1, id, author_id FROM ({}) WHERE true ON CONFLICT DO NOTHING",
             graph_feed_sql("p.id, p.author_id")
@@ -268,8 +240,7 @@ impl TimelineStore for SqliteStore {
         .bind(i64::from(TIMELINE_WINDOW))
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?
-        .rows_affected();
+        .map_err(db_err)?;
         let cut: Option<Uuid> = sqlx::query_scalar(
             "SELECT post_id FROM home_timeline WHERE user_id = ?
              ORDER BY post_id DESC LIMIT 1 OFFSET ?",
@@ -279,9 +250,8 @@ impl TimelineStore for SqliteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        sqlx::query("UPDATE timeline_state SET floor = ?, entries = ? WHERE user_id = ?")
+        sqlx::query("UPDATE timeline_state SET floor = ? WHERE user_id = ?")
             .bind(cut.unwrap_or(FLOOR_COMPLETE))
-            .bind(written as i64)
             .bind(viewer.0)
             .execute(&mut *tx)
             .await
@@ -291,34 +261,62 @@ impl TimelineStore for SqliteStore {
     }
 
     async fn fan_out(&self, post: Uuid) -> StoreResult<u64> {
-        let mut tx = self.write_tx().await?;
+        let author: Option<Uuid> = sqlx::query_scalar("SELECT author_id FROM posts WHERE id = ?")
+            .bind(post)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let Some(author) = author else {
+            // Deleted before its fan-out ran.
+            return Ok(0);
+        };
         let written = sqlx::query(
             "INSERT INTO home_timeline (user_id, post_id, author_id)
-             SELECT f.follower_id, p.id, p.author_id FROM posts p
-             JOIN follows f ON f.followee_id = p.author_id
+             SELECT f.follower_id, ?2, ?1 FROM follows f
              JOIN timeline_state s ON s.user_id = f.follower_id
-             WHERE p.id = ? ON CONFLICT DO NOTHING",
+             WHERE f.followee_id = ?1 ON CONFLICT DO NOTHING",
         )
+        .bind(author)
         .bind(post)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await
         .map_err(db_err)?
         .rows_affected();
-        let grown: Vec<(Uuid, i64)> = sqlx::query_as(
-            "UPDATE timeline_state SET entries = entries + 1
-             WHERE user_id IN (SELECT user_id FROM home_timeline WHERE post_id = ?)
-             RETURNING user_id, entries",
-        )
-        .bind(post)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        for (user, entries) in grown {
-            if entries >= TIMELINE_TRIM_AT {
-                trim(&mut tx, user).await?;
-            }
+        // One post in TRIM_ONE_IN (by its random bits) also trims the followers' timelines.
+        if post.as_u128() % TRIM_ONE_IN == 0 {
+            self.trim_timelines(UserId(author)).await?;
         }
-        tx.commit().await.map_err(db_err)?;
         Ok(written)
+    }
+
+    async fn trim_timelines(&self, author: UserId) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        // Floors first, from the same cuts the delete then applies.
+        for sql in [
+            "WITH cuts(user_id, cut) AS MATERIALIZED (
+                 SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
+                                    ORDER BY h.post_id DESC LIMIT 1 OFFSET ?2)
+                 FROM timeline_state s
+                 WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = ?1)
+                    OR s.user_id = ?1)
+             UPDATE timeline_state SET floor = max(floor, c.cut) FROM cuts c
+             WHERE c.user_id = timeline_state.user_id AND c.cut IS NOT NULL",
+            "WITH cuts(user_id, cut) AS MATERIALIZED (
+                 SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
+                                    ORDER BY h.post_id DESC LIMIT 1 OFFSET ?2)
+                 FROM timeline_state s
+                 WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = ?1)
+                    OR s.user_id = ?1)
+             DELETE FROM home_timeline WHERE user_id IN (SELECT user_id FROM cuts WHERE cut IS NOT NULL)
+               AND post_id < (SELECT cut FROM cuts WHERE cuts.user_id = home_timeline.user_id)",
+        ] {
+            sqlx::query(sql)
+                .bind(author.0)
+                .bind(i64::from(TIMELINE_WINDOW) - 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
     }
 }

@@ -20,7 +20,7 @@ pub use media_cache::PostMediaCache;
 pub use posts::{NewComment, NewPost, Post, PostRefusal, PostStore, PostUpdate};
 pub use social::{FollowOutcome, Page, PageRequest, SocialStore};
 pub use timelines::{
-    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, TIMELINE_TRIM_AT, TIMELINE_WINDOW, TimelineSlice,
+    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, TIMELINE_WINDOW, TRIM_ONE_IN, TimelineSlice,
     TimelineStore,
 };
 pub use tokens::{NewRefreshToken, RefreshRotation, TokenStore};

@@ -8,8 +8,10 @@ use crate::{NewJob, PageRequest, Post, StoreResult};
 /// come from the follow graph.
 pub const TIMELINE_WINDOW: u32 = 1200;
 
-/// A timeline trims back to the window once this many entries have been written since.
-pub const TIMELINE_TRIM_AT: i64 = TIMELINE_WINDOW as i64 + TIMELINE_WINDOW as i64 / 4;
+/// One post in this many (by its random bits) also trims its author's followers' timelines back
+/// to the window when it is fanned out, so a timeline outgrows the window by about this many
+/// entries on average: trimming 2000 timelines costs far more than writing one entry to each.
+pub const TRIM_ONE_IN: u128 = 64;
 
 /// Floor of a timeline that holds every feed post of its user.
 pub const FLOOR_COMPLETE: Uuid = Uuid::nil();
@@ -62,7 +64,11 @@ pub trait TimelineStore {
     /// sets its floor. False when the viewer has no timeline any more.
     async fn build_timeline(&self, viewer: UserId) -> StoreResult<bool>;
 
-    /// Writes the post into the timelines of its author's followers that have one, trimming
-    /// those that grew past the window; returns how many received it.
+    /// Writes the post into the timelines of its author's followers that have one (now and
+    /// then trimming them, see `TRIM_ONE_IN`); returns how many received it.
     async fn fan_out(&self, post: Uuid) -> StoreResult<u64>;
+
+    /// Cuts the timelines of the author and their followers back to the newest
+    /// `TIMELINE_WINDOW` entries; their floors rise to the oldest kept entry.
+    async fn trim_timelines(&self, author: UserId) -> StoreResult<()>;
 }
