@@ -52,9 +52,20 @@ impl App {
             match self.store.timeline_slice(viewer, page).await? {
                 None => self.start_timeline(viewer, false).await?,
                 Some(slice) => {
+                    // Below the floor, and below every entry returned: a trim may have raised
+                    // the floor between the page query and the floor query.
                     graph_after = match slice.floor {
                         None | Some(FLOOR_COMPLETE) => None,
-                        Some(floor) => Some(Some(page.after.map_or(floor, |a| a.min(floor)))),
+                        Some(floor) => Some(
+                            [
+                                page.after,
+                                Some(floor),
+                                slice.entries.last().map(|e| e.post.id),
+                            ]
+                            .into_iter()
+                            .flatten()
+                            .min(),
+                        ),
                     };
                     entries = slice.entries;
                 }
