@@ -162,15 +162,30 @@ pub async fn scenarios(
     ])
 }
 
+/// A GET of `path`, signed in when there is a token.
+fn read(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let request = client.get(format!("{base}{path}"));
+    match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
+
 /// Sends each of the scenario's reads once, untimed (a user's first feed read starts their
 /// timeline's build).
 pub async fn warm(client: &reqwest::Client, base: &str, scenario: &Scenario) -> anyhow::Result<()> {
     for (path, token) in &scenario.requests {
-        let mut request = client.get(format!("{base}{path}"));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await?.error_for_status()?.bytes().await?;
+        read(client, base, path, token.as_deref())
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
     }
     Ok(())
 }
@@ -200,11 +215,7 @@ pub async fn run(
                 } else {
                     let (path, token) = &requests[next % requests.len()];
                     next += 1;
-                    let mut request = client.get(format!("{base}{path}"));
-                    if let Some(token) = token {
-                        request = request.bearer_auth(token);
-                    }
-                    match request.send().await {
+                    match read(&client, &base, path, token.as_deref()).send().await {
                         Ok(response) => {
                             response.status().is_success() && response.bytes().await.is_ok()
                         }

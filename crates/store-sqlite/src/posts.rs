@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::jobs::insert_job;
 use crate::media::{MEDIA_COLUMNS, MediaRow};
 use crate::social::user_columns;
-use crate::timelines::{add_own_post, graph_feed_sql};
+use crate::timelines::{GRAPH_FEED_SQL, add_own_post};
 use crate::{SqliteStore, db_err, from_micros, to_micros};
 
 const POST_COLUMNS: &str = "id, author_id, caption, visibility, location_name, lat, lon, hashtags, \
@@ -456,7 +456,7 @@ impl PostStore for SqliteStore {
     }
 
     async fn home_feed(&self, viewer: UserId, page: PageRequest) -> StoreResult<Page<Post>> {
-        let rows = sqlx::query_as::<_, PostRow>(&graph_feed_sql(&prefixed_post_columns()))
+        let rows = sqlx::query_as::<_, PostRow>(&GRAPH_FEED_SQL)
             .bind(viewer.0)
             .bind(page.after.unwrap_or(Uuid::max()))
             .bind(i64::from(page.limit) + 1)

@@ -1,5 +1,7 @@
 //! Home timelines (docs/feed.md) and the follow-graph read they fall back to.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use picshare_domain::UserId;
 use picshare_store::{
@@ -19,7 +21,7 @@ use crate::{SqliteStore, db_err};
 /// the `?3`-th largest of those is a lower bound for the page, so only posts at or above it are
 /// read. A block deletes follows both ways in the same transaction, so followees need no block
 /// check.
-pub(crate) fn graph_feed_sql(columns: &str) -> String {
+fn graph_feed_sql(columns: &str) -> String {
     format!(
         "WITH authors(id) AS (
              SELECT followee_id FROM follows WHERE follower_id = ?1
@@ -37,6 +39,35 @@ pub(crate) fn graph_feed_sql(columns: &str) -> String {
          ORDER BY p.id DESC LIMIT ?3"
     )
 }
+
+/// The graph read of whole posts (`PostStore::home_feed`).
+pub(crate) static GRAPH_FEED_SQL: LazyLock<String> =
+    LazyLock::new(|| graph_feed_sql(&prefixed_post_columns()));
+
+/// A build: the newest window of the viewer's feed from the graph into their timeline.
+static BUILD_TIMELINE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO home_timeline (user_id, post_id, author_id)
+         SELECT ?1, id, author_id FROM ({}) WHERE true ON CONFLICT DO NOTHING",
+        graph_feed_sql("p.id, p.author_id")
+    )
+});
+
+/// A page of a timeline (see `timeline_slice`), built once: it runs on every feed read.
+static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = ?1)
+                    AS liked_by_me
+             FROM home_timeline t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.author_id
+             WHERE t.user_id = ?1 AND t.post_id < ?2
+               AND t.post_id >= (SELECT floor FROM timeline_state WHERE user_id = ?1)
+               AND (t.author_id = ?1 OR EXISTS (SELECT 1 FROM follows f
+                    WHERE f.follower_id = ?1 AND f.followee_id = t.author_id))
+             ORDER BY t.post_id DESC LIMIT ?3",
+        prefixed_post_columns(),
+        author_columns()
+    )
+});
 
 /// Puts a new post in its author's own timeline, if they have one.
 pub(crate) async fn add_own_post(
@@ -146,24 +177,13 @@ impl TimelineStore for SqliteStore {
         // One query for a page in the common case: entries at or above the floor, their posts,
         // authors and the viewer's likes. An entry whose author the viewer no longer follows (a
         // fan-out that raced an unfollow) is skipped; deleted posts are gone with their entries.
-        let rows = sqlx::query(&format!(
-            "SELECT {}, {}, EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = ?1)
-                    AS liked_by_me
-             FROM home_timeline t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.author_id
-             WHERE t.user_id = ?1 AND t.post_id < ?2
-               AND t.post_id >= (SELECT floor FROM timeline_state WHERE user_id = ?1)
-               AND (t.author_id = ?1 OR EXISTS (SELECT 1 FROM follows f
-                    WHERE f.follower_id = ?1 AND f.followee_id = t.author_id))
-             ORDER BY t.post_id DESC LIMIT ?3",
-            prefixed_post_columns(),
-            author_columns()
-        ))
-        .bind(viewer.0)
-        .bind(page.after.unwrap_or(Uuid::max()))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query(&TIMELINE_PAGE_SQL)
+            .bind(viewer.0)
+            .bind(page.after.unwrap_or(Uuid::max()))
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         let floor = if rows.len() > page.limit as usize {
             None
         } else {
@@ -173,10 +193,10 @@ impl TimelineStore for SqliteStore {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_err)?;
-            match floor {
-                Some(floor) => Some(floor),
-                None => return Ok(None),
+            if floor.is_none() {
+                return Ok(None);
             }
+            floor
         };
         let entries = self.feed_entries(rows).await?;
         Ok(Some(TimelineSlice { entries, floor }))
@@ -230,17 +250,13 @@ impl TimelineStore for SqliteStore {
         if exists.is_none() {
             return Ok(false);
         }
-        sqlx::query(&format!(
-            "INSERT INTO home_timeline (user_id, post_id, author_id)
-             SELECT ?1, id, author_id FROM ({}) WHERE true ON CONFLICT DO NOTHING",
-            graph_feed_sql("p.id, p.author_id")
-        ))
-        .bind(viewer.0)
-        .bind(Uuid::max())
-        .bind(i64::from(TIMELINE_WINDOW))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        sqlx::query(&BUILD_TIMELINE_SQL)
+            .bind(viewer.0)
+            .bind(Uuid::max())
+            .bind(i64::from(TIMELINE_WINDOW))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let cut: Option<Uuid> = sqlx::query_scalar(
             "SELECT post_id FROM home_timeline WHERE user_id = ?
              ORDER BY post_id DESC LIMIT 1 OFFSET ?",
