@@ -37,12 +37,37 @@ pub(crate) fn fan_out_job(post: Uuid) -> AppResult<picshare_store::NewJob> {
 
 impl App {
     /// A page of the caller's feed: from their timeline where it vouches for the page, from the
-    /// follow graph below its floor or while it is cold.
+    /// follow graph below its floor or while it is cold. A page read wholly from the timeline
+    /// is cached, and served again while the timeline's stamp is unchanged.
     pub async fn home_feed(
         &self,
         caller: Principal,
         page: PageRequest,
     ) -> AppResult<Page<PostView>> {
+        let viewer = caller.user_id;
+        if self.settings.feed_timelines && self.feed_pages.enabled() {
+            // The stamp is read before the page: a change committed meanwhile leaves the page
+            // cached under a stamp the next read no longer matches.
+            if let Some(stamp) = self.store.timeline_stamp(viewer, page).await? {
+                if let Some(cached) = self.feed_pages.get(viewer, page, &stamp) {
+                    return Ok(cached);
+                }
+                let (read, from_timeline) = self.read_feed(caller, page).await?;
+                if from_timeline {
+                    self.feed_pages.insert(viewer, page, stamp, &read);
+                }
+                return Ok(read);
+            }
+        }
+        Ok(self.read_feed(caller, page).await?.0)
+    }
+
+    /// A page of the feed, and whether it came wholly from the caller's timeline.
+    async fn read_feed(
+        &self,
+        caller: Principal,
+        page: PageRequest,
+    ) -> AppResult<(Page<PostView>, bool)> {
         let viewer = caller.user_id;
         let limit = page.limit as usize;
         let mut entries = Vec::new();
@@ -72,6 +97,7 @@ impl App {
             }
         }
         let mut more = entries.len() > limit;
+        let from_timeline = graph_after.is_none() && self.settings.feed_timelines;
         if let Some(after) = graph_after {
             let rest = self
                 .store
@@ -92,10 +118,11 @@ impl App {
         } else {
             None
         };
-        Ok(Page {
+        let read = Page {
             items: entries.into_iter().map(PostView::from).collect(),
             next,
-        })
+        };
+        Ok((read, from_timeline))
     }
 
     /// Posts read from the graph, with their authors and the caller's likes (a query each).

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod feed;
+pub mod feed_pages;
 pub mod media;
 pub mod passwords;
 pub mod posts;
@@ -45,6 +46,10 @@ pub struct App {
     /// Woken when this process enqueues a job, so a worker in the same process starts it at
     /// once instead of at its next poll.
     pub jobs_waiting: Arc<tokio::sync::Notify>,
+    /// Feed pages read recently (`FeedPages::off()` without in-process caches).
+    pub feed_pages: feed_pages::FeedPages,
+    /// Avatars looked up recently (`AvatarViews::off()` without in-process caches).
+    pub avatars: users::AvatarViews,
 }
 
 impl App {

@@ -153,10 +153,13 @@ impl App {
         let Some(media_id) = user.avatar_media_id else {
             return Ok(None);
         };
+        if let Some(view) = self.avatars.get(media_id) {
+            return Ok(Some(view));
+        }
         let Some(media) = self.store.find_media(media_id).await? else {
             return Ok(None);
         };
-        Ok(media
+        let view = media
             .variants
             .iter()
             .find(|variant| variant.name == "avatar")
@@ -164,6 +167,50 @@ impl App {
                 url: self.variant_url(&variant.key),
                 width: variant.width,
                 height: variant.height,
-            }))
+            });
+        if let Some(view) = &view {
+            self.avatars.insert(media_id, view.clone());
+        }
+        Ok(view)
+    }
+}
+
+/// How long a looked-up avatar is reused. A ready avatar's variants never change; the limit
+/// bounds how long one whose media was deleted is still shown.
+const AVATAR_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Avatars looked up recently, by media id: a page of posts shows one per author.
+#[derive(Clone)]
+pub struct AvatarViews {
+    views: Option<moka::sync::Cache<Uuid, AvatarView>>,
+}
+
+impl Default for AvatarViews {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AvatarViews {
+    pub fn new() -> Self {
+        let views = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(AVATAR_TTL)
+            .build();
+        Self { views: Some(views) }
+    }
+
+    pub fn off() -> Self {
+        Self { views: None }
+    }
+
+    fn get(&self, media_id: Uuid) -> Option<AvatarView> {
+        self.views.as_ref()?.get(&media_id)
+    }
+
+    fn insert(&self, media_id: Uuid, view: AvatarView) {
+        if let Some(views) = &self.views {
+            views.insert(media_id, view);
+        }
     }
 }

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::HeaderValue;
+use picshare_app::feed_pages::FeedPages;
 use picshare_app::media::MediaSettings;
 use picshare_app::throttle::{MemoryLoginThrottle, RedisLoginThrottle};
 use picshare_app::tokens::load_or_create_signing_key;
+use picshare_app::users::AvatarViews;
 use picshare_app::worker::{Worker, WorkerSettings};
 use picshare_app::{
     App, AppSettings, LoginThrottle, LoginThrottleLimits, PasswordHasherPool, TokenService,
@@ -141,6 +143,16 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             feed_timelines: settings.feed_timelines,
         }),
         jobs_waiting: Arc::new(tokio::sync::Notify::new()),
+        feed_pages: if settings.caches {
+            FeedPages::new()
+        } else {
+            FeedPages::off()
+        },
+        avatars: if settings.caches {
+            AvatarViews::new()
+        } else {
+            AvatarViews::off()
+        },
     })
 }
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::jobs::insert_job;
 use crate::media::{MEDIA_COLUMNS, MediaRow};
 use crate::social::user_columns;
-use crate::timelines::{GRAPH_FEED_SQL, add_own_post};
+use crate::timelines::{GRAPH_FEED_SQL, add_own_post, touch_timeline, touch_timelines_holding};
 use crate::{PgStore, db_err};
 
 const POST_COLUMNS: &str = "id, author_id, caption, visibility, location_name, lat, lon, hashtags, \
@@ -404,6 +404,7 @@ impl PostStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        touch_timelines_holding(&mut tx, id).await?;
         let updated = self
             .post_in(&mut tx, id)
             .await?
@@ -509,6 +510,8 @@ impl PostStore for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
+            // The liker's cached feed pages show `liked_by_me`.
+            touch_timeline(&mut tx, user).await?;
         }
         let count = self.like_count(&mut tx, post).await?;
         tx.commit().await.map_err(db_err)?;
@@ -530,6 +533,8 @@ impl PostStore for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
+            // The liker's cached feed pages show `liked_by_me`.
+            touch_timeline(&mut tx, user).await?;
         }
         let count = self.like_count(&mut tx, post).await?;
         tx.commit().await.map_err(db_err)?;

@@ -69,6 +69,46 @@ static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// What a cached page is checked against (`TimelineStore::timeline_stamp`): the timeline's
+/// version and floor, and the ids of the entries the page would be read from.
+const TIMELINE_STAMP_SQL: &str =
+    "SELECT s.version::text || '/' || s.floor::text || '/' || coalesce(
+         (SELECT string_agg(t.post_id::text, '' ORDER BY t.post_id DESC) FROM (
+              SELECT post_id FROM home_timeline WHERE user_id = $1 AND post_id < $2
+                AND post_id >= s.floor
+              ORDER BY post_id DESC LIMIT $3) t), '')
+     FROM timeline_state s WHERE s.user_id = $1";
+
+/// The user's timeline shows something new without its entries changing (a like of theirs, a
+/// follow change), so pages cached for the old state no longer match.
+pub(crate) async fn touch_timeline(
+    tx: &mut Transaction<'_, Postgres>,
+    user: UserId,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE timeline_state SET version = version + 1 WHERE user_id = $1")
+        .bind(user.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// The post changed (an edit): every timeline holding it shows something new.
+pub(crate) async fn touch_timelines_holding(
+    tx: &mut Transaction<'_, Postgres>,
+    post: Uuid,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE timeline_state SET version = version + 1
+         WHERE user_id IN (SELECT user_id FROM home_timeline WHERE post_id = $1)",
+    )
+    .bind(post)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
 /// Puts a new post in its author's own timeline, if they have one.
 pub(crate) async fn add_own_post(
     tx: &mut Transaction<'_, Postgres>,
@@ -120,7 +160,7 @@ pub(crate) async fn backfill(
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
-    Ok(())
+    touch_timeline(tx, follower).await
 }
 
 /// After an unfollow or a block: the author's posts leave the user's timeline.
@@ -135,7 +175,7 @@ pub(crate) async fn forget_author(
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
-    Ok(())
+    touch_timeline(tx, user).await
 }
 
 impl PgStore {
@@ -199,6 +239,20 @@ impl TimelineStore for PgStore {
         Ok(Some(TimelineSlice { entries, floor }))
     }
 
+    async fn timeline_stamp(
+        &self,
+        viewer: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Option<String>> {
+        sqlx::query_scalar(TIMELINE_STAMP_SQL)
+            .bind(viewer.0)
+            .bind(page.after.unwrap_or(Uuid::max()))
+            .bind(i64::from(page.limit) + 1)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn start_timeline(
         &self,
         viewer: UserId,
@@ -206,29 +260,38 @@ impl TimelineStore for PgStore {
         restart: bool,
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
+        let mut started = false;
         if restart {
             sqlx::query("DELETE FROM home_timeline WHERE user_id = $1")
                 .bind(viewer.0)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-            sqlx::query("DELETE FROM timeline_state WHERE user_id = $1")
-                .bind(viewer.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            // The version goes on counting, so no page cached before matches the rebuilt one.
+            started = sqlx::query(
+                "UPDATE timeline_state SET floor = $1, version = version + 1 WHERE user_id = $2",
+            )
+            .bind(FLOOR_BUILDING)
+            .bind(viewer.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected()
+                == 1;
         }
-        let started = sqlx::query(
-            "INSERT INTO timeline_state (user_id, floor)
-             SELECT id, $1 FROM users WHERE id = $2 ON CONFLICT DO NOTHING",
-        )
-        .bind(FLOOR_BUILDING)
-        .bind(viewer.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected()
-            == 1;
+        if !started {
+            started = sqlx::query(
+                "INSERT INTO timeline_state (user_id, floor)
+                 SELECT id, $1 FROM users WHERE id = $2 ON CONFLICT DO NOTHING",
+            )
+            .bind(FLOOR_BUILDING)
+            .bind(viewer.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected()
+                == 1;
+        }
         if started {
             insert_job(&mut tx, build).await?;
         }

@@ -50,6 +50,18 @@ pub trait TimelineStore {
         page: PageRequest,
     ) -> StoreResult<Option<TimelineSlice>>;
 
+    /// What a cached page of the viewer's timeline (below `page.after`, `page.limit` posts) is
+    /// valid for: equal stamps mean the page shows the same posts, in the same order, with the
+    /// same content and the same `liked_by_me`. It changes with the entries the page is read
+    /// from, the floor, and a version bumped by the viewer's likes and follow changes, by edits of
+    /// posts in the timeline and by a rebuild. Counters and authors' profiles are not in it.
+    /// `None` when the viewer has no timeline.
+    async fn timeline_stamp(
+        &self,
+        viewer: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Option<String>>;
+
     /// Gives the viewer an empty timeline that vouches for nothing yet, and enqueues `build`, in
     /// one transaction. With `restart`, an existing timeline is dropped first; otherwise an
     /// existing one is kept and nothing is enqueued (false).

@@ -120,7 +120,8 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut RawConfig)) -> TestApp {
     spawn_from(config, data).await
 }
 
-/// Starts another instance on the same database, Redis prefix and keys as `other`.
+/// Starts another instance on the same database, Redis prefix, keys and public URL as `other`,
+/// as a fleet behind one address is: tokens issued by one are accepted by the other.
 pub async fn spawn_sibling(other: &TestApp) -> TestApp {
     spawn_from(other.config.clone(), other._data.clone()).await
 }
@@ -130,7 +131,9 @@ async fn spawn_from(mut config: RawConfig, data: Arc<TempDir>) -> TestApp {
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("local addr"));
-    config.public_url = Some(address.clone());
+    if config.public_url.is_none() {
+        config.public_url = Some(address.clone());
+    }
     let settings = Settings::validate(config.clone()).expect("valid test configuration");
     let app = startup::build_app(&settings).await.expect("build app");
     let worker = startup::worker(&settings, app.clone());

@@ -6,6 +6,7 @@ mod auth;
 mod authorization;
 mod errors;
 mod feed;
+mod feed_pages;
 mod helpers;
 mod media;
 mod ops;

@@ -1,0 +1,121 @@
+//! Feed pages cached by one instance: every change a reader would notice, made through another
+//! instance on the same database, shows on the reader's very next request.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::feed::{feed_page, follow, post};
+use crate::helpers::{TestApp, spawn_app, spawn_sibling};
+
+/// The first page as (id, caption, liked_by_me), read twice so the second read can come from
+/// the cache.
+async fn first_page(app: &TestApp, token: &str) -> Vec<(String, String, bool)> {
+    let mut pages = Vec::new();
+    for _ in 0..2 {
+        let page: Value = app.get("/v1/feed", Some(token)).await.json().await.unwrap();
+        let items: Vec<(String, String, bool)> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["id"].as_str().unwrap().to_owned(),
+                    p["caption"].as_str().unwrap().to_owned(),
+                    p["liked_by_me"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        pages.push(items);
+    }
+    assert_eq!(pages[0], pages[1], "two reads in a row differ");
+    pages.pop().unwrap()
+}
+
+fn ids(page: &[(String, String, bool)]) -> Vec<&str> {
+    page.iter().map(|(id, _, _)| id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_cached_page_shows_changes_made_through_another_instance_on_the_next_read() {
+    let app = spawn_app().await;
+    let other = spawn_sibling(&app).await;
+    let (reader_id, reader) = app.quick_user("reader").await;
+    let (author, author_token) = app.quick_user("author").await;
+    follow(&app, &reader, &author).await;
+    let older = post(&app, &author_token, "public").await;
+    let newer = post(&app, &author_token, "followers").await;
+    // Start and build the reader's timeline, so pages come from it.
+    feed_page(&app, &reader, "").await;
+    app.run_jobs().await;
+    let page = first_page(&app, &reader).await;
+    assert_eq!(ids(&page), [newer.as_str(), older.as_str()]);
+    assert!(page.iter().all(|(_, _, liked)| !liked));
+
+    let liked = other
+        .post_empty(&format!("/v1/posts/{older}/like"), Some(&reader))
+        .await;
+    assert_eq!(liked.status(), StatusCode::OK);
+    let page = first_page(&app, &reader).await;
+    assert_eq!(page[1], (older.clone(), String::new(), true), "a like");
+
+    let edited = other
+        .patch_json(
+            &format!("/v1/posts/{newer}"),
+            Some(&author_token),
+            &json!({"caption": "edited"}),
+        )
+        .await;
+    assert_eq!(edited.status(), StatusCode::OK);
+    let page = first_page(&app, &reader).await;
+    assert_eq!(page[0].1, "edited", "an edit");
+
+    let unliked = other
+        .delete(&format!("/v1/posts/{older}/like"), Some(&reader))
+        .await;
+    assert_eq!(unliked.status(), StatusCode::OK);
+    assert!(!first_page(&app, &reader).await[1].2, "an unlike");
+
+    let deleted = other
+        .delete(&format!("/v1/posts/{newer}"), Some(&author_token))
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(ids(&first_page(&app, &reader).await), [older.as_str()]);
+
+    other
+        .post_empty(&format!("/v1/users/{author}/unfollow"), Some(&reader))
+        .await;
+    assert!(first_page(&app, &reader).await.is_empty(), "an unfollow");
+
+    follow(&other, &reader, &author).await;
+    assert_eq!(
+        ids(&first_page(&app, &reader).await),
+        [older.as_str()],
+        "a new follow"
+    );
+
+    let blocked = other
+        .post_empty(&format!("/v1/users/{reader_id}/block"), Some(&author_token))
+        .await;
+    assert!(blocked.status().is_success());
+    assert!(first_page(&app, &reader).await.is_empty(), "a block");
+}
+
+#[tokio::test]
+async fn a_refresh_through_another_instance_shows_the_rebuilt_timeline() {
+    let app = spawn_app().await;
+    let other = spawn_sibling(&app).await;
+    let (_, reader) = app.quick_user("reader").await;
+    let (author, author_token) = app.quick_user("author").await;
+    follow(&app, &reader, &author).await;
+    let only = post(&app, &author_token, "public").await;
+    feed_page(&app, &reader, "").await;
+    app.run_jobs().await;
+    assert_eq!(ids(&first_page(&app, &reader).await), [only.as_str()]);
+    // A timeline damaged behind the server's back, as a lost write would leave it.
+    app.execute_sql("DELETE FROM home_timeline").await;
+    assert!(first_page(&app, &reader).await.is_empty());
+    let refreshed = other.post_empty("/v1/feed/refresh", Some(&reader)).await;
+    assert_eq!(refreshed.status(), StatusCode::NO_CONTENT);
+    other.run_jobs().await;
+    assert_eq!(ids(&first_page(&app, &reader).await), [only.as_str()]);
+}
