@@ -120,10 +120,13 @@ pub async fn scenarios(
     for &user in mixed {
         mixed_tokens.push(token(client, base, &handle_of(user)).await?);
     }
-    let page_50 = cursor_of_page(client, base, &heavy, 50).await?;
-    let page_50_path = match page_50 {
+    let page_50_path = match cursor_of_page(client, base, &heavy, 50).await? {
         Some(cursor) => format!("/v1/feed?cursor={cursor}"),
         None => anyhow::bail!("the heaviest user's feed has fewer than 50 pages"),
+    };
+    let inactive_page_50_path = match cursor_of_page(client, base, &inactive, 50).await? {
+        Some(cursor) => format!("/v1/feed?cursor={cursor}"),
+        None => anyhow::bail!("the inactive-followees user's feed has fewer than 50 pages"),
     };
     Ok(vec![
         Scenario {
@@ -138,12 +141,17 @@ pub async fn scenarios(
         },
         Scenario {
             name: "feed_first_page_inactive_followees",
-            requests: vec![("/v1/feed".into(), Some(inactive))],
+            requests: vec![("/v1/feed".into(), Some(inactive.clone()))],
             posts_by: None,
         },
         Scenario {
             name: "feed_page_50",
             requests: vec![(page_50_path, Some(heavy))],
+            posts_by: None,
+        },
+        Scenario {
+            name: "feed_page_50_inactive_followees",
+            requests: vec![(inactive_page_50_path, Some(inactive))],
             posts_by: None,
         },
         Scenario {

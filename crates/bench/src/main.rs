@@ -252,6 +252,11 @@ async fn main() -> anyhow::Result<()> {
                     vec![data.users[data.heavy[0]]; samples.min(5)],
                     50,
                 ),
+                (
+                    "page 50, inactive followees",
+                    vec![data.users[data.inactive_follower]; samples.min(5)],
+                    50,
+                ),
                 ("first page, mixed users", mixed.clone(), 1),
             ] {
                 let read_path = |user: Uuid, after: Option<Uuid>| {
