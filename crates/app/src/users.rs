@@ -176,8 +176,9 @@ impl App {
 }
 
 /// How long a looked-up avatar is reused. A ready avatar's variants never change; the limit
-/// bounds how long one whose media was deleted is still shown.
-const AVATAR_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// bounds how long one whose media was deleted is still shown, as long as a cached feed page
+/// may show an old profile (`FEED_PAGE_TTL`).
+const AVATAR_TTL: std::time::Duration = crate::feed_pages::FEED_PAGE_TTL;
 
 /// Avatars looked up recently, by media id: a page of posts shows one per author.
 #[derive(Clone)]

@@ -53,31 +53,38 @@ static BUILD_TIMELINE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The newest `$3` entries of the viewer's timeline below `$2` and at or above its floor,
+/// whose post and author exist and whose author the viewer still follows, newest first: the rows
+/// of a page, and what its stamp is made of.
+const TIMELINE_ROWS: &str = "FROM home_timeline t JOIN posts p ON p.id = t.post_id
+         JOIN users u ON u.id = p.author_id
+         WHERE t.user_id = $1 AND t.post_id < $2
+           AND t.post_id >= (SELECT floor FROM timeline_state WHERE user_id = $1)
+           AND (t.author_id = $1 OR EXISTS (SELECT 1 FROM follows f
+                WHERE f.follower_id = $1 AND f.followee_id = t.author_id))
+         ORDER BY t.post_id DESC LIMIT $3";
+
 /// A page of a timeline (see `timeline_slice`), built once: it runs on every feed read.
 static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, {}, EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
-                    AS liked_by_me
-             FROM home_timeline t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.author_id
-             WHERE t.user_id = $1 AND t.post_id < $2
-               AND t.post_id >= (SELECT floor FROM timeline_state WHERE user_id = $1)
-               AND (t.author_id = $1 OR EXISTS (SELECT 1 FROM follows f
-                    WHERE f.follower_id = $1 AND f.followee_id = t.author_id))
-             ORDER BY t.post_id DESC LIMIT $3",
+                    AS liked_by_me {TIMELINE_ROWS}",
         prefixed_post_columns(),
         author_columns()
     )
 });
 
 /// What a cached page is checked against (`TimelineStore::timeline_stamp`): the timeline's
-/// version and floor, and the ids of the entries the page would be read from.
-const TIMELINE_STAMP_SQL: &str =
-    "SELECT s.version::text || '/' || s.floor::text || '/' || coalesce(
-         (SELECT string_agg(t.post_id::text, '' ORDER BY t.post_id DESC) FROM (
-              SELECT post_id FROM home_timeline WHERE user_id = $1 AND post_id < $2
-                AND post_id >= s.floor
-              ORDER BY post_id DESC LIMIT $3) t), '')
-     FROM timeline_state s WHERE s.user_id = $1";
+/// version and floor, and the id and edit time of each row the page is read from.
+static TIMELINE_STAMP_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT s.version::text || '/' || s.floor::text || '/' || coalesce(
+             (SELECT string_agg(entry, ',' ORDER BY id DESC) FROM (
+                  SELECT t.post_id AS id,
+                         t.post_id::text || '@' || coalesce(p.edited_at::text, '') AS entry {TIMELINE_ROWS}) r), '')
+         FROM timeline_state s WHERE s.user_id = $1"
+    )
+});
 
 /// The user's timeline shows something new without its entries changing (a like of theirs, a
 /// follow change), so pages cached for the old state no longer match.
@@ -90,22 +97,6 @@ pub(crate) async fn touch_timeline(
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
-    Ok(())
-}
-
-/// The post changed (an edit): every timeline holding it shows something new.
-pub(crate) async fn touch_timelines_holding(
-    tx: &mut Transaction<'_, Postgres>,
-    post: Uuid,
-) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE timeline_state SET version = version + 1
-         WHERE user_id IN (SELECT user_id FROM home_timeline WHERE post_id = $1)",
-    )
-    .bind(post)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
     Ok(())
 }
 
@@ -169,13 +160,16 @@ pub(crate) async fn forget_author(
     user: UserId,
     author: UserId,
 ) -> StoreResult<()> {
+    // The version first: its row lock waits for a build of this timeline in flight, so the
+    // delete then sees the build's rows.
+    touch_timeline(tx, user).await?;
     sqlx::query("DELETE FROM home_timeline WHERE user_id = $1 AND author_id = $2")
         .bind(user.0)
         .bind(author.0)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
-    touch_timeline(tx, user).await
+    Ok(())
 }
 
 impl PgStore {
@@ -244,7 +238,7 @@ impl TimelineStore for PgStore {
         viewer: UserId,
         page: PageRequest,
     ) -> StoreResult<Option<String>> {
-        sqlx::query_scalar(TIMELINE_STAMP_SQL)
+        sqlx::query_scalar(&TIMELINE_STAMP_SQL)
             .bind(viewer.0)
             .bind(page.after.unwrap_or(Uuid::max()))
             .bind(i64::from(page.limit) + 1)
@@ -350,7 +344,8 @@ impl TimelineStore for PgStore {
             "INSERT INTO home_timeline (user_id, post_id, author_id)
              SELECT f.follower_id, $2, $1 FROM follows f
              JOIN timeline_state s ON s.user_id = f.follower_id
-             WHERE f.followee_id = $1 ON CONFLICT DO NOTHING",
+             WHERE f.followee_id = $1 AND EXISTS (SELECT 1 FROM posts WHERE id = $2)
+             ON CONFLICT DO NOTHING",
         )
         .bind(author)
         .bind(post)

@@ -1,4 +1,4 @@
 -- Bumped whenever something a cached page of the timeline shows changes without its entries
--- changing: the reader's likes and follows, an edit of a post in it, a rebuild (docs/feed.md,
+-- or their posts' edit times changing: the reader's likes and follows, a rebuild (docs/feed.md,
 -- "Page cache").
 ALTER TABLE timeline_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0;

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::jobs::insert_job;
 use crate::media::{MEDIA_COLUMNS, MediaRow};
 use crate::social::user_columns;
-use crate::timelines::{GRAPH_FEED_SQL, add_own_post, touch_timeline, touch_timelines_holding};
+use crate::timelines::{GRAPH_FEED_SQL, add_own_post, touch_timeline};
 use crate::{SqliteStore, db_err, from_micros, to_micros};
 
 const POST_COLUMNS: &str = "id, author_id, caption, visibility, location_name, lat, lon, hashtags, \
@@ -386,7 +386,6 @@ impl PostStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        touch_timelines_holding(&mut tx, id).await?;
         let updated = self
             .post_in(&mut tx, id)
             .await?

@@ -52,10 +52,11 @@ pub trait TimelineStore {
 
     /// What a cached page of the viewer's timeline (below `page.after`, `page.limit` posts) is
     /// valid for: equal stamps mean the page shows the same posts, in the same order, with the
-    /// same content and the same `liked_by_me`. It changes with the entries the page is read
-    /// from, the floor, and a version bumped by the viewer's likes and follow changes, by edits of
-    /// posts in the timeline and by a rebuild. Counters and authors' profiles are not in it.
-    /// `None` when the viewer has no timeline.
+    /// same content and the same `liked_by_me`. It is made of the rows the page is read from
+    /// (after the same checks: post and author exist, author still followed) with their posts'
+    /// edit times, the floor, and a version bumped by the viewer's likes and follow changes and
+    /// by a rebuild. Counters and authors' profiles are not in it. `None` when the viewer has no
+    /// timeline.
     async fn timeline_stamp(
         &self,
         viewer: UserId,
