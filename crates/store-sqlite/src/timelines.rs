@@ -53,12 +53,11 @@ static BUILD_TIMELINE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The newest `?3` entries of the viewer's timeline below `?2` and at or above its floor,
-/// whose post and author exist and whose author the viewer still follows, newest first: the rows
-/// of a page, and what its stamp is made of.
-const TIMELINE_ROWS: &str = "FROM home_timeline t JOIN posts p ON p.id = t.post_id
-         JOIN users u ON u.id = p.author_id
-         WHERE t.user_id = ?1 AND t.post_id < ?2
+/// After `FROM home_timeline t JOIN posts p ON p.id = t.post_id`: the newest `?3` entries of
+/// the viewer's timeline below `?2` and at or above its floor, whose post exists and whose author
+/// the viewer still follows, newest first. The rows of a page, and what its stamp is made of (a
+/// post's author always exists: posts go with their author).
+const TIMELINE_ROWS: &str = "WHERE t.user_id = ?1 AND t.post_id < ?2
            AND t.post_id >= (SELECT floor FROM timeline_state WHERE user_id = ?1)
            AND (t.author_id = ?1 OR EXISTS (SELECT 1 FROM follows f
                 WHERE f.follower_id = ?1 AND f.followee_id = t.author_id))
@@ -68,7 +67,9 @@ const TIMELINE_ROWS: &str = "FROM home_timeline t JOIN posts p ON p.id = t.post_
 static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, {}, EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = ?1)
-                    AS liked_by_me {TIMELINE_ROWS}",
+                    AS liked_by_me
+             FROM home_timeline t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.author_id
+             {TIMELINE_ROWS}",
         prefixed_post_columns(),
         author_columns()
     )
@@ -81,7 +82,8 @@ static TIMELINE_STAMP_SQL: LazyLock<String> = LazyLock::new(|| {
         "SELECT s.version || '/' || hex(s.floor) || '/' || coalesce(
              (SELECT group_concat(entry, ',' ORDER BY id DESC) FROM (
                   SELECT t.post_id AS id,
-                         hex(t.post_id) || '@' || coalesce(p.edited_at, '') AS entry {TIMELINE_ROWS}) r), '')
+                         hex(t.post_id) || '@' || coalesce(p.edited_at, '') AS entry
+                  FROM home_timeline t JOIN posts p ON p.id = t.post_id {TIMELINE_ROWS}) r), '')
          FROM timeline_state s WHERE s.user_id = ?1"
     )
 });
