@@ -97,7 +97,7 @@ impl App {
             }
         }
         let mut more = entries.len() > limit;
-        let from_timeline = graph_after.is_none() && self.settings.feed_timelines;
+        let from_timeline = graph_after.is_none();
         if let Some(after) = graph_after {
             let rest = self
                 .store

@@ -257,38 +257,29 @@ impl TimelineStore for SqliteStore {
         restart: bool,
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let mut started = false;
         if restart {
             sqlx::query("DELETE FROM home_timeline WHERE user_id = ?")
                 .bind(viewer.0)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-            // The version goes on counting, so no page cached before matches the rebuilt one.
-            started = sqlx::query(
-                "UPDATE timeline_state SET floor = ?, version = version + 1 WHERE user_id = ?",
-            )
-            .bind(FLOOR_BUILDING)
-            .bind(viewer.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected()
-                == 1;
         }
-        if !started {
-            started = sqlx::query(
-                "INSERT INTO timeline_state (user_id, floor)
-                 SELECT id, ? FROM users WHERE id = ? ON CONFLICT DO NOTHING",
-            )
-            .bind(FLOOR_BUILDING)
-            .bind(viewer.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected()
-                == 1;
-        }
+        // A restart keeps the row and its version counting, so no page cached before matches the
+        // rebuilt timeline.
+        let started = sqlx::query(
+            "INSERT INTO timeline_state (user_id, floor)
+             SELECT id, ? FROM users WHERE id = ?
+             ON CONFLICT (user_id) DO UPDATE SET floor = excluded.floor, version = version + 1
+             WHERE ?",
+        )
+        .bind(FLOOR_BUILDING)
+        .bind(viewer.0)
+        .bind(restart)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            == 1;
         if started {
             insert_job(&mut tx, build).await?;
         }
