@@ -1,13 +1,14 @@
 //! Login, refresh-token rotation and revocation, and access-token authentication.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
-use picshare_domain::{User, UserId, UserLookup};
+use picshare_domain::{Password, User, UserId, UserLookup, ValidationErrors};
 use picshare_store::{NewRefreshToken, RefreshRotation};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::throttle::ThrottleKey;
+use crate::throttle::{ThrottleKey, digest, network_of};
 use crate::tokens::{hash_refresh_token, new_refresh_token};
 use crate::{App, AppError, AppResult};
 
@@ -27,16 +28,53 @@ pub struct Principal {
 }
 
 impl App {
-    /// Password grant. Unknown logins and wrong passwords fail alike, and cost alike.
+    /// Password grant. Unknown logins and wrong passwords fail alike, and cost alike. Failures
+    /// are counted per address, per login name at an address, and per login name from all
+    /// addresses; the last applies only to addresses the account never logged in from, so nobody
+    /// can lock an owner out by guessing from elsewhere. Counters follow the name as typed, not
+    /// the account, so a limit hit for a handle says nothing about its email.
     pub async fn login(
         &self,
         login: &str,
         password: &str,
         client_ip: IpAddr,
     ) -> AppResult<TokenPair> {
+        check_login_input(login, password)?;
+        let network = network_of(client_ip);
+        let limits = self.settings.login_limits;
+        let name = digest(&login.trim().to_lowercase());
+        let counter = |key: String, limit: u32| ThrottleKey {
+            key,
+            limit,
+            window: limits.window,
+        };
+        let mut keys = vec![
+            counter(format!("login-ip:{network}"), limits.per_ip),
+            counter(format!("login-at:{name}:{network}"), limits.per_account),
+        ];
+        // Counted before the account is looked up: a refused address costs no query.
+        self.limiter.begin_attempt(&keys).await?;
         let user = self.store.find_user_by_login(login).await?;
-        let keys = self.throttle_keys(user.as_ref(), login, client_ip);
-        self.login_throttle.begin_attempt(&keys).await?;
+        let known = match &user {
+            Some(user) => {
+                self.limiter
+                    .remembered(&known_address(user.id, &network))
+                    .await?
+            }
+            None => false,
+        };
+        if !known {
+            let anywhere = counter(format!("login:{name}"), limits.per_account_all_addresses);
+            if let Err(refused) = self
+                .limiter
+                .begin_attempt(std::slice::from_ref(&anywhere))
+                .await
+            {
+                self.limiter.forgive(&keys).await?;
+                return Err(refused);
+            }
+            keys.push(anywhere);
+        }
 
         let stored_hash = user.as_ref().map(|u| u.password_hash.as_str());
         let matched = self.hasher.verify(password, stored_hash).await?;
@@ -44,7 +82,10 @@ impl App {
             metrics::counter!("picshare_login_failures_total").increment(1);
             return Err(AppError::InvalidCredentials);
         };
-        self.login_throttle.forgive(&keys).await?;
+        self.limiter.forgive(&keys).await?;
+        self.limiter
+            .remember(&known_address(user.id, &network), KNOWN_ADDRESS_TTL)
+            .await?;
         self.start_session(user.id).await
     }
 
@@ -122,26 +163,31 @@ impl App {
             refresh_expires_in: seconds_until(expires_at, now),
         })
     }
+}
 
-    /// Keys failures count against: the account (or the login string, when it names none, so
-    /// throttling does not reveal which accounts exist) and the client IP.
-    fn throttle_keys(&self, user: Option<&User>, login: &str, ip: IpAddr) -> [ThrottleKey; 2] {
-        let limits = self.settings.login_limits;
-        let account = match user {
-            Some(user) => format!("account:{}", user.id),
-            None => format!("login:{}", login.trim().to_lowercase()),
-        };
-        [
-            ThrottleKey {
-                key: account,
-                limit: limits.per_account,
-            },
-            ThrottleKey {
-                key: format!("ip:{ip}"),
-                limit: limits.per_ip,
-            },
-        ]
-    }
+/// How long an address an account logged in from stays known to it.
+const KNOWN_ADDRESS_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Longer than any email (254) or handle (30): a longer login names nobody.
+pub const MAX_LOGIN_CHARS: usize = 320;
+
+fn known_address(user: UserId, network: &str) -> String {
+    format!("known:{user}:{network}")
+}
+
+/// Bounds checked before any work: a login no account can have, or a password no policy
+/// allows, is refused at once.
+fn check_login_input(login: &str, password: &str) -> AppResult<()> {
+    let bounded = |text: &str, max: usize| {
+        if text.chars().count() > max {
+            Err(format!("must be at most {max} characters long"))
+        } else {
+            Ok(())
+        }
+    };
+    let mut errors = ValidationErrors::default();
+    errors.check("login", bounded(login, MAX_LOGIN_CHARS));
+    errors.check("password", bounded(password, Password::MAX_LEN));
+    Ok(errors.into_result()?)
 }
 
 fn seconds_until(at: OffsetDateTime, now: OffsetDateTime) -> u64 {

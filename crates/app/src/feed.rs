@@ -155,6 +155,14 @@ impl App {
     /// background; reads use the graph meanwhile).
     pub async fn refresh_feed(&self, caller: Principal) -> AppResult<()> {
         self.me(caller).await?;
+        // A rebuild reads up to the whole follow graph: bounded per account, always.
+        self.limiter
+            .begin_attempt(&[crate::throttle::ThrottleKey {
+                key: format!("feed-refresh:{}", caller.user_id),
+                limit: self.settings.feed_refreshes_per_hour,
+                window: std::time::Duration::from_secs(3600),
+            }])
+            .await?;
         self.start_timeline(caller.user_id, true).await
     }
 

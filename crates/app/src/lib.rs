@@ -6,6 +6,7 @@ pub mod error;
 pub mod feed;
 pub mod feed_pages;
 pub mod media;
+pub mod media_urls;
 pub mod passwords;
 pub mod posts;
 pub mod social;
@@ -20,7 +21,7 @@ use picshare_store::Store;
 
 pub use error::{AppError, AppResult, RateLimit};
 pub use passwords::PasswordHasherPool;
-pub use throttle::{LoginThrottle, LoginThrottleLimits};
+pub use throttle::{Limiter, LoginThrottleLimits};
 pub use tokens::TokenService;
 
 /// Settings the use cases need (the binary maps its configuration onto these).
@@ -28,6 +29,13 @@ pub use tokens::TokenService;
 pub struct AppSettings {
     pub invite_only: bool,
     pub login_limits: LoginThrottleLimits,
+    /// `false` lifts the per-action and sign-up limits (`PICSHARE_RATE_LIMITS=off`).
+    pub rate_limits: bool,
+    /// Accounts one address (IPv6: one /64) may create per `signup_window`.
+    pub signups_per_ip: u32,
+    pub signup_window: std::time::Duration,
+    /// Feed rebuilds one account may ask for per hour (a cost bound: always on).
+    pub feed_refreshes_per_hour: u32,
     pub follow_caps: picshare_domain::FollowCaps,
     /// Read feeds from precomputed timelines (false: always from the follow graph).
     pub feed_timelines: bool,
@@ -39,10 +47,12 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub hasher: Arc<PasswordHasherPool>,
     pub tokens: Arc<TokenService>,
-    pub login_throttle: Arc<dyn LoginThrottle>,
+    pub limiter: Arc<dyn Limiter>,
     pub objects: picshare_objects::Objects,
     pub settings: Arc<AppSettings>,
     pub media: Arc<media::MediaSettings>,
+    /// Signs links to non-public media.
+    pub media_urls: Arc<media_urls::MediaUrls>,
     /// Woken when this process enqueues a job, so a worker in the same process starts it at
     /// once instead of at its next poll.
     pub jobs_waiting: Arc<tokio::sync::Notify>,
@@ -57,7 +67,7 @@ impl App {
     pub async fn readiness_failures(&self) -> Vec<&'static str> {
         let database = tokio::time::timeout(std::time::Duration::from_secs(2), self.store.ping());
         let (database, cache, storage) =
-            tokio::join!(database, self.login_throttle.ping(), self.objects.ping());
+            tokio::join!(database, self.limiter.ping(), self.objects.ping());
         let mut failing = Vec::new();
         if !matches!(database, Ok(Ok(()))) {
             failing.push("database");

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::Stream;
 use picshare_domain::{Media, MediaPurpose, MediaStatus, NewMedia, ValidationErrors};
-use picshare_objects::{ObjectError, original_key};
+use picshare_objects::{ObjectError, original_key, upload_key};
 use picshare_store::NewJob;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -27,6 +27,12 @@ pub struct MediaSettings {
     pub job_max_attempts: i32,
     /// Base of links to this server (for the embedded upload route).
     pub public_url: String,
+    /// Longest one image may take to process; past it the upload fails.
+    pub processing_timeout: Duration,
+    /// Uploads one account may have open (started, not completed, not expired).
+    pub max_pending_uploads: u64,
+    /// Media one account may hold on no post (uploaded, processing or ready).
+    pub max_unused_media: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +74,7 @@ pub(crate) fn job(kind: &str, payload: &impl Serialize, max_attempts: i32) -> Ap
 /// Every object a media item may have written.
 pub(crate) fn object_keys(media: &Media) -> Vec<String> {
     let id = media.id.to_string();
-    let mut keys = vec![original_key(&id)];
+    let mut keys = vec![upload_key(&id), original_key(&id)];
     let names: &[&str] = match media.purpose {
         MediaPurpose::Post => &["thumb", "medium"],
         MediaPurpose::Avatar => &["avatar"],
@@ -108,8 +114,9 @@ impl App {
                 "uploads may be at most {limit} bytes"
             )));
         }
-        let id = Uuid::now_v7();
         let now = OffsetDateTime::now_utc();
+        self.check_unattached_media(caller, now).await?;
+        let id = Uuid::now_v7();
         let expires_at = now + self.media.upload_ttl;
         self.store
             .create_media(&NewMedia {
@@ -122,7 +129,7 @@ impl App {
                 created_at: now,
             })
             .await?;
-        let key = original_key(&id.to_string());
+        let key = upload_key(&id.to_string());
         let upload_url = match self
             .objects
             .presigned_put(&key, self.media.upload_ttl)
@@ -164,7 +171,7 @@ impl App {
         let limit = (media.size_bytes as u64).min(self.media.max_upload_bytes);
         match self
             .objects
-            .put_stream(&original_key(&id.to_string()), body, limit)
+            .put_stream(&upload_key(&id.to_string()), body, limit)
             .await
         {
             Ok(written) => Ok(written),
@@ -182,7 +189,15 @@ impl App {
         if media.status != MediaStatus::Pending {
             return Ok(media);
         }
+        // The upload URL stays valid until it expires: the bytes checked and processed are a copy
+        // it cannot reach, so nothing can replace them after this check.
+        let uploaded = upload_key(&id.to_string());
         let key = original_key(&id.to_string());
+        if self.objects.size(&uploaded).await?.is_none() {
+            return Err(AppError::Precondition("nothing has been uploaded yet"));
+        }
+        self.objects.copy(&uploaded, &key).await?;
+        self.objects.delete(&uploaded).await?;
         let Some(size) = self.objects.size(&key).await? else {
             return Err(AppError::Precondition("nothing has been uploaded yet"));
         };
@@ -299,8 +314,27 @@ impl App {
         }
     }
 
-    /// The public URL of a stored variant.
-    pub fn variant_url(&self, key: &str) -> String {
-        self.objects.public_url(key)
+    /// Refuses a new upload when the caller already holds as many open uploads, or as much media
+    /// on no post, as one account may.
+    async fn check_unattached_media(
+        &self,
+        caller: Principal,
+        now: OffsetDateTime,
+    ) -> AppResult<()> {
+        let counts = self
+            .store
+            .unattached_media_counts(caller.user_id, now)
+            .await?;
+        if counts.pending >= self.media.max_pending_uploads {
+            return Err(AppError::Precondition(
+                "too many uploads are open; complete them or let them expire first",
+            ));
+        }
+        if counts.unused >= self.media.max_unused_media {
+            return Err(AppError::Precondition(
+                "too many uploaded images are on no post; post or delete some first",
+            ));
+        }
+        Ok(())
     }
 }

@@ -1,5 +1,7 @@
 //! Argon2id hashing on a bounded blocking pool: a few hashes run at once, a bounded number wait,
-//! and anything beyond that is refused rather than queued without end.
+//! and anything beyond that is refused rather than queued without end. New hashes (sign-ups,
+//! password changes) have a lane of their own with at most half the workers and a quarter of the
+//! places, so a sign-up flood cannot crowd out the logins of people who already have accounts.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +21,11 @@ pub const PARALLELISM: u32 = 1;
 pub struct PasswordHasherPool {
     argon2: Argon2<'static>,
     running: Arc<Semaphore>,
+    /// Places for verifications (logins).
     admitted: Arc<Semaphore>,
+    /// Places, and workers, new hashes may take.
+    hashes_admitted: Arc<Semaphore>,
+    hashes_running: Arc<Semaphore>,
     /// Verified against when a login names no account, so both answers take as long.
     dummy_hash: String,
     verifications: AtomicU64,
@@ -32,10 +38,13 @@ impl PasswordHasherPool {
             .map_err(|_| AppError::Unavailable("invalid Argon2 parameters"))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = hash_with(&argon2, "picshare-dummy-password-for-timing")?;
+        let workers = workers.max(1);
         Ok(Self {
             argon2,
-            running: Arc::new(Semaphore::new(workers.max(1))),
-            admitted: Arc::new(Semaphore::new(workers.max(1) + queue)),
+            running: Arc::new(Semaphore::new(workers)),
+            admitted: Arc::new(Semaphore::new(workers + queue)),
+            hashes_admitted: Arc::new(Semaphore::new(((workers + queue) / 4).max(1))),
+            hashes_running: Arc::new(Semaphore::new((workers / 2).max(1))),
             dummy_hash,
             verifications: AtomicU64::new(0),
         })
@@ -44,7 +53,18 @@ impl PasswordHasherPool {
     pub async fn hash(&self, password: &str) -> AppResult<String> {
         let argon2 = self.argon2.clone();
         let password = password.to_owned();
-        self.run(move || hash_with(&argon2, &password)).await?
+        let _admitted = self
+            .hashes_admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AppError::Unavailable("too many new passwords are being set"))?;
+        let _lane = self
+            .hashes_running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(AppError::internal)?;
+        self.execute(move || hash_with(&argon2, &password)).await?
     }
 
     /// Checks `password` against `stored_hash`, or against a dummy hash when there is no account.
@@ -57,7 +77,7 @@ impl PasswordHasherPool {
         };
         self.verifications.fetch_add(1, Ordering::Relaxed);
         let matched = self
-            .run(move || {
+            .run_verification(move || {
                 PasswordHash::new(&hash)
                     .map(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
                     .unwrap_or(false)
@@ -71,7 +91,7 @@ impl PasswordHasherPool {
         self.verifications.load(Ordering::Relaxed)
     }
 
-    async fn run<T: Send + 'static>(
+    async fn run_verification<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> AppResult<T> {
@@ -80,6 +100,13 @@ impl PasswordHasherPool {
             .clone()
             .try_acquire_owned()
             .map_err(|_| AppError::Unavailable("too many password checks in progress"))?;
+        self.execute(work).await
+    }
+
+    async fn execute<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
         let _running = self
             .running
             .clone()

@@ -67,6 +67,18 @@ impl TokenService {
         })
     }
 
+    /// A 32-byte key for `purpose`, derived from the signing key, so every instance that shares
+    /// the key file derives the same one and no second secret needs distributing.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"picshare derived key\0");
+        hasher.update(purpose.as_bytes());
+        hasher.update([0]);
+        hasher.update(self.secret.as_bytes());
+        hasher.finalize().into()
+    }
+
     /// Checks every access token's signature, remembering none (for measuring cold reads).
     pub fn without_caches(mut self) -> Self {
         self.verified = None;

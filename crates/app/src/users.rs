@@ -1,5 +1,7 @@
 //! Sign-up, profiles and account administration.
 
+use std::net::IpAddr;
+
 use picshare_domain::{
     Bio, DisplayName, Email, Handle, NewUser, Password, Role, User, UserId, UserLookup,
     ValidationErrors,
@@ -10,6 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::throttle::{ThrottleKey, network_of};
 use crate::{App, AppError, AppResult};
 
 /// Sign-up input as the client sent it; validated by [`App::sign_up`].
@@ -32,7 +35,19 @@ pub struct ProfileChange {
 }
 
 impl App {
-    pub async fn sign_up(&self, input: SignUp) -> AppResult<User> {
+    /// Creates an account from the sign-up form. Sign-ups are counted per address (IPv6: per
+    /// /64) before the password is hashed, so a flood from one client costs one counter lookup
+    /// each and leaves the hashing pool to everyone else's logins.
+    pub async fn sign_up(&self, input: SignUp, client_ip: IpAddr) -> AppResult<User> {
+        if self.settings.rate_limits {
+            self.limiter
+                .begin_attempt(&[ThrottleKey {
+                    key: format!("signup-ip:{}", network_of(client_ip)),
+                    limit: self.settings.signups_per_ip,
+                    window: self.settings.signup_window,
+                }])
+                .await?;
+        }
         self.create_account(input, Role::User, true).await
     }
 
@@ -159,15 +174,19 @@ impl App {
         let Some(media) = self.store.find_media(media_id).await? else {
             return Ok(None);
         };
-        let view = media
+        let Some(variant) = media
             .variants
             .iter()
             .find(|variant| variant.name == "avatar")
-            .map(|variant| AvatarView {
-                url: self.variant_url(&variant.key),
-                width: variant.width,
-                height: variant.height,
-            });
+        else {
+            return Ok(None);
+        };
+        // Avatars are public: whoever sees the profile sees the picture.
+        let view = Some(AvatarView {
+            url: self.variant_url(&variant.key, true).await?,
+            width: variant.width,
+            height: variant.height,
+        });
         if let Some(view) = &view {
             self.avatars.insert(media_id, view.clone());
         }

@@ -28,6 +28,8 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// First retry delay; doubled per attempt, capped at an hour, with ±25% jitter.
     pub retry_base: Duration,
+    /// Longest one job may run; past it the job fails (media: for good, as too costly).
+    pub job_timeout: Duration,
 }
 
 /// A job failed in a way worth retrying (storage or database trouble).
@@ -58,17 +60,21 @@ pub struct Worker {
     settings: WorkerSettings,
     /// Bounds CPU-heavy image work on the blocking pool.
     cpu: Arc<Semaphore>,
+    /// Bounds the jobs this worker holds at once.
+    slots: Arc<Semaphore>,
 }
 
 impl Worker {
     pub fn new(app: App, settings: WorkerSettings) -> Self {
         let name = format!("worker-{}", uuid::Uuid::now_v7());
         let cpu = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         Self {
             app,
             name,
             settings,
             cpu,
+            slots,
         }
     }
 
@@ -76,45 +82,107 @@ impl Worker {
         &self.name
     }
 
-    /// Runs until `shutdown` resolves; jobs in flight finish first.
+    /// Runs until `shutdown` resolves; jobs in flight finish first. Each job runs on its own and
+    /// frees its slot when it ends, so a slow job never holds back the jobs claimed with it.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         tracing::info!(worker = %self.name, "worker started");
+        let mut running = tokio::task::JoinSet::new();
         loop {
-            let ran = match self.run_once().await {
-                Ok(ran) => ran,
-                Err(err) => {
+            while running.try_join_next().is_some() {}
+            let free = self.slots.available_permits();
+            let claimed = if free == 0 {
+                Vec::new()
+            } else {
+                self.claim(free).await.unwrap_or_else(|err| {
                     tracing::error!(error = %err, "claiming jobs failed");
-                    0
-                }
+                    Vec::new()
+                })
             };
-            if ran == 0 {
+            let idle = claimed.is_empty();
+            for job in claimed {
+                let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                let worker = self.clone();
+                running.spawn(async move {
+                    worker.run_job(job).await;
+                    drop(slot);
+                });
+            }
+            if idle {
                 tokio::select! {
                     () = &mut shutdown => break,
                     () = tokio::time::sleep(self.settings.poll_interval) => {}
                     () = self.app.jobs_waiting.notified() => {}
+                    Some(_) = running.join_next(), if free == 0 => {}
                 }
             }
         }
+        while running.join_next().await.is_some() {}
         tracing::info!(worker = %self.name, "worker stopped");
     }
 
-    /// Claims one batch of due jobs and runs them; returns how many ran.
-    pub async fn run_once(&self) -> Result<usize, AppError> {
-        let jobs = self
+    async fn claim(&self, limit: usize) -> Result<Vec<ClaimedJob>, AppError> {
+        Ok(self
             .app
             .store
             .claim_jobs(
                 &self.name,
                 OffsetDateTime::now_utc(),
                 self.settings.lease,
-                self.settings.concurrency as u32,
+                limit as u32,
             )
-            .await?;
+            .await?)
+    }
+
+    /// Claims one batch of due jobs and runs them to their end; returns how many ran.
+    pub async fn run_once(&self) -> Result<usize, AppError> {
+        let jobs = self.claim(self.settings.concurrency).await?;
         let count = jobs.len();
         let runs = jobs.into_iter().map(|job| self.run_job(job));
         futures::future::join_all(runs).await;
         Ok(count)
+    }
+
+    /// Runs `job` within its deadline, extending its lease while it runs so that no other worker
+    /// takes over a job that is slow but alive.
+    async fn run_with_lease(&self, job: &ClaimedJob) -> Result<(), Retry> {
+        let work = async {
+            match job.kind.as_str() {
+                PROCESS_MEDIA => self.process_media(&job.payload).await,
+                DELETE_OBJECTS => self.delete_objects(&job.payload).await,
+                FAN_OUT => self.fan_out(&job.payload).await,
+                BUILD_TIMELINE => self.build_timeline(&job.payload).await,
+                other => Err(Retry(format!("unknown job kind '{other}'"))),
+            }
+        };
+        let keep_leased = async {
+            let every = (self.settings.lease / 3).max(Duration::from_millis(100));
+            loop {
+                tokio::time::sleep(every).await;
+                let until = OffsetDateTime::now_utc() + self.settings.lease;
+                match self
+                    .app
+                    .store
+                    .extend_job_lease(job.id, &self.name, until)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(job = %job.id, "job no longer held by this worker"),
+                    Err(err) => {
+                        tracing::warn!(job = %job.id, error = %err, "extending a lease failed")
+                    }
+                }
+            }
+        };
+        let deadline = self.settings.job_timeout;
+        tokio::select! {
+            outcome = tokio::time::timeout(deadline, work) => outcome.unwrap_or_else(|_| {
+                Err(Retry(format!("the job ran longer than {} s", deadline.as_secs())))
+            }),
+            () = keep_leased => Err(Retry("lease keeper stopped".into())),
+        }
     }
 
     async fn run_job(&self, job: ClaimedJob) {
@@ -140,13 +208,7 @@ impl Worker {
             return;
         }
         metrics::counter!("picshare_job_attempts_total", "kind" => kind.clone()).increment(1);
-        let outcome = match job.kind.as_str() {
-            PROCESS_MEDIA => self.process_media(&job.payload).await,
-            DELETE_OBJECTS => self.delete_objects(&job.payload).await,
-            FAN_OUT => self.fan_out(&job.payload).await,
-            BUILD_TIMELINE => self.build_timeline(&job.payload).await,
-            other => Err(Retry(format!("unknown job kind '{other}'"))),
-        };
+        let outcome = self.run_with_lease(&job).await;
         metrics::histogram!("picshare_job_duration_seconds", "kind" => kind.clone())
             .record(started.elapsed().as_secs_f64());
         let store = &self.app.store;
@@ -249,11 +311,28 @@ impl Worker {
             MediaPurpose::Avatar => Purpose::Avatar,
         };
         let started = Instant::now();
-        let result = {
-            let _permit = self.cpu.acquire().await.map_err(|e| Retry(e.to_string()))?;
-            tokio::task::spawn_blocking(move || picshare_media::process(&bytes, purpose))
-                .await
-                .map_err(|e| Retry(e.to_string()))?
+        let permit = self
+            .cpu
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| Retry(e.to_string()))?;
+        // The permit goes with the work: an image past its deadline keeps its CPU slot until its
+        // thread really ends, so abandoned work never piles up beyond the pool.
+        let work = tokio::task::spawn_blocking(move || {
+            let result = picshare_media::process(&bytes, purpose);
+            drop(permit);
+            result
+        });
+        let deadline = self.app.media.processing_timeout;
+        let result = match tokio::time::timeout(deadline, work).await {
+            Ok(joined) => joined.map_err(|e| Retry(e.to_string()))?,
+            Err(_) => {
+                metrics::counter!("picshare_media_timeouts_total").increment(1);
+                return self
+                    .give_up(&media, "the image took too long to process")
+                    .await;
+            }
         };
         metrics::histogram!("picshare_media_processing_seconds")
             .record(started.elapsed().as_secs_f64());

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod media;
 pub mod social;
+pub mod text;
 pub mod user;
 
 pub use error::{FieldError, ValidationErrors};

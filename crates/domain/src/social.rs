@@ -117,21 +117,15 @@ pub const MAX_COMMENT_CHARS: usize = 1000;
 pub const MAX_POST_MEDIA: usize = 20;
 
 pub fn parse_caption(raw: &str) -> Result<String, String> {
-    if raw.chars().count() > MAX_CAPTION_CHARS {
-        return Err(format!(
-            "must be at most {MAX_CAPTION_CHARS} characters long"
-        ));
-    }
-    Ok(raw.trim().to_owned())
+    crate::text::clean_text(raw, MAX_CAPTION_CHARS, true)
 }
 
 pub fn parse_comment(raw: &str) -> Result<String, String> {
-    let text = raw.trim();
-    let len = text.chars().count();
-    if len == 0 || len > MAX_COMMENT_CHARS {
+    let text = crate::text::clean_text(raw, usize::MAX, true)?;
+    if text.is_empty() || text.chars().count() > MAX_COMMENT_CHARS {
         return Err(format!("must be 1 to {MAX_COMMENT_CHARS} characters long"));
     }
-    Ok(text.to_owned())
+    Ok(text)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,7 +137,8 @@ pub struct Location {
 
 impl Location {
     pub fn parse(name: &str, lat: f64, lon: f64) -> Result<Self, String> {
-        let name = name.trim();
+        let name = crate::text::clean_text(name, usize::MAX, false)
+            .map_err(|err| format!("name {err}"))?;
         if name.is_empty() || name.chars().count() > 200 {
             return Err("name must be 1 to 200 characters long".into());
         }
@@ -153,11 +148,7 @@ impl Location {
         if !(-180.0..=180.0).contains(&lon) || !lon.is_finite() {
             return Err("lon must be between -180 and 180".into());
         }
-        Ok(Self {
-            name: name.to_owned(),
-            lat,
-            lon,
-        })
+        Ok(Self { name, lat, lon })
     }
 }
 

@@ -147,14 +147,6 @@ impl fmt::Debug for Password {
     }
 }
 
-fn bounded_text(raw: &str, max: usize) -> Result<String, String> {
-    let text = raw.trim();
-    if text.chars().count() > max {
-        return Err(format!("must be at most {max} characters long"));
-    }
-    Ok(text.to_owned())
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[serde(transparent)]
 pub struct DisplayName(String);
@@ -163,7 +155,7 @@ impl DisplayName {
     pub const MAX_LEN: usize = 50;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        bounded_text(raw, Self::MAX_LEN).map(Self)
+        crate::text::clean_text(raw, Self::MAX_LEN, false).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -179,7 +171,7 @@ impl Bio {
     pub const MAX_LEN: usize = 150;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        bounded_text(raw, Self::MAX_LEN).map(Self)
+        crate::text::clean_text(raw, Self::MAX_LEN, true).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -34,12 +34,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
+            .and_then(bearer_token)
             .ok_or_else(ApiError::unauthorized)?;
         state
             .app
@@ -47,6 +42,15 @@ impl FromRequestParts<AppState> for AuthUser {
             .map(AuthUser)
             .map_err(ApiError::from)
     }
+}
+
+/// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// The caller if a bearer token is present (and then it must be valid), else anonymous.

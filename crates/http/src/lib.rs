@@ -36,14 +36,18 @@ pub struct HttpSettings {
 pub struct AppState {
     pub app: App,
     pub http: Arc<HttpSettings>,
+    /// Encrypts and decrypts list cursors.
+    pub cursors: Arc<pagination::Cursors>,
     metrics: PrometheusHandle,
 }
 
 /// The whole API as one router, ready to serve.
 pub fn router(app: App, http: HttpSettings) -> Router {
+    let cursors = pagination::Cursors::new(app.tokens.derived_key("list cursors"));
     let state = AppState {
         app,
         http: Arc::new(http),
+        cursors: Arc::new(cursors),
         metrics: telemetry::prometheus(),
     };
     let (api_routes, mut api) = openapi::split();

@@ -12,6 +12,11 @@ use picshare_store::PageRequest;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use aes::Aes128;
+use aes::cipher::generic_array::GenericArray;
+use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
+
+use crate::AppState;
 use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -32,10 +37,10 @@ pub struct PageParams {
 #[derive(Debug, Clone, Copy)]
 pub struct Paging(pub PageRequest);
 
-impl<S: Send + Sync> FromRequestParts<S> for Paging {
+impl FromRequestParts<AppState> for Paging {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Query(params) = Query::<PageParams>::from_request_parts(parts, state).await?;
         let limit = match params.limit {
             None => DEFAULT_LIMIT,
@@ -50,7 +55,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
         };
         let after = match params.cursor.as_deref() {
             None => None,
-            Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
+            Some(cursor) => Some(state.cursors.decode(cursor).ok_or_else(|| {
                 ApiError::validation(StatusCode::BAD_REQUEST, "cursor", "is not a valid cursor")
             })?),
         };
@@ -58,8 +63,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
     }
 }
 
-pub fn encode_cursor(key: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(key.as_bytes())
+/// Cursors are row keys (UUIDv7, whose first 48 bits are a millisecond timestamp) encrypted
+/// with AES under a key derived from the signing key: opaque to clients, so a cursor tells
+/// nobody when someone followed or liked, and the same on every instance.
+pub struct Cursors {
+    cipher: Aes128,
+}
+
+impl Cursors {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self {
+            cipher: Aes128::new(&GenericArray::clone_from_slice(&key[..16])),
+        }
+    }
+
+    pub fn encode(&self, key: Uuid) -> String {
+        let mut block = GenericArray::clone_from_slice(key.as_bytes());
+        self.cipher.encrypt_block(&mut block);
+        URL_SAFE_NO_PAD.encode(block)
+    }
+
+    fn decode(&self, cursor: &str) -> Option<Uuid> {
+        let bytes = decode_cursor_bytes(cursor)?;
+        let mut block = GenericArray::clone_from_slice(&bytes);
+        self.cipher.decrypt_block(&mut block);
+        Uuid::from_slice(&block).ok()
+    }
 }
 
 /// Any 22 URL-safe base64 characters name a position (the two spare bits are ignored), so every
@@ -71,12 +100,11 @@ const CURSOR_DECODER: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
 
-fn decode_cursor(cursor: &str) -> Option<Uuid> {
+fn decode_cursor_bytes(cursor: &str) -> Option<[u8; 16]> {
     if cursor.len() != 22 {
         return None;
     }
-    let bytes = CURSOR_DECODER.decode(cursor).ok()?;
-    Uuid::from_slice(&bytes).ok()
+    CURSOR_DECODER.decode(cursor).ok()?.try_into().ok()
 }
 
 #[cfg(test)]
@@ -85,13 +113,34 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
+        let cursors = Cursors::new([3; 32]);
         let key = Uuid::now_v7();
-        assert_eq!(decode_cursor(&encode_cursor(key)), Some(key));
-        assert!(decode_cursor("not a cursor").is_none());
-        assert!(decode_cursor("AAAA").is_none());
+        assert_eq!(cursors.decode(&cursors.encode(key)), Some(key));
+        assert!(cursors.decode("not a cursor").is_none());
+        assert!(cursors.decode("AAAA").is_none());
         assert!(
-            decode_cursor("ZZZZZZZZZZZZZZZZZZZZZZ").is_some(),
+            cursors.decode("ZZZZZZZZZZZZZZZZZZZZZZ").is_some(),
             "any 22 characters of the alphabet"
         );
+    }
+
+    #[test]
+    fn cursors_of_keys_a_millisecond_apart_share_nothing() {
+        let cursors = Cursors::new([3; 32]);
+        let first = Uuid::now_v7();
+        let mut later = *first.as_bytes();
+        later[5] = later[5].wrapping_add(1); // one millisecond on
+        let (a, b) = (
+            cursors.encode(first),
+            cursors.encode(Uuid::from_bytes(later)),
+        );
+        assert_ne!(a[..6], b[..6], "no shared prefix gives the time away");
+        assert_ne!(
+            Cursors::new([4; 32]).encode(first),
+            a,
+            "another deployment's key"
+        );
+        let plain = URL_SAFE_NO_PAD.encode(first.as_bytes());
+        assert_ne!(a, plain);
     }
 }

@@ -29,6 +29,22 @@ pub fn prometheus() -> PrometheusHandle {
         .clone()
 }
 
+/// The method as a label: the standard ones by name, any other string as `other`, so clients
+/// cannot create label values (and series) without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Counts requests and records latency by route template, method and status.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -37,7 +53,7 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     let labels = [("route", route), ("method", method), ("status", status)];

@@ -4,19 +4,26 @@ use std::io::Cursor;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
-use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
+use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor, Subsamp};
 
 use crate::sniff::ImageFormat;
-use crate::{MAX_PIXELS, MediaError, Rgb};
+use crate::{MAX_DECODE_BYTES, MAX_JPEG_SCANS, MAX_PIXELS, MediaError, Rgb};
 
-/// Decoders may allocate at most this much (a 50 MP RGBA16 image is 400 MB; we stay well below
-/// by refusing over 50 MP first, this is the second fence).
-const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
+/// Memory the PNG decoder may use beside the image itself (metadata chunks, interlacing).
+const PNG_ANCILLARY_BYTES: usize = 24 * 1024 * 1024;
 
 pub(crate) struct Header {
     pub width: u32,
     pub height: u32,
-    jpeg_colorspace: Option<Colorspace>,
+    jpeg: Option<JpegLayout>,
+}
+
+/// What decides a JPEG's decoding cost besides its size.
+#[derive(Clone, Copy)]
+struct JpegLayout {
+    colorspace: Colorspace,
+    subsamp: Subsamp,
+    progressive: bool,
 }
 
 /// The stored dimensions, read from the file's header only.
@@ -27,7 +34,11 @@ pub(crate) fn header(bytes: &[u8], format: ImageFormat) -> Result<Header, MediaE
             Ok(Header {
                 width: u32::try_from(header.width).map_err(|_| MediaError::TooManyPixels)?,
                 height: u32::try_from(header.height).map_err(|_| MediaError::TooManyPixels)?,
-                jpeg_colorspace: Some(header.colorspace),
+                jpeg: Some(JpegLayout {
+                    colorspace: header.colorspace,
+                    subsamp: header.subsamp,
+                    progressive: header.is_progressive,
+                }),
             })
         }
         ImageFormat::Png | ImageFormat::WebP => {
@@ -37,7 +48,7 @@ pub(crate) fn header(bytes: &[u8], format: ImageFormat) -> Result<Header, MediaE
             Ok(Header {
                 width,
                 height,
-                jpeg_colorspace: None,
+                jpeg: None,
             })
         }
     }
@@ -71,16 +82,91 @@ pub(crate) fn pixels(
             jpeg(bytes, header, need_width, need_height)?,
             crate::icc::from_jpeg(bytes),
         )),
-        ImageFormat::Png | ImageFormat::WebP => {
+        ImageFormat::Png => png(bytes),
+        ImageFormat::WebP => {
             let mut reader = reader(bytes, format);
             let mut limits = Limits::default();
-            limits.max_alloc = Some(MAX_DECODE_ALLOC);
+            limits.max_alloc = Some(MAX_DECODE_BYTES);
             reader.limits(limits);
             let mut decoder = reader.into_decoder().map_err(|_| MediaError::Corrupt)?;
             let icc_profile = decoder.icc_profile().ok().flatten();
             let image = DynamicImage::from_decoder(decoder).map_err(|_| MediaError::Corrupt)?;
             Ok((flatten(image), icc_profile))
         }
+    }
+}
+
+/// PNG through the `png` crate, reduced to 8 bits per channel while decoding: a 16-bit RGBA
+/// image never exists at full depth, so memory is at most 4 bytes a pixel (200 MB at 50 MP).
+fn png(bytes: &[u8]) -> Result<(Rgb, Option<Vec<u8>>), MediaError> {
+    let limits = png::Limits {
+        bytes: PNG_ANCILLARY_BYTES,
+    };
+    let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(|_| MediaError::Corrupt)?;
+    let (width, height) = reader.info().size();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(MediaError::TooManyPixels);
+    }
+    let icc_profile = reader.info().icc_profile.as_ref().map(|p| p.to_vec());
+    let size = reader
+        .output_buffer_size()
+        .ok_or(MediaError::TooMuchMemory)?;
+    if size as u64 > MAX_DECODE_BYTES {
+        return Err(MediaError::TooMuchMemory);
+    }
+    let mut buffer = vec![0u8; size];
+    let frame = reader
+        .next_frame(&mut buffer)
+        .map_err(|_| MediaError::Corrupt)?;
+    buffer.truncate(frame.buffer_size());
+    let channels = match frame.color_type {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::GrayscaleAlpha => 2,
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        png::ColorType::Indexed => return Err(MediaError::Corrupt),
+    };
+    Ok((
+        Rgb {
+            width,
+            height,
+            pixels: to_rgb_in_place(buffer, channels),
+        },
+        icc_profile,
+    ))
+}
+
+/// 8-bit grey, grey+alpha, RGB or RGBA pixels as RGB, transparency composited onto white. Pixels
+/// with fewer than 3 channels need a larger buffer; the others shrink in place.
+fn to_rgb_in_place(mut pixels: Vec<u8>, channels: usize) -> Vec<u8> {
+    let blend = |channel: u8, alpha: u8| -> u8 {
+        let alpha = u32::from(alpha);
+        ((u32::from(channel) * alpha + 255 * (255 - alpha) + 127) / 255) as u8
+    };
+    match channels {
+        3 => pixels,
+        4 => {
+            let count = pixels.len() / 4;
+            for index in 0..count {
+                let at = index * 4;
+                let alpha = pixels[at + 3];
+                let rgb = [
+                    blend(pixels[at], alpha),
+                    blend(pixels[at + 1], alpha),
+                    blend(pixels[at + 2], alpha),
+                ];
+                pixels[index * 3..index * 3 + 3].copy_from_slice(&rgb);
+            }
+            pixels.truncate(count * 3);
+            pixels
+        }
+        2 => pixels
+            .chunks_exact(2)
+            .flat_map(|pixel| [blend(pixel[0], pixel[1]); 3])
+            .collect(),
+        _ => pixels.iter().flat_map(|&grey| [grey; 3]).collect(),
     }
 }
 
@@ -93,30 +179,38 @@ fn reader(bytes: &[u8], format: ImageFormat) -> ImageReader<Cursor<&[u8]>> {
     ImageReader::with_format(Cursor::new(bytes), format)
 }
 
-/// RGB, with any transparency composited onto white.
+/// RGB, with any transparency composited onto white (in place: no second full-size buffer).
 fn flatten(image: DynamicImage) -> Rgb {
     let (width, height) = (image.width(), image.height());
-    if !image.color().has_alpha() {
-        return Rgb {
-            width,
-            height,
-            pixels: image.into_rgb8().into_raw(),
-        };
-    }
-    let rgba = image.into_rgba8().into_raw();
-    let mut pixels = Vec::with_capacity(rgba.len() / 4 * 3);
-    for pixel in rgba.chunks_exact(4) {
-        let alpha = u32::from(pixel[3]);
-        for &channel in &pixel[..3] {
-            let blended = (u32::from(channel) * alpha + 255 * (255 - alpha) + 127) / 255;
-            pixels.push(blended as u8);
-        }
-    }
+    let pixels = if image.color().has_alpha() {
+        to_rgb_in_place(image.into_rgba8().into_raw(), 4)
+    } else {
+        image.into_rgb8().into_raw()
+    };
     Rgb {
         width,
         height,
         pixels,
     }
+}
+
+/// Memory libjpeg needs beyond the output: a progressive image is buffered whole as DCT
+/// coefficients (2 bytes each, 64 per block) for every component, at full size whatever the scale.
+fn jpeg_coefficient_bytes(header: &Header, layout: JpegLayout) -> u64 {
+    if !layout.progressive {
+        return 0;
+    }
+    let luma_blocks = u64::from(header.width.div_ceil(8)) * u64::from(header.height.div_ceil(8));
+    // Components' blocks relative to the luma plane, in quarters.
+    let quarters = match (layout.colorspace, layout.subsamp) {
+        (Colorspace::CMYK | Colorspace::YCCK, _) => 16,
+        (_, Subsamp::Gray) => 4,
+        (_, Subsamp::None) => 12,
+        (_, Subsamp::Sub2x1 | Subsamp::Sub1x2) => 8,
+        (_, Subsamp::Sub2x2 | Subsamp::Sub4x1 | Subsamp::Sub1x4) => 6,
+        _ => 16,
+    };
+    luma_blocks * 128 * quarters / 4
 }
 
 fn jpeg(
@@ -130,20 +224,25 @@ fn jpeg(
     decompressor
         .set_scaling_factor(factor)
         .map_err(|_| MediaError::Failed)?;
+    decompressor
+        .set_scan_limit(MAX_JPEG_SCANS)
+        .map_err(|_| MediaError::Failed)?;
     let width = factor.scale(header.width as usize);
     let height = factor.scale(header.height as usize);
     if (width as u64) * (height as u64) > MAX_PIXELS {
         return Err(MediaError::TooManyPixels);
     }
-    let cmyk = matches!(
-        header.jpeg_colorspace,
-        Some(Colorspace::CMYK | Colorspace::YCCK)
-    );
+    let layout = header.jpeg.ok_or(MediaError::Failed)?;
+    let cmyk = matches!(layout.colorspace, Colorspace::CMYK | Colorspace::YCCK);
     let format = if cmyk {
         PixelFormat::CMYK
     } else {
         PixelFormat::RGB
     };
+    let output_bytes = (width * height * format.size()) as u64;
+    if output_bytes + jpeg_coefficient_bytes(header, layout) > MAX_DECODE_BYTES {
+        return Err(MediaError::TooMuchMemory);
+    }
     let mut pixels = vec![0u8; width * height * format.size()];
     decompressor
         .decompress(
@@ -156,7 +255,12 @@ fn jpeg(
                 format,
             },
         )
-        .map_err(|_| MediaError::Corrupt)?;
+        .map_err(|err| match err.to_string() {
+            message if message.contains("more than") && message.contains("scans") => {
+                MediaError::TooManyScans
+            }
+            _ => MediaError::Corrupt,
+        })?;
     if cmyk {
         pixels = cmyk_to_rgb(&pixels);
     }

@@ -7,6 +7,14 @@ pub enum MediaError {
     Unsupported(&'static str),
     #[error("the image is larger than 50 megapixels")]
     TooManyPixels,
+    #[error("the image is stored in too many progressive scans to process")]
+    TooManyScans,
+    #[error(
+        "the image needs more memory to decode than is allowed; upload a smaller or baseline image"
+    )]
+    TooMuchMemory,
+    #[error("the image's colour profile is larger than 256 KiB")]
+    ProfileTooLarge,
     #[error("the image is damaged or incomplete")]
     Corrupt,
     #[error("the image could not be processed")]

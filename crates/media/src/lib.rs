@@ -17,6 +17,12 @@ pub use sniff::{ImageFormat, sniff};
 
 /// Images above this many pixels are refused before their pixels are decoded.
 pub const MAX_PIXELS: u64 = 50_000_000;
+/// Progressive JPEGs with more scans are refused: every scan is a pass over the whole image, so a
+/// few hundred kilobytes of tiny scans could cost minutes of CPU. Encoders write about ten.
+pub const MAX_JPEG_SCANS: u32 = 100;
+/// Memory a decode may need for its pixels and intermediate buffers; larger inputs are refused
+/// before decoding, so one job stays well under 256 MiB whatever the file.
+pub const MAX_DECODE_BYTES: u64 = 200 * 1024 * 1024;
 /// Longest edge of the `medium` variant's width.
 pub const MEDIUM_MAX_WIDTH: u32 = 1080;
 pub const THUMB_SIZE: u32 = 320;
@@ -72,7 +78,10 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
         icc_profile,
     } = decode(bytes, purpose)?;
     // Variants are RGB: a CMYK or greyscale profile would misdescribe them.
-    let icc_profile = icc_profile.filter(|profile| profile.get(16..20) == Some(b"RGB ".as_slice()));
+    let icc_profile = match icc_profile {
+        Some(profile) => icc::usable_profile(profile)?,
+        None => None,
+    };
     let mut variants = Vec::with_capacity(2);
     let blurhash_source;
     match purpose {

@@ -55,8 +55,9 @@ pub struct S3Settings {
     pub region: String,
     pub access_key_id: String,
     pub secret_access_key: String,
-    /// Where clients fetch variants from (a CDN or the bucket's public endpoint).
-    pub public_base_url: String,
+    /// Where clients fetch public variants from (a CDN); `None`: every variant link is a
+    /// presigned `GET`, and the bucket stays private.
+    pub public_base_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -64,7 +65,8 @@ pub struct Objects {
     store: Arc<dyn ObjectStore>,
     /// Present for S3: clients upload straight to the bucket with presigned URLs.
     signer: Option<Arc<dyn Signer>>,
-    public_base_url: String,
+    /// Base of stable links to public variants; `None` when every link must be presigned.
+    public_base_url: Option<String>,
 }
 
 impl std::fmt::Debug for Objects {
@@ -81,7 +83,7 @@ impl Objects {
         Ok(Self {
             store: Arc::new(store),
             signer: None,
-            public_base_url: trim(public_base_url),
+            public_base_url: Some(trim(public_base_url)),
         })
     }
 
@@ -100,7 +102,7 @@ impl Objects {
         Ok(Self {
             store: s3.clone(),
             signer: Some(s3),
-            public_base_url: trim(settings.public_base_url),
+            public_base_url: settings.public_base_url.map(trim),
         })
     }
 
@@ -124,6 +126,33 @@ impl Objects {
         )
         .await?;
         Ok(Some(url.to_string()))
+    }
+
+    /// A URL the client can `GET` the object from for `expires_in` (S3); `None` for local
+    /// storage, whose links the binary signs itself.
+    pub async fn presigned_get(
+        &self,
+        key: &str,
+        expires_in: Duration,
+    ) -> ObjectResult<Option<String>> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let url = timed(
+            SHORT_CALL,
+            signer.signed_url(http::Method::GET, &Path::from(key), expires_in),
+        )
+        .await?;
+        Ok(Some(url.to_string()))
+    }
+
+    /// Copies `from` to `to` inside the store (server-side on S3).
+    pub async fn copy(&self, from: &str, to: &str) -> ObjectResult<()> {
+        timed(
+            TRANSFER,
+            self.store.copy(&Path::from(from), &Path::from(to)),
+        )
+        .await
     }
 
     pub async fn put(&self, key: &str, bytes: Vec<u8>) -> ObjectResult<()> {
@@ -203,9 +232,11 @@ impl Objects {
         matches!(tokio::time::timeout(SHORT_CALL, probe).await, Ok(Ok(_)))
     }
 
-    /// The public URL of a variant.
-    pub fn public_url(&self, key: &str) -> String {
-        format!("{}/{key}", self.public_base_url)
+    /// The stable public URL of a variant, where public links exist.
+    pub fn public_url(&self, key: &str) -> Option<String> {
+        self.public_base_url
+            .as_ref()
+            .map(|base| format!("{base}/{key}"))
     }
 }
 
@@ -213,9 +244,15 @@ fn trim(url: String) -> String {
     url.trim_end_matches('/').to_owned()
 }
 
-/// Where an upload's original is kept (never public).
+/// Where an upload's original is kept once the upload is complete (never public, and out of
+/// reach of the upload URL, so the bytes checked at completion are the bytes processed).
 pub fn original_key(media_id: &str) -> String {
     format!("originals/{media_id}")
+}
+
+/// Where the client's upload lands, until completion moves it to [`original_key`].
+pub fn upload_key(media_id: &str) -> String {
+    format!("uploads/{media_id}")
 }
 
 /// Where a variant is kept (public).

@@ -52,6 +52,15 @@ pub struct RawConfig {
     pub max_followers: i64,
     pub feed_timelines: bool,
     pub caches: bool,
+    pub login_failures_per_account_all_addresses: u32,
+    pub signups_per_ip: u32,
+    pub signup_window_secs: u64,
+    pub feed_refreshes_per_hour: u32,
+    pub media_url_ttl_secs: u64,
+    pub media_processing_timeout_secs: u64,
+    pub job_timeout_secs: u64,
+    pub max_pending_uploads: u64,
+    pub max_unused_media: u64,
 }
 
 impl Default for RawConfig {
@@ -95,6 +104,15 @@ impl Default for RawConfig {
             max_followers: 2000,
             feed_timelines: true,
             caches: true,
+            login_failures_per_account_all_addresses: 100,
+            signups_per_ip: 5,
+            signup_window_secs: 3600,
+            feed_refreshes_per_hour: 10,
+            media_url_ttl_secs: 900,
+            media_processing_timeout_secs: 30,
+            job_timeout_secs: 300,
+            max_pending_uploads: 20,
+            max_unused_media: 100,
         }
     }
 }
@@ -154,6 +172,15 @@ pub struct Settings {
     pub follow_caps: picshare_domain::FollowCaps,
     pub feed_timelines: bool,
     pub caches: bool,
+    pub login_failures_per_account_all_addresses: u32,
+    pub signups_per_ip: u32,
+    pub signup_window: Duration,
+    pub feed_refreshes_per_hour: u32,
+    pub media_url_ttl: Duration,
+    pub media_processing_timeout: Duration,
+    pub job_timeout: Duration,
+    pub max_pending_uploads: u64,
+    pub max_unused_media: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,13 +292,24 @@ impl Settings {
         for (setting, value) in [
             ("login_failures_per_account", raw.login_failures_per_account),
             ("login_failures_per_ip", raw.login_failures_per_ip),
+            (
+                "login_failures_per_account_all_addresses",
+                raw.login_failures_per_account_all_addresses,
+            ),
+            ("signups_per_ip", raw.signups_per_ip),
+            ("feed_refreshes_per_hour", raw.feed_refreshes_per_hour),
         ] {
             if value == 0 {
                 return Err(invalid(setting, "must be at least 1"));
             }
         }
-        if raw.login_failure_window_secs == 0 {
-            return Err(invalid("login_failure_window_secs", "must be at least 1"));
+        for (setting, value) in [
+            ("login_failure_window_secs", raw.login_failure_window_secs),
+            ("signup_window_secs", raw.signup_window_secs),
+        ] {
+            if value == 0 || value > picshare_app::throttle::MAX_WINDOW.as_secs() {
+                return Err(invalid(setting, "must be between 1 and 86400"));
+            }
         }
         if raw.request_timeout_secs == 0 {
             return Err(invalid("request_timeout_secs", "must be at least 1"));
@@ -314,6 +352,14 @@ impl Settings {
             ("job_retry_base_ms", raw.job_retry_base_ms),
             ("job_poll_interval_ms", raw.job_poll_interval_ms),
             ("worker_concurrency", raw.worker_concurrency as u64),
+            ("media_url_ttl_secs", raw.media_url_ttl_secs),
+            (
+                "media_processing_timeout_secs",
+                raw.media_processing_timeout_secs,
+            ),
+            ("job_timeout_secs", raw.job_timeout_secs),
+            ("max_pending_uploads", raw.max_pending_uploads),
+            ("max_unused_media", raw.max_unused_media),
         ] {
             if value == 0 {
                 return Err(invalid(setting, "must be at least 1"));
@@ -326,6 +372,19 @@ impl Settings {
             if value < 1 {
                 return Err(invalid(setting, "must be at least 1"));
             }
+        }
+        if raw.media_url_ttl_secs > 7 * 24 * 3600 {
+            // The longest a presigned S3 URL may live.
+            return Err(invalid(
+                "media_url_ttl_secs",
+                "must be at most 604800 (7 days)",
+            ));
+        }
+        if raw.job_timeout_secs <= raw.media_processing_timeout_secs {
+            return Err(invalid(
+                "job_timeout_secs",
+                "must be longer than media_processing_timeout_secs",
+            ));
         }
         if raw.job_max_attempts < 1 {
             return Err(invalid("job_max_attempts", "must be at least 1"));
@@ -370,6 +429,15 @@ impl Settings {
             trusted_proxies,
             log_format,
             log_level: raw.log_level,
+            login_failures_per_account_all_addresses: raw.login_failures_per_account_all_addresses,
+            signups_per_ip: raw.signups_per_ip,
+            signup_window: Duration::from_secs(raw.signup_window_secs),
+            feed_refreshes_per_hour: raw.feed_refreshes_per_hour,
+            media_url_ttl: Duration::from_secs(raw.media_url_ttl_secs),
+            media_processing_timeout: Duration::from_secs(raw.media_processing_timeout_secs),
+            job_timeout: Duration::from_secs(raw.job_timeout_secs),
+            max_pending_uploads: raw.max_pending_uploads,
+            max_unused_media: raw.max_unused_media,
             password_hash_workers: raw.password_hash_workers,
         })
     }
@@ -394,11 +462,8 @@ fn storage(raw: &RawConfig, storage_url: &str) -> Result<Storage, ConfigError> {
             "S3 storage needs PICSHARE_S3_ACCESS_KEY_ID and PICSHARE_S3_SECRET_ACCESS_KEY",
         ));
     };
-    let public_base_url = match (&raw.media_public_url, &raw.s3_endpoint) {
-        (Some(url), _) => url.clone(),
-        (None, Some(endpoint)) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
-        (None, None) => format!("https://{bucket}.s3.{}.amazonaws.com", raw.s3_region),
-    };
+    // Without a CDN base every variant link is presigned, so the bucket can stay private.
+    let public_base_url = raw.media_public_url.clone();
     Ok(Storage::S3(picshare_objects::S3Settings {
         bucket: bucket.to_owned(),
         endpoint: raw.s3_endpoint.clone(),

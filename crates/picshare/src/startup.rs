@@ -8,12 +8,13 @@ use anyhow::Context;
 use axum::http::HeaderValue;
 use picshare_app::feed_pages::FeedPages;
 use picshare_app::media::MediaSettings;
-use picshare_app::throttle::{MemoryLoginThrottle, RedisLoginThrottle};
+use picshare_app::media_urls::MediaUrls;
+use picshare_app::throttle::{MemoryLimiter, RedisLimiter};
 use picshare_app::tokens::load_or_create_signing_key;
 use picshare_app::users::AvatarViews;
 use picshare_app::worker::{Worker, WorkerSettings};
 use picshare_app::{
-    App, AppSettings, LoginThrottle, LoginThrottleLimits, PasswordHasherPool, TokenService,
+    App, AppSettings, Limiter, LoginThrottleLimits, PasswordHasherPool, TokenService,
 };
 use picshare_store::Store;
 use picshare_store_pg::PgStore;
@@ -62,10 +63,9 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>
     Ok(store)
 }
 
-async fn login_throttle(settings: &Settings) -> anyhow::Result<Arc<dyn LoginThrottle>> {
-    let window = settings.login_failure_window;
+async fn limiter(settings: &Settings) -> anyhow::Result<Arc<dyn Limiter>> {
     let Some(url) = &settings.redis_url else {
-        return Ok(Arc::new(MemoryLoginThrottle::new(window)));
+        return Ok(Arc::new(MemoryLimiter::new()));
     };
     let client = redis::Client::open(url.as_str()).context("PICSHARE_REDIS_URL")?;
     let config = redis::aio::ConnectionManagerConfig::new()
@@ -79,11 +79,7 @@ async fn login_throttle(settings: &Settings) -> anyhow::Result<Arc<dyn LoginThro
     .await
     .context("connecting to Redis timed out")?
     .context("connecting to Redis (PICSHARE_REDIS_URL)")?;
-    Ok(Arc::new(RedisLoginThrottle::new(
-        manager,
-        &settings.redis_prefix,
-        window,
-    )))
+    Ok(Arc::new(RedisLimiter::new(manager, &settings.redis_prefix)))
 }
 
 pub fn objects(settings: &Settings) -> anyhow::Result<picshare_objects::Objects> {
@@ -118,27 +114,37 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     } else {
         tokens.without_caches()
     };
+    let media_urls = MediaUrls::new(tokens.derived_key("media links"), settings.media_url_ttl)?;
     let workers = settings.password_hash_workers;
     let hasher = PasswordHasherPool::new(workers, workers * HASH_QUEUE_PER_WORKER)?;
     Ok(App {
         store,
         hasher: Arc::new(hasher),
         tokens: Arc::new(tokens),
-        login_throttle: login_throttle(settings).await?,
+        limiter: limiter(settings).await?,
         objects: objects(settings)?,
         media: Arc::new(MediaSettings {
             max_upload_bytes: settings.max_upload_bytes,
             upload_ttl: settings.upload_url_ttl,
             job_max_attempts: settings.job_max_attempts,
             public_url: settings.public_url.clone(),
+            processing_timeout: settings.media_processing_timeout,
+            max_pending_uploads: settings.max_pending_uploads,
+            max_unused_media: settings.max_unused_media,
         }),
+        media_urls: Arc::new(media_urls),
         settings: Arc::new(AppSettings {
             invite_only: settings.invite_only,
             login_limits: LoginThrottleLimits {
                 per_account: settings.login_failures_per_account,
                 per_ip: settings.login_failures_per_ip,
+                per_account_all_addresses: settings.login_failures_per_account_all_addresses,
                 window: settings.login_failure_window,
             },
+            rate_limits: settings.rate_limits,
+            signups_per_ip: settings.signups_per_ip,
+            signup_window: settings.signup_window,
+            feed_refreshes_per_hour: settings.feed_refreshes_per_hour,
             follow_caps: settings.follow_caps,
             feed_timelines: settings.feed_timelines,
         }),
@@ -224,6 +230,7 @@ pub fn worker(settings: &Settings, app: App) -> Worker {
             poll_interval: settings.job_poll_interval,
             concurrency: settings.worker_concurrency,
             retry_base: settings.job_retry_base,
+            job_timeout: settings.job_timeout,
         },
     )
 }

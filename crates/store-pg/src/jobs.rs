@@ -74,6 +74,26 @@ impl JobStore for PgStore {
             .collect())
     }
 
+    async fn extend_job_lease(
+        &self,
+        id: Uuid,
+        worker: &str,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let extended = sqlx::query(
+            "UPDATE jobs SET lease_until = $1, updated_at = $2
+             WHERE id = $3 AND locked_by = $4 AND state = 'running'",
+        )
+        .bind(lease_until)
+        .bind(OffsetDateTime::now_utc())
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(extended.rows_affected() == 1)
+    }
+
     async fn complete_job(&self, id: Uuid, worker: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM jobs WHERE id = $1 AND locked_by = $2")
             .bind(id)

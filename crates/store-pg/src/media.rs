@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use picshare_domain::{Media, NewMedia, ProcessedMedia, StoredVariant, UserId};
-use picshare_store::{MediaStore, NewJob, StoreError, StoreResult};
+use picshare_store::{MediaStore, NewJob, StoreError, StoreResult, UnattachedMedia};
 use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -180,6 +180,31 @@ impl MediaStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)
+    }
+
+    async fn unattached_media_counts(
+        &self,
+        owner: UserId,
+        now_at: OffsetDateTime,
+    ) -> StoreResult<UnattachedMedia> {
+        let (pending, unused): (i64, i64) = sqlx::query_as(
+            "SELECT coalesce(sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0),
+                    coalesce(sum(CASE WHEN status = 'pending' THEN 0 ELSE 1 END), 0)
+             FROM media m
+             WHERE owner_id = $1 AND status <> 'failed'
+               AND (status <> 'pending' OR upload_expires_at > $2)
+               AND NOT EXISTS (SELECT 1 FROM post_media pm WHERE pm.media_id = m.id)
+               AND m.id IS DISTINCT FROM (SELECT avatar_media_id FROM users WHERE id = $1)",
+        )
+        .bind(owner.0)
+        .bind(now_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(UnattachedMedia {
+            pending: pending.max(0) as u64,
+            unused: unused.max(0) as u64,
+        })
     }
 
     async fn expired_uploads(&self, now_at: OffsetDateTime, limit: u32) -> StoreResult<Vec<Media>> {

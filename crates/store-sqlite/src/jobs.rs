@@ -73,6 +73,26 @@ impl JobStore for SqliteStore {
             .collect())
     }
 
+    async fn extend_job_lease(
+        &self,
+        id: Uuid,
+        worker: &str,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let extended = sqlx::query(
+            "UPDATE jobs SET lease_until = ?, updated_at = ?
+             WHERE id = ? AND locked_by = ? AND state = 'running'",
+        )
+        .bind(to_micros(lease_until))
+        .bind(to_micros(OffsetDateTime::now_utc()))
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(extended.rows_affected() == 1)
+    }
+
     async fn complete_job(&self, id: Uuid, worker: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM jobs WHERE id = ? AND locked_by = ?")
             .bind(id)

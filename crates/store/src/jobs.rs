@@ -51,6 +51,15 @@ pub trait JobStore {
         limit: u32,
     ) -> StoreResult<Vec<ClaimedJob>>;
 
+    /// Keeps a job `worker` still runs leased until `lease_until`, so no other worker takes it
+    /// over; false when the job is no longer held by `worker`.
+    async fn extend_job_lease(
+        &self,
+        id: Uuid,
+        worker: &str,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
     /// Finishes a job held by `worker` (removing it).
     async fn complete_job(&self, id: Uuid, worker: &str) -> StoreResult<()>;
 

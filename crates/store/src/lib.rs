@@ -15,7 +15,7 @@ use async_trait::async_trait;
 
 pub use error::StoreError;
 pub use jobs::{ClaimedJob, JobCount, JobStore, NewJob};
-pub use media::MediaStore;
+pub use media::{MediaStore, UnattachedMedia};
 pub use media_cache::PostMediaCache;
 pub use posts::{NewComment, NewPost, Post, PostRefusal, PostStore, PostUpdate};
 pub use social::{FollowOutcome, Page, PageRequest, SocialStore};

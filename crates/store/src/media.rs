@@ -5,6 +5,13 @@ use uuid::Uuid;
 
 use crate::{NewJob, StoreResult};
 
+/// Counts from [`MediaStore::unattached_media_counts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UnattachedMedia {
+    pub pending: u64,
+    pub unused: u64,
+}
+
 #[async_trait]
 pub trait MediaStore {
     async fn create_media(&self, media: &NewMedia) -> StoreResult<()>;
@@ -42,6 +49,14 @@ pub trait MediaStore {
 
     /// The post a media item is on, if any.
     async fn post_of_media(&self, media: Uuid) -> StoreResult<Option<Uuid>>;
+
+    /// The owner's media that is not on a post and not its avatar: pending uploads still open at
+    /// `now`, and uploaded, processing or ready media. Bounds what one account may hold unused.
+    async fn unattached_media_counts(
+        &self,
+        owner: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<UnattachedMedia>;
 
     /// Up to `limit` uploads still pending after their expiry.
     async fn expired_uploads(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<Media>>;

@@ -1,21 +1,30 @@
-//! Login throttling: failed attempts counted per account and per client IP in a fixed window.
-//! In-process for the embedded shape, in Redis when several API instances must share counts.
+//! Fixed-window counters for limits that must hold across API instances: failed logins (per
+//! address, per login name at an address, per login name from anywhere), sign-ups per address,
+//! feed refreshes per account. In-process for the embedded shape, in Redis when several API
+//! instances share counts. Keys are short and fixed in shape (names are hashed), and a key is
+//! only counted once every key before it passed, so a refused client creates nothing new.
 
 mod memory;
 mod redis;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
 
-pub use self::memory::MemoryLoginThrottle;
-pub use self::redis::RedisLoginThrottle;
+pub use self::memory::MemoryLimiter;
+pub use self::redis::RedisLimiter;
 use crate::AppResult;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoginThrottleLimits {
+    /// Failures naming one login from one address.
     pub per_account: u32,
+    /// Failures from one address, whatever they name.
     pub per_ip: u32,
+    /// Failures naming one login from all addresses it was never used from successfully.
+    pub per_account_all_addresses: u32,
     pub window: Duration,
 }
 
@@ -24,29 +33,85 @@ impl Default for LoginThrottleLimits {
         Self {
             per_account: 10,
             per_ip: 10,
+            per_account_all_addresses: 100,
             window: Duration::from_secs(3600),
         }
     }
 }
 
-/// One counter to check: its key and how many failures it allows per window.
+/// The longest window any counter uses (the in-process store keeps entries this long at most).
+pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// One counter to check: its key, how many attempts it allows, and over what window.
 #[derive(Debug, Clone)]
 pub struct ThrottleKey {
     pub key: String,
     pub limit: u32,
+    pub window: Duration,
 }
 
-/// Attempts are counted *before* the password is checked (and forgiven when it was right), so a
-/// burst of parallel guesses cannot all pass a check made while the count was still low.
+/// Attempts are counted *before* the costly or guessable step (and forgiven when it succeeded),
+/// so a burst of parallel attempts cannot all pass a check made while the count was still low.
 #[async_trait]
-pub trait LoginThrottle: Send + Sync {
-    /// Counts an attempt against every key; `Err(AppError::RateLimited)` when any key is now over
-    /// its limit for the window.
+pub trait Limiter: Send + Sync {
+    /// Counts an attempt against each key in order, stopping at the first that is now over its
+    /// limit (`Err(AppError::RateLimited)`); later keys are then neither counted nor created.
     async fn begin_attempt(&self, keys: &[ThrottleKey]) -> AppResult<()>;
 
     /// The attempt succeeded: it no longer counts.
     async fn forgive(&self, keys: &[ThrottleKey]) -> AppResult<()>;
 
+    /// Remembers `key` for `ttl` (an address an account logged in from).
+    async fn remember(&self, key: &str, ttl: Duration) -> AppResult<()>;
+
+    /// Whether `key` is remembered.
+    async fn remembered(&self, key: &str) -> AppResult<bool>;
+
     /// Whether the shared counter store answers (always true in-process).
     async fn ping(&self) -> bool;
+}
+
+/// The address a client is counted under: IPv4 as it is, IPv6 by its /64 (one subscriber's
+/// network: a single client can use any address in it).
+pub fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// A fixed-size stand-in for a client-chosen string in a key (128 bits of SHA-256, hex).
+pub fn digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes())[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network_of(a), network_of(b));
+        assert_ne!(network_of(a), network_of(other));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(network_of(mapped), "192.0.2.7");
+    }
+
+    #[test]
+    fn digests_are_short_whatever_the_input() {
+        assert_eq!(digest(&"x".repeat(65_000)).len(), 32);
+        assert_ne!(digest("jane"), digest("jane@example.com"));
+    }
 }

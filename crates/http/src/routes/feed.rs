@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser};
-use crate::pagination::{PageParams, Paging, encode_cursor};
+use crate::pagination::{PageParams, Paging};
 use crate::routes::posts::{PostList, post_responses};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,7 +30,7 @@ async fn home_feed(
     let page = state.app.home_feed(caller, page).await?;
     Ok(ApiJson(PostList {
         items: post_responses(&state, page.items).await?,
-        next_cursor: page.next.map(encode_cursor),
+        next_cursor: page.next.map(|key| state.cursors.encode(key)),
     }))
 }
 

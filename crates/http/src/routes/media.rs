@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use picshare_app::media::UploadRequest;
+use picshare_app::media_urls::MediaFileAccess;
 use picshare_domain::Media;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -105,30 +106,34 @@ fn status_of(media: &Media) -> UploadStatusResponse {
     }
 }
 
-pub fn media_response(state: &AppState, media: &Media) -> MediaResponse {
-    MediaResponse {
+/// A media item as shown to others; `public` says whether anyone may see it now (then its links
+/// are stable), else they are signed and short-lived.
+pub async fn media_response(
+    state: &AppState,
+    media: &Media,
+    public: bool,
+) -> Result<MediaResponse, ApiError> {
+    let mut variants = BTreeMap::new();
+    for variant in &media.variants {
+        variants.insert(
+            variant.name.clone(),
+            VariantResponse {
+                url: state.app.variant_url(&variant.key, public).await?,
+                width: variant.width,
+                height: variant.height,
+                content_type: variant.content_type.clone(),
+            },
+        );
+    }
+    Ok(MediaResponse {
         id: media.id,
         status: media.status.as_str(),
         width: media.width,
         height: media.height,
         blurhash: media.blurhash.clone(),
-        variants: media
-            .variants
-            .iter()
-            .map(|variant| {
-                (
-                    variant.name.clone(),
-                    VariantResponse {
-                        url: state.app.variant_url(&variant.key),
-                        width: variant.width,
-                        height: variant.height,
-                        content_type: variant.content_type.clone(),
-                    },
-                )
-            })
-            .collect(),
+        variants,
         created_at: media.created_at,
-    }
+    })
 }
 
 /// Ask where to upload a file. The declared type and size are checked before any byte is stored.
@@ -243,7 +248,8 @@ async fn get_media(
     Path(id): Path<Uuid>,
 ) -> Result<ApiJson<MediaResponse>, ApiError> {
     let media = state.app.visible_media(viewer, id).await?;
-    Ok(ApiJson(media_response(&state, &media)))
+    let public = state.app.media_is_public(id).await?;
+    Ok(ApiJson(media_response(&state, &media, public).await?))
 }
 
 /// Delete your media and its stored files.
@@ -263,10 +269,20 @@ async fn delete_media(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Serves a variant from local storage with long-lived, safe headers. Originals are never served.
+#[derive(Debug, Deserialize)]
+pub struct MediaFileQuery {
+    expires: Option<i64>,
+    sig: Option<String>,
+}
+
+/// Serves a variant from local storage. Originals are never served. Every request is checked
+/// again: a public variant while it is public (caches must revalidate, so a hidden or deleted one
+/// stops at once), any other with a valid, unexpired signature while its media exists.
 async fn media_file(
     State(state): State<AppState>,
     Path(key): Path<String>,
+    Query(query): Query<MediaFileQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::for_status(StatusCode::NOT_FOUND);
     let valid = key.starts_with("variants/")
@@ -277,21 +293,47 @@ async fn media_file(
     if !valid || !state.app.objects.is_local() {
         return Err(not_found());
     }
+    let signature = match (query.expires, query.sig.as_deref()) {
+        (Some(expires), Some(sig)) => Some((expires, sig)),
+        (None, None) => None,
+        _ => return Err(picshare_app::AppError::Forbidden("this media link is incomplete").into()),
+    };
+    let access = state.app.media_file_access(&key, signature).await?;
+    let cache_control = match access {
+        MediaFileAccess::Public => "public, no-cache".to_owned(),
+        MediaFileAccess::Signed { max_age } => format!("private, max-age={}", max_age.as_secs()),
+    };
+    // A variant's bytes never change under its key, so the key is its validator.
+    let etag = format!("\"{}\"", key.replace('/', "-"));
+    let cache_headers = [
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_str(&cache_control).map_err(picshare_app::AppError::internal)?,
+        ),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&etag).map_err(picshare_app::AppError::internal)?,
+        ),
+    ];
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.split(',').any(|tag| tag.trim() == etag));
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, cache_headers).into_response());
+    }
     let bytes = match state.app.objects.get(&key, 16 * 1024 * 1024).await {
         Ok(bytes) => bytes,
         Err(picshare_objects::ObjectError::NotFound) => return Err(not_found()),
         Err(err) => return Err(picshare_app::AppError::from(err).into()),
     };
     Ok((
+        cache_headers,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
             (
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_static("inline"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
             ),
         ],
         bytes,

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use picshare_app::posts::{LocationInput, PostEdit, PostInput, PostView};
-use picshare_domain::{Comment, User};
+use picshare_domain::{Comment, User, Visibility};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, AuthUser, MaybeAuthUser, user_lookup};
-use crate::pagination::{PageParams, Paging, encode_cursor};
+use crate::pagination::{PageParams, Paging};
 use crate::routes::media::{MediaResponse, media_response};
 use crate::routes::social::{UserList, user_list};
 use crate::routes::users::PublicUser;
@@ -151,7 +151,7 @@ pub struct CommentList {
 
 pub async fn post_response(state: &AppState, view: PostView) -> Result<PostResponse, ApiError> {
     let author = PublicUser::load(state, &view.author).await?;
-    Ok(post_body(state, view, author))
+    post_body(state, view, author).await
 }
 
 /// Responses for a page of posts, each author (and their avatar) looked up once.
@@ -171,22 +171,28 @@ pub async fn post_responses(
                 author
             }
         };
-        items.push(post_body(state, view, author));
+        items.push(post_body(state, view, author).await?);
     }
     Ok(items)
 }
 
-fn post_body(state: &AppState, view: PostView, author: PublicUser) -> PostResponse {
+async fn post_body(
+    state: &AppState,
+    view: PostView,
+    author: PublicUser,
+) -> Result<PostResponse, ApiError> {
     let post = view.post;
-    PostResponse {
+    // Links are stable only where anyone may see the post; others are signed and expire.
+    let public = post.visibility == Visibility::Public && !author.is_private;
+    let mut media = Vec::with_capacity(post.media.len());
+    for item in &post.media {
+        media.push(media_response(state, item, public).await?);
+    }
+    Ok(PostResponse {
         id: post.id,
         author,
         caption: post.caption,
-        media: post
-            .media
-            .iter()
-            .map(|m| media_response(state, m))
-            .collect(),
+        media,
         visibility: post.visibility.as_str(),
         location: post.location.map(|l| LocationBody {
             name: l.name,
@@ -199,7 +205,7 @@ fn post_body(state: &AppState, view: PostView, author: PublicUser) -> PostRespon
         hashtags: post.hashtags,
         created_at: post.created_at,
         edited_at: post.edited_at,
-    }
+    })
 }
 
 async fn comment_response(
@@ -327,7 +333,7 @@ async fn user_posts(
     let page = state.app.user_posts(viewer, &lookup, page).await?;
     Ok(ApiJson(PostList {
         items: post_responses(&state, page.items).await?,
-        next_cursor: page.next.map(encode_cursor),
+        next_cursor: page.next.map(|key| state.cursors.encode(key)),
     }))
 }
 
@@ -429,7 +435,7 @@ async fn comments(
     }
     Ok(ApiJson(CommentList {
         items,
-        next_cursor: page.next.map(encode_cursor),
+        next_cursor: page.next.map(|key| state.cursors.encode(key)),
     }))
 }
 

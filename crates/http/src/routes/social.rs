@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, AuthUser, MaybeAuthUser, user_lookup};
-use crate::pagination::{PageParams, Paging, encode_cursor};
+use crate::pagination::{PageParams, Paging};
 use crate::routes::users::PublicUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -65,7 +65,7 @@ pub async fn user_list(state: &AppState, page: Page<User>) -> Result<UserList, A
     }
     Ok(UserList {
         items,
-        next_cursor: page.next.map(encode_cursor),
+        next_cursor: page.next.map(|key| state.cursors.encode(key)),
     })
 }
 

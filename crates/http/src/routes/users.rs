@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, AuthUser, MaybeAuthUser, user_lookup};
+use crate::extract::{ApiJson, AuthUser, ClientIp, MaybeAuthUser, user_lookup};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -159,17 +159,21 @@ pub struct UpdateUserRequest {
     ))]
 async fn create_user(
     State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let user = state
         .app
-        .sign_up(SignUp {
-            handle: body.handle,
-            email: body.email,
-            password: body.password,
-            display_name: body.display_name,
-            invite_code: body.invite_code,
-        })
+        .sign_up(
+            SignUp {
+                handle: body.handle,
+                email: body.email,
+                password: body.password,
+                display_name: body.display_name,
+                invite_code: body.invite_code,
+            },
+            client_ip,
+        )
         .await?;
     let location = format!("/v1/users/{}", user.id);
     Ok((
