@@ -272,7 +272,8 @@ pub fn jpeg_with_icc(width: u32, height: u32, profile: &[u8]) -> Vec<u8> {
     crate::icc::embed_in_jpeg(plain, profile)
 }
 
-/// Bytes shaped like an ICC profile header ("acsp", display class, RGB, XYZ), for tests.
+/// A well-formed ICC profile header ("acsp", display class, RGB, XYZ) with one `desc` tag naming
+/// Display P3, for tests.
 pub fn display_profile() -> Vec<u8> {
     let mut profile = vec![0u8; 560];
     profile[..4].copy_from_slice(&560u32.to_be_bytes());
@@ -280,6 +281,66 @@ pub fn display_profile() -> Vec<u8> {
     profile[16..20].copy_from_slice(b"RGB ");
     profile[20..24].copy_from_slice(b"XYZ ");
     profile[36..40].copy_from_slice(b"acsp");
-    profile[128..138].copy_from_slice(b"Display P3");
+    profile[128..132].copy_from_slice(&1u32.to_be_bytes());
+    profile[132..136].copy_from_slice(b"desc");
+    profile[136..140].copy_from_slice(&144u32.to_be_bytes());
+    profile[140..144].copy_from_slice(&416u32.to_be_bytes());
+    profile[144..148].copy_from_slice(b"desc");
+    profile[156..166].copy_from_slice(b"Display P3");
     profile
+}
+
+/// A PNG of [`split_colours`] carrying `profile` in its iCCP chunk, whatever the blob is.
+pub fn png_with_icc(width: u32, height: u32, profile: &[u8]) -> Vec<u8> {
+    let image = split_colours(width, height);
+    let mut info = png::Info::with_size(width, height);
+    info.color_type = png::ColorType::Rgb;
+    info.bit_depth = png::BitDepth::Eight;
+    info.icc_profile = Some(profile.to_vec().into());
+    let mut out = Vec::new();
+    if let Ok(encoder) = png::Encoder::with_info(&mut out, info)
+        && let Ok(mut writer) = encoder.write_header()
+    {
+        let _ = writer.write_image_data(image.as_raw());
+    }
+    out
+}
+
+/// A progressive JPEG whose first scan is repeated until it has `scans` scans: every scan is a
+/// pass over the whole image, which is what a scan bomb exploits.
+pub fn scan_bomb_jpeg(width: u32, height: u32, scans: usize) -> Vec<u8> {
+    let jpeg = progressive_jpeg(width, height);
+    let Some((start, end)) = first_scan(&jpeg) else {
+        return jpeg;
+    };
+    let mut out = Vec::with_capacity(jpeg.len() + (end - start) * scans);
+    out.extend_from_slice(&jpeg[..end]);
+    for _ in 1..scans {
+        out.extend_from_slice(&jpeg[start..end]);
+    }
+    out.extend_from_slice(&jpeg[end..]);
+    out
+}
+
+/// Where the first scan (its SOS header and entropy-coded data) lies in a JPEG.
+fn first_scan(jpeg: &[u8]) -> Option<(usize, usize)> {
+    let mut at = 2;
+    while at + 4 <= jpeg.len() {
+        let marker = jpeg[at + 1];
+        let length = usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+        if marker != 0xDA {
+            at += 2 + length;
+            continue;
+        }
+        let mut end = at + 2 + length;
+        while end + 1 < jpeg.len() {
+            let next = jpeg[end + 1];
+            if jpeg[end] == 0xFF && next != 0 && !(0xD0..=0xD7).contains(&next) {
+                return Some((at, end));
+            }
+            end += 1;
+        }
+        return None;
+    }
+    None
 }

@@ -216,3 +216,47 @@ fn colour_profiles_are_kept_with_the_pixels() {
             .all(|v| picshare_media::icc::from_jpeg(&v.bytes).is_none())
     );
 }
+
+#[test]
+fn a_progressive_scan_bomb_is_refused_before_it_costs_minutes() {
+    let bomb = samples::scan_bomb_jpeg(1000, 1000, 3 * picshare_media::MAX_JPEG_SCANS as usize);
+    assert_eq!(
+        picshare_media::process(&bomb, Purpose::Post).map(|_| ()),
+        Err(MediaError::TooManyScans)
+    );
+    // An ordinary progressive photo has a handful of scans and is fine.
+    let ordinary = samples::scan_bomb_jpeg(400, 300, 1);
+    assert!(picshare_media::process(&ordinary, Purpose::Post).is_ok());
+}
+
+#[test]
+fn a_huge_blob_in_the_colour_profile_never_reaches_the_variants() {
+    let blob = vec![0u8; 16 * 1024 * 1024];
+    let png = samples::png_with_icc(400, 400, &blob);
+    assert!(
+        png.len() < 100_000,
+        "the blob compresses: {} bytes",
+        png.len()
+    );
+    let processed = picshare_media::process(&png, Purpose::Avatar).unwrap();
+    let avatar = &processed.variants[0];
+    assert!(avatar.bytes.len() < 100_000, "{} bytes", avatar.bytes.len());
+    assert_eq!(picshare_media::icc::from_jpeg(&avatar.bytes), None);
+    let processed = picshare_media::process(&png, Purpose::Post).unwrap();
+    for variant in &processed.variants {
+        assert!(
+            variant.bytes.len() <= 1024 * 1024,
+            "{}: {} bytes",
+            variant.name,
+            variant.bytes.len()
+        );
+    }
+    // A real profile in a PNG still travels.
+    let profile = samples::display_profile();
+    let tagged =
+        picshare_media::process(&samples::png_with_icc(64, 48, &profile), Purpose::Post).unwrap();
+    assert_eq!(
+        picshare_media::icc::from_jpeg(&tagged.variants[0].bytes),
+        Some(profile)
+    );
+}

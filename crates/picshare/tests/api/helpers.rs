@@ -74,6 +74,8 @@ pub async fn test_config(data: &TempDir) -> RawConfig {
         redis_url: std::env::var("PICSHARE_TEST_REDIS_URL").ok(),
         redis_prefix: format!("picshare-test-{}", Uuid::now_v7().simple()),
         password_hash_workers: 2,
+        // Tests sign many accounts up from one address; the sign-up limit has tests of its own.
+        signups_per_ip: 1_000_000,
         job_retry_base_ms: 1,
         log_level: "warn".into(),
         ..RawConfig::default()
@@ -350,33 +352,42 @@ impl TestApp {
     }
 
     /// The bytes behind a variant URL: fetched over HTTP from this server (local storage, whose
-    /// serving headers are checked too), or read from the bucket (S3 needs signed reads here;
-    /// in production the URL points at a public CDN).
+    /// serving headers are checked too), or from the bucket through its presigned link.
     pub async fn variant_bytes(&self, url: &str) -> Vec<u8> {
+        let served = self.client.get(url).send().await.expect("variant");
+        assert_eq!(served.status(), StatusCode::OK, "{url}");
+        let headers = served.headers();
         if url.starts_with(&self.address) {
-            let served = self.client.get(url).send().await.expect("variant");
-            assert_eq!(served.status(), StatusCode::OK);
-            let headers = served.headers();
             assert_eq!(headers["content-type"], "image/jpeg");
             assert_eq!(headers["x-content-type-options"], "nosniff");
             assert_eq!(headers["content-disposition"], "inline");
+            let cache = headers["cache-control"].to_str().unwrap();
             assert!(
-                headers["cache-control"]
-                    .to_str()
-                    .unwrap()
-                    .contains("immutable")
+                cache == "public, no-cache" || cache.starts_with("private, max-age="),
+                "{cache}"
             );
-            return served.bytes().await.expect("variant bytes").to_vec();
         }
-        let key = format!(
-            "variants/{}",
-            url.split("/variants/").nth(1).expect("variant key")
-        );
-        self.app
-            .objects
-            .get(&key, 64 * 1024 * 1024)
-            .await
-            .expect("variant object")
+        let bytes = served.bytes().await.expect("variant bytes").to_vec();
+        if !url.starts_with(&self.address) {
+            // A presigned link to the bucket: the same bytes as the stored object.
+            let key = format!(
+                "variants/{}",
+                url.split("/variants/")
+                    .nth(1)
+                    .expect("variant key")
+                    .split('?')
+                    .next()
+                    .unwrap()
+            );
+            let stored = self
+                .app
+                .objects
+                .get(&key, 64 * 1024 * 1024)
+                .await
+                .expect("object");
+            assert_eq!(stored, bytes);
+        }
+        bytes
     }
 
     /// A ready post image of the caller's; returns the media id.

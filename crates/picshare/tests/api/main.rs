@@ -7,6 +7,7 @@ mod authorization;
 mod errors;
 mod feed;
 mod feed_pages;
+mod hardening;
 mod helpers;
 mod media;
 mod ops;

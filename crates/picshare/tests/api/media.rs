@@ -10,6 +10,11 @@ fn original_key(id: &str) -> String {
     format!("originals/{id}")
 }
 
+/// Where an upload's bytes wait until it is completed.
+fn upload_key(id: &str) -> String {
+    format!("uploads/{id}")
+}
+
 async fn media(app: &TestApp, token: Option<&str>, id: &str) -> reqwest::Response {
     app.get(&format!("/v1/media/{id}"), token).await
 }
@@ -241,6 +246,7 @@ async fn the_upload_url_is_a_capability_for_one_upload() {
         response.status()
     );
     assert!(!app.object_exists(&original_key(second_id)).await);
+    assert!(!app.object_exists(&upload_key(second_id)).await);
 }
 
 #[tokio::test]
@@ -284,7 +290,7 @@ async fn nobody_else_can_complete_see_or_delete_your_upload() {
     assert_problem(delete, StatusCode::NOT_FOUND, "not_found").await;
     // Nothing changed for the owner.
     assert_eq!(app.upload_status(&owner, &id).await["status"], "pending");
-    assert!(app.object_exists(&original_key(&id)).await);
+    assert!(app.object_exists(&upload_key(&id)).await);
 }
 
 #[tokio::test]
@@ -476,7 +482,7 @@ async fn uploads_never_completed_are_cleaned_up_after_expiry() {
         .unwrap();
     let id = ticket["upload_id"].as_str().unwrap().to_owned();
     assert!(app.put_upload(&ticket, bytes).await.status().is_success());
-    assert!(app.object_exists(&original_key(&id)).await);
+    assert!(app.object_exists(&upload_key(&id)).await);
     assert_eq!(
         app.app.cleanup_expired_uploads().await.unwrap(),
         0,
@@ -489,7 +495,7 @@ async fn uploads_never_completed_are_cleaned_up_after_expiry() {
         .await;
     assert_problem(status, StatusCode::NOT_FOUND, "not_found").await;
     app.run_jobs().await;
-    assert!(!app.object_exists(&original_key(&id)).await);
+    assert!(!app.object_exists(&upload_key(&id)).await);
 }
 
 #[tokio::test]
