@@ -131,7 +131,10 @@ mod tests {
     async fn a_refused_key_stops_the_count_before_later_keys() {
         let limiter = MemoryLimiter::new();
         let ip = key("ip:1", 1, MINUTE);
-        limiter.begin_attempt(&[ip.clone()]).await.unwrap();
+        limiter
+            .begin_attempt(std::slice::from_ref(&ip))
+            .await
+            .unwrap();
         for name in 0..50 {
             let named = key(&format!("login:{name}"), 5, MINUTE);
             assert!(limiter.begin_attempt(&[ip.clone(), named]).await.is_err());

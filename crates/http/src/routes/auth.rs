@@ -66,6 +66,7 @@ pub struct RevokeRequest {
     responses(
         (status = 200, description = "New access and refresh tokens", body = TokenResponse),
         (status = 401, description = "Wrong login or password, or an invalid, expired or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A login or password longer than any account can have", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed logins for this account or address", body = Problem, content_type = "application/problem+json",
             headers(("retry-after" = u64, description = "Seconds until a new attempt is allowed"))),
     ))]

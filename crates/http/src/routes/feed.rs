@@ -6,7 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, AuthUser};
 use crate::pagination::{PageParams, Paging};
 use crate::routes::posts::{PostList, post_responses};
@@ -37,7 +37,11 @@ async fn home_feed(
 /// Drop and rebuild your cached feed.
 #[utoipa::path(post, path = "/v1/feed/refresh", tag = "feed",
     security(("bearer" = [])),
-    responses((status = 204, description = "Rebuilt")))]
+    responses(
+        (status = 204, description = "Rebuilt"),
+        (status = 429, description = "Too many rebuilds this hour", body = Problem, content_type = "application/problem+json",
+            headers(("retry-after" = u64, description = "Seconds until a new rebuild is allowed"))),
+    ))]
 async fn refresh_feed(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

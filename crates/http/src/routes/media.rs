@@ -142,6 +142,7 @@ pub async fn media_response(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Where and how to send the bytes", body = UploadTicketResponse),
+        (status = 409, description = "Too many open uploads, or too many images on no post", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn start_upload(
     State(state): State<AppState>,

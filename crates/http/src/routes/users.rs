@@ -156,6 +156,8 @@ pub struct UpdateUserRequest {
         (status = 201, description = "Account created", body = PrivateUser),
         (status = 403, description = "Invite-only mode and no valid invite code", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Handle or email already taken", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ups from this address", body = Problem, content_type = "application/problem+json",
+            headers(("retry-after" = u64, description = "Seconds until a new attempt is allowed"))),
     ))]
 async fn create_user(
     State(state): State<AppState>,
