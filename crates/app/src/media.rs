@@ -193,11 +193,13 @@ impl App {
         // it cannot reach, so nothing can replace them after this check.
         let uploaded = upload_key(&id.to_string());
         let key = original_key(&id.to_string());
-        if self.objects.size(&uploaded).await?.is_none() {
-            return Err(AppError::Precondition("nothing has been uploaded yet"));
+        match self.objects.copy(&uploaded, &key).await {
+            Ok(()) => self.objects.delete(&uploaded).await?,
+            // Moved by an earlier completion that stopped before recording it (or by one running
+            // now), or never uploaded: the original, if any, is what counts.
+            Err(ObjectError::NotFound) => {}
+            Err(err) => return Err(err.into()),
         }
-        self.objects.copy(&uploaded, &key).await?;
-        self.objects.delete(&uploaded).await?;
         let Some(size) = self.objects.size(&key).await? else {
             return Err(AppError::Precondition("nothing has been uploaded yet"));
         };

@@ -3,7 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, assert_problem, error_fields, spawn_app, spawn_app_with, spawn_sibling,
+};
 
 async fn post_with_image(app: &TestApp, token: &str, visibility: &str) -> Value {
     let media = app.ready_media(token).await;
@@ -321,4 +323,66 @@ async fn cursors_reveal_no_row_ids() {
         )
         .await;
     assert_eq!(next.status(), StatusCode::OK);
+}
+
+/// Polls an upload until its status is `wanted` (or a minute has passed); the last status seen.
+async fn wait_for_status(app: &TestApp, token: &str, id: &str, wanted: &str) -> String {
+    for _ in 0..600 {
+        let status = app.upload_status(token, id).await["status"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if status == wanted {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("upload {id} never reached {wanted}");
+}
+
+#[tokio::test]
+async fn a_slow_image_holds_back_nobody_else_and_keeps_its_lease() {
+    let app = spawn_app_with(|config| {
+        config.worker_concurrency = 2;
+        config.job_lease_secs = 1;
+    })
+    .await;
+    let (_, jane) = app.quick_user("jane").await;
+    let (_, bob) = app.quick_user("bob").await;
+    // Within every limit, but seconds of decoding in a debug build.
+    let slow = picshare_media::samples::png_16bit(4000, 4000);
+    let slow_id = app.upload(&jane, slow, "image/png", "post").await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let run = |worker: picshare_app::worker::Worker| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(worker.run(async move {
+            let _ = stopped.changed().await;
+        }));
+    };
+    // One worker: the small image can only be ready early if jobs finish independently.
+    run(app.worker.clone());
+    wait_for_status(&app, &jane, &slow_id, "processing").await;
+    let small = picshare_media::samples::png(&picshare_media::samples::split_colours(64, 48));
+    let fast_id = app.upload(&bob, small, "image/png", "post").await;
+    wait_for_status(&app, &bob, &fast_id, "ready").await;
+    let slow_then = app.upload_status(&jane, &slow_id).await["status"].clone();
+    assert_eq!(
+        slow_then, "processing",
+        "the small image did not wait for the slow one"
+    );
+    // A second worker would take the slow job over if its one-second lease ran out.
+    let sibling = spawn_sibling(&app).await;
+    run(sibling.worker.clone());
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let still_running = app.upload_status(&jane, &slow_id).await["status"] == "processing";
+    let attempts = app
+        .query_i64("SELECT coalesce(max(attempts), 0) FROM jobs WHERE kind = 'process_media'")
+        .await;
+    wait_for_status(&app, &jane, &slow_id, "ready").await;
+    let _ = stop.send(true);
+    assert!(
+        still_running,
+        "the slow image finished too soon to test its lease"
+    );
+    assert_eq!(attempts, 1, "no worker took over the slow job while it ran");
 }

@@ -427,6 +427,18 @@ impl TestApp {
         }
     }
 
+    /// One integer from raw SQL against the test database (to observe what the API does not show).
+    pub async fn query_i64(&self, sql: &str) -> i64 {
+        let url = self.config.database_url.clone().expect("database url");
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&url).await.expect("sqlite");
+            sqlx::query_scalar(sql).fetch_one(&pool).await.expect("sql")
+        } else {
+            let pool = sqlx::PgPool::connect(&url).await.expect("postgres");
+            sqlx::query_scalar(sql).fetch_one(&pool).await.expect("sql")
+        }
+    }
+
     pub fn delete(
         &self,
         path: &str,
