@@ -376,7 +376,7 @@ async fn a_slow_image_holds_back_nobody_else_and_keeps_its_lease() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let still_running = app.upload_status(&jane, &slow_id).await["status"] == "processing";
     let attempts = app
-        .query_i64("SELECT coalesce(max(attempts), 0) FROM jobs WHERE kind = 'process_media'")
+        .query_i64("SELECT CAST(coalesce(max(attempts), 0) AS BIGINT) FROM jobs WHERE kind = 'process_media'")
         .await;
     wait_for_status(&app, &jane, &slow_id, "ready").await;
     let _ = stop.send(true);
