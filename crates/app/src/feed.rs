@@ -8,32 +8,11 @@ use std::collections::HashMap;
 
 use picshare_domain::{User, UserId};
 use picshare_store::{FLOOR_COMPLETE, FeedEntry, Page, PageRequest, Post};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::media::job;
+use crate::jobs::{BUILD_TIMELINE, BuildTimelineJob, job};
 use crate::posts::PostView;
 use crate::{App, AppResult};
-
-/// Job: write a new post into its author's followers' timelines.
-pub const FAN_OUT: &str = "fan_out_post";
-/// Job: fill a started timeline from the follow graph.
-pub const BUILD_TIMELINE: &str = "build_timeline";
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct FanOutJob {
-    pub post_id: Uuid,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct BuildTimelineJob {
-    pub user_id: Uuid,
-}
-
-pub(crate) fn fan_out_job(post: Uuid) -> AppResult<picshare_store::NewJob> {
-    job(FAN_OUT, &FanOutJob { post_id: post }, 10)
-}
 
 impl App {
     /// A page of the caller's feed: from their timeline where it vouches for the page, from the

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod feed;
 pub mod feed_pages;
+pub mod jobs;
 pub mod media;
 pub mod media_urls;
 pub mod passwords;

@@ -6,19 +6,15 @@ use bytes::Bytes;
 use futures::Stream;
 use picshare_domain::{Media, MediaPurpose, MediaStatus, NewMedia, ValidationErrors};
 use picshare_objects::{ObjectError, original_key, upload_key};
-use picshare_store::NewJob;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::jobs::{DELETE_OBJECTS, DeleteObjectsJob, PROCESS_MEDIA, ProcessMediaJob, job};
 use crate::{App, AppError, AppResult};
 
 /// Types a client may declare; the real type is sniffed from the bytes when processing.
 pub const ACCEPTED_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
-
-pub const PROCESS_MEDIA: &str = "process_media";
-pub const DELETE_OBJECTS: &str = "delete_objects";
 
 #[derive(Debug, Clone)]
 pub struct MediaSettings {
@@ -49,26 +45,6 @@ pub struct UploadTicket {
     pub upload_url: String,
     pub upload_headers: Vec<(String, String)>,
     pub expires_at: OffsetDateTime,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ProcessMediaJob {
-    pub media_id: Uuid,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct DeleteObjectsJob {
-    pub keys: Vec<String>,
-}
-
-pub(crate) fn job(kind: &str, payload: &impl Serialize, max_attempts: i32) -> AppResult<NewJob> {
-    Ok(NewJob {
-        id: Uuid::now_v7(),
-        kind: kind.to_owned(),
-        payload: serde_json::to_string(payload).map_err(AppError::internal)?,
-        run_at: OffsetDateTime::now_utc(),
-        max_attempts,
-    })
 }
 
 /// Every object a media item may have written.

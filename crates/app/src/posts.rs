@@ -2,14 +2,16 @@
 
 use picshare_domain::social::{self, MAX_POST_MEDIA};
 use picshare_domain::{
-    Comment, Location, PostAccess, User, UserLookup, ValidationErrors, Visibility, post_access,
+    Comment, Location, PostAccess, User, UserId, UserLookup, ValidationErrors, Visibility,
+    post_access,
 };
 use picshare_store::{NewComment, NewPost, Page, PageRequest, Post, PostRefusal, PostUpdate};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::media::{DELETE_OBJECTS, DeleteObjectsJob, job, object_keys};
+use crate::jobs::{DELETE_OBJECTS, DeleteObjectsJob, fan_out_job, job};
+use crate::media::object_keys;
 use crate::{App, AppError, AppResult};
 
 #[derive(Debug, Clone)]
@@ -95,7 +97,7 @@ impl App {
             media_ids: input.media_ids,
             created_at: OffsetDateTime::now_utc(),
         };
-        let fan_out = crate::feed::fan_out_job(new.id)?;
+        let fan_out = fan_out_job(new.id)?;
         match self.store.create_post(&new, &fan_out).await? {
             Ok(post) => {
                 self.jobs_waiting.notify_one();
@@ -232,7 +234,7 @@ impl App {
             .await?)
     }
 
-    pub async fn comment(
+    pub async fn add_comment(
         &self,
         caller: Principal,
         id: Uuid,
@@ -266,11 +268,24 @@ impl App {
             .store
             .comments(id, viewer.map(|v| v.user_id), page)
             .await?;
-        let mut items = Vec::with_capacity(comments.items.len());
-        for comment in comments.items {
-            let author = self.find_user(&UserLookup::Id(comment.author_id)).await?;
-            items.push((comment, author));
-        }
+        // Every author of the page in one query.
+        let ids: Vec<UserId> = comments.items.iter().map(|c| c.author_id).collect();
+        let authors: std::collections::HashMap<UserId, User> = self
+            .store
+            .find_users(&ids)
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user))
+            .collect();
+        let items = comments
+            .items
+            .into_iter()
+            .filter_map(|comment| {
+                // An author deleted since the page was read takes their comments along.
+                let author = authors.get(&comment.author_id)?.clone();
+                Some((comment, author))
+            })
+            .collect();
         Ok(Page {
             items,
             next: comments.next,

@@ -12,12 +12,14 @@ use rand::Rng;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
-use crate::feed::{BUILD_TIMELINE, BuildTimelineJob, FAN_OUT, FanOutJob};
-use crate::media::{DELETE_OBJECTS, DeleteObjectsJob, PROCESS_MEDIA, ProcessMediaJob, object_keys};
+use crate::jobs::{
+    BUILD_TIMELINE, BuildTimelineJob, DELETE_OBJECTS, DeleteObjectsJob, FAN_OUT, FanOutJob,
+    PROCESS_MEDIA, ProcessMediaJob,
+};
+use crate::media::object_keys;
 use crate::{App, AppError};
 
-/// Every kind of job the worker runs (metrics report each, even when none are queued).
-pub const JOB_KINDS: [&str; 4] = [PROCESS_MEDIA, DELETE_OBJECTS, FAN_OUT, BUILD_TIMELINE];
+pub use crate::jobs::JOB_KINDS;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {

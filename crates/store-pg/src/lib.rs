@@ -1,20 +1,18 @@
 //! PostgreSQL implementation of the storage ports, for the scaled deployment.
 
-mod jobs;
-mod media;
-mod posts;
-mod social;
-mod timelines;
-mod tokens;
-mod users;
+mod dialect;
+#[path = "../../store-sql/mod.rs"]
+mod shared;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use picshare_store::{PoolStats, Store, StoreError, StoreResult};
+use picshare_store::{StoreError, StoreResult};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// The name the shared store code (`crates/store-sql`) gives this backend's store.
+pub(crate) use PgStore as SqlStore;
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -40,44 +38,6 @@ impl PgStore {
             pool,
             media_cache: Default::default(),
         })
-    }
-}
-
-impl PgStore {
-    /// Turns the in-process cache of posts' media off (for measuring cold reads).
-    pub fn without_caches(mut self) -> Self {
-        self.media_cache = picshare_store::PostMediaCache::off();
-        self
-    }
-}
-
-#[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("./migrations")
-            .run(&self.pool)
-            .await
-            .map_err(StoreError::backend)
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(StoreError::backend)
-    }
-
-    fn pool_stats(&self) -> PoolStats {
-        let idle = self.pool.num_idle() as u32;
-        PoolStats {
-            in_use: self.pool.size().saturating_sub(idle),
-            idle,
-        }
     }
 }
 

@@ -5,6 +5,7 @@ mod error;
 mod jobs;
 mod media;
 mod media_cache;
+mod pagination;
 mod posts;
 mod social;
 mod timelines;
@@ -17,8 +18,9 @@ pub use error::StoreError;
 pub use jobs::{ClaimedJob, JobCount, JobStore, NewJob};
 pub use media::{MediaStore, UnattachedMedia};
 pub use media_cache::PostMediaCache;
+pub use pagination::{Page, PageRequest};
 pub use posts::{NewComment, NewPost, Post, PostRefusal, PostStore, PostUpdate};
-pub use social::{FollowOutcome, Page, PageRequest, SocialStore};
+pub use social::{FollowOutcome, SocialStore};
 pub use timelines::{
     FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, TIMELINE_WINDOW, TRIM_ONE_IN, TimelineSlice,
     TimelineStore,

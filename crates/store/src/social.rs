@@ -1,40 +1,7 @@
 use async_trait::async_trait;
 use picshare_domain::{FollowCaps, Relationship, User, UserId};
-use uuid::Uuid;
 
-use crate::StoreResult;
-
-/// One page of a keyset-paginated list; `next` is the key to continue after.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next: Option<Uuid>,
-}
-
-/// Where a page starts and how long it is (1–100).
-#[derive(Debug, Clone, Copy)]
-pub struct PageRequest {
-    pub after: Option<Uuid>,
-    pub limit: u32,
-}
-
-impl<T> Page<T> {
-    /// Builds a page from up to `limit + 1` rows keyed by `key`: the extra row only says that
-    /// there is more.
-    pub fn from_rows(mut rows: Vec<(Uuid, T)>, limit: u32) -> Self {
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next = if more {
-            rows.last().map(|(key, _)| *key)
-        } else {
-            None
-        };
-        Self {
-            items: rows.into_iter().map(|(_, item)| item).collect(),
-            next,
-        }
-    }
-}
+use crate::{Page, PageRequest, StoreResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FollowOutcome {

@@ -27,8 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(user_posts))
         .routes(routes!(like, unlike))
         .routes(routes!(likers))
-        .routes(routes!(add_comment))
-        .routes(routes!(comments))
+        .routes(routes!(comments, add_comment))
+        .routes(routes!(add_comment_alias))
         .routes(routes!(delete_comment))
 }
 
@@ -395,7 +395,7 @@ async fn likers(
 }
 
 /// Comment on a post.
-#[utoipa::path(post, path = "/v1/posts/{id}/comment", tag = "posts", request_body = CommentRequest,
+#[utoipa::path(post, path = "/v1/posts/{id}/comments", tag = "posts", request_body = CommentRequest,
     params(("id" = Uuid, Path, description = "The post id")),
     security(("bearer" = [])),
     responses(
@@ -408,11 +408,29 @@ async fn add_comment(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<CommentRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (comment, author) = state.app.comment(caller, id, &body.text).await?;
+    let (comment, author) = state.app.add_comment(caller, id, &body.text).await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(comment_response(&state, comment, &author).await?),
     ))
+}
+
+/// Comment on a post: the earlier path of `POST /v1/posts/{id}/comments`, kept so no client
+/// breaks.
+#[utoipa::path(post, path = "/v1/posts/{id}/comment", tag = "posts", request_body = CommentRequest,
+    params(("id" = Uuid, Path, description = "The post id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The comment", body = CommentResponse),
+        (status = 404, description = "No such post, or one you may not see", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn add_comment_alias(
+    state: State<AppState>,
+    caller: AuthUser,
+    id: Path<Uuid>,
+    body: ApiJson<CommentRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    add_comment(state, caller, id, body).await
 }
 
 /// Comments on a post, oldest first.
@@ -429,9 +447,26 @@ async fn comments(
     Paging(page): Paging,
 ) -> Result<ApiJson<CommentList>, ApiError> {
     let page = state.app.comments(viewer, id, page).await?;
+    // Each author (and their avatar) looked up once, however many comments they wrote.
+    let mut authors: std::collections::HashMap<picshare_domain::UserId, PublicUser> =
+        Default::default();
     let mut items = Vec::with_capacity(page.items.len());
     for (comment, author) in page.items {
-        items.push(comment_response(&state, comment, &author).await?);
+        let public = match authors.get(&author.id) {
+            Some(public) => public.clone(),
+            None => {
+                let public = PublicUser::load(&state, &author).await?;
+                authors.insert(author.id, public.clone());
+                public
+            }
+        };
+        items.push(CommentResponse {
+            id: comment.id,
+            post_id: comment.post_id,
+            author: public,
+            text: comment.text,
+            created_at: comment.created_at,
+        });
     }
     Ok(ApiJson(CommentList {
         items,

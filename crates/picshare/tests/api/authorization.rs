@@ -168,6 +168,12 @@ fn routes() -> Vec<Route> {
         route(M::GET, "/v1/posts/{post}/likes", None, [200, 200, 404, 200]),
         route(
             M::POST,
+            "/v1/posts/{post}/comments",
+            Some(r#"{"text": "hello"}"#),
+            [401, 201, 404, 201],
+        ),
+        route(
+            M::POST,
             "/v1/posts/{post}/comment",
             Some(r#"{"text": "hello"}"#),
             [401, 201, 404, 201],

@@ -1,13 +1,16 @@
+//! Refresh tokens: stored hashed, rotated on every use, a whole family revoked on reuse.
+
 use async_trait::async_trait;
 use picshare_domain::UserId;
 use picshare_store::{NewRefreshToken, RefreshRotation, StoreResult, TokenStore};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{PgStore, db_err};
+use crate::dialect::{FOR_UPDATE, Timestamp, begin_write, from_ts, ts};
+use crate::{SqlStore, db_err};
 
 #[async_trait]
-impl TokenStore for PgStore {
+impl TokenStore for SqlStore {
     async fn insert_refresh_token(&self, token: &NewRefreshToken) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at)
@@ -16,8 +19,8 @@ impl TokenStore for PgStore {
         .bind(&token.token_hash)
         .bind(token.family_id)
         .bind(token.user_id.0)
-        .bind(token.issued_at)
-        .bind(token.expires_at)
+        .bind(ts(token.issued_at))
+        .bind(ts(token.expires_at))
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -30,8 +33,9 @@ impl TokenStore for PgStore {
         replacement_hash: &[u8],
         now: OffsetDateTime,
     ) -> StoreResult<RefreshRotation> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let spent: Option<(Uuid, Uuid, OffsetDateTime)> = sqlx::query_as(
+        let now = ts(now);
+        let mut tx = begin_write(&self.pool).await?;
+        let spent: Option<(Uuid, Uuid, Timestamp)> = sqlx::query_as(
             "UPDATE refresh_tokens SET rotated_at = $1
              WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $1
              RETURNING family_id, user_id, expires_at",
@@ -58,13 +62,15 @@ impl TokenStore for PgStore {
             tx.commit().await.map_err(db_err)?;
             return Ok(RefreshRotation::Rotated {
                 user_id: UserId(user_id),
-                expires_at,
+                expires_at: from_ts(expires_at),
             });
         }
 
-        let known: Option<(Uuid, Option<OffsetDateTime>, Option<OffsetDateTime>, OffsetDateTime)> = sqlx::query_as(
-            "SELECT family_id, rotated_at, revoked_at, expires_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
-        )
+        type Known = (Uuid, Option<Timestamp>, Option<Timestamp>, Timestamp);
+        let known: Option<Known> = sqlx::query_as(&format!(
+            "SELECT family_id, rotated_at, revoked_at, expires_at FROM refresh_tokens
+             WHERE token_hash = $1{FOR_UPDATE}"
+        ))
         .bind(presented_hash)
         .fetch_optional(&mut *tx)
         .await
@@ -99,7 +105,7 @@ impl TokenStore for PgStore {
              WHERE revoked_at IS NULL
                AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
         )
-        .bind(now)
+        .bind(ts(now))
         .bind(token_hash)
         .execute(&self.pool)
         .await
@@ -109,7 +115,7 @@ impl TokenStore for PgStore {
 
     async fn delete_expired_refresh_tokens(&self, now: OffsetDateTime) -> StoreResult<u64> {
         let result = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
-            .bind(now)
+            .bind(ts(now))
             .execute(&self.pool)
             .await
             .map_err(db_err)?;

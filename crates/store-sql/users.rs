@@ -1,10 +1,14 @@
+//! Accounts: creation (unique handle and email), lookups, profile edits, roles.
+
 use async_trait::async_trait;
 use picshare_domain::{NewUser, Role, User, UserId, UserLookup};
 use picshare_store::{ProfileUpdate, StoreError, StoreResult, UserStore};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{PgStore, db_err};
+use super::id_lists::id_list;
+use crate::dialect::{Row, Timestamp, from_ts, ts, unique_violation};
+use crate::{SqlStore, db_err};
 
 pub(crate) const USER_COLUMNS: &str = "id, handle, email, password_hash, display_name, bio, avatar_media_id, \
      is_private, role, trust_level, followers_count, following_count, posts_count, created_at";
@@ -24,7 +28,7 @@ pub(crate) struct UserRow {
     followers_count: i64,
     following_count: i64,
     posts_count: i64,
-    created_at: time::OffsetDateTime,
+    created_at: Timestamp,
 }
 
 /// `u.<column> AS a_<column>` for every user column, to read a post's author in the same row.
@@ -38,7 +42,7 @@ pub(crate) fn author_columns() -> String {
 
 impl UserRow {
     /// The user in the `a_` columns of a joined row (see `author_columns`).
-    pub(crate) fn from_author_columns(row: &sqlx::postgres::PgRow) -> sqlx::Result<Self> {
+    pub(crate) fn from_author_columns(row: &Row) -> sqlx::Result<Self> {
         use sqlx::Row;
         Ok(Self {
             id: row.try_get("a_id")?,
@@ -73,7 +77,7 @@ impl UserRow {
             followers_count: self.followers_count,
             following_count: self.following_count,
             posts_count: self.posts_count,
-            created_at: self.created_at,
+            created_at: from_ts(self.created_at),
         })
     }
 }
@@ -83,25 +87,24 @@ fn corrupt(message: String) -> StoreError {
 }
 
 fn map_unique(err: sqlx::Error) -> StoreError {
-    if let Some(db) = err.as_database_error() {
-        if db.is_unique_violation() {
-            match db.constraint() {
-                Some("users_handle_key") => return StoreError::Conflict { field: "handle" },
-                Some("users_email_key") => return StoreError::Conflict { field: "email" },
-                _ => {}
-            }
-        }
+    match err
+        .as_database_error()
+        .and_then(unique_violation)
+        .as_deref()
+    {
+        Some("users_handle_key") => StoreError::Conflict { field: "handle" },
+        Some("users_email_key") => StoreError::Conflict { field: "email" },
+        _ => db_err(err),
     }
-    db_err(err)
 }
 
 #[async_trait]
-impl UserStore for PgStore {
+impl UserStore for SqlStore {
     async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
-        let now = user.created_at;
+        let now = ts(user.created_at);
         sqlx::query_as::<_, UserRow>(&format!(
             "INSERT INTO users (id, handle, email, password_hash, display_name, role, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {USER_COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {USER_COLUMNS}"
         ))
         .bind(user.id.0)
         .bind(user.handle.as_str())
@@ -109,7 +112,6 @@ impl UserStore for PgStore {
         .bind(&user.password_hash)
         .bind(user.display_name.as_str())
         .bind(user.role.as_str())
-        .bind(now)
         .bind(now)
         .fetch_one(&self.pool)
         .await
@@ -140,17 +142,20 @@ impl UserStore for PgStore {
     }
 
     async fn find_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
-        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
-        sqlx::query_as::<_, UserRow>(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1)"
-        ))
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(UserRow::into_user)
-        .collect()
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query =
+            sqlx::QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE id IN "));
+        id_list(&mut query, ids.iter().map(|id| id.0));
+        query
+            .build_query_as::<UserRow>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(UserRow::into_user)
+            .collect()
     }
 
     async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
@@ -187,7 +192,7 @@ impl UserStore for PgStore {
         .bind(avatar_given)
         .bind(avatar)
         .bind(update.is_private)
-        .bind(time::OffsetDateTime::now_utc())
+        .bind(ts(time::OffsetDateTime::now_utc()))
         .bind(id.0)
         .fetch_optional(&self.pool)
         .await

@@ -1,49 +1,27 @@
+//! Posts, their media, likes and comments, and the counters they keep.
+
 use async_trait::async_trait;
 use picshare_domain::Media;
-use picshare_domain::{Comment, Location, User, UserId};
+use picshare_domain::{Comment, User, UserId};
 use picshare_store::{
     NewComment, NewJob, NewPost, Page, PageRequest, Post, PostRefusal, PostStore, PostUpdate,
-    StoreError, StoreResult,
+    StoreResult,
 };
-use sqlx::{FromRow, Sqlite, Transaction};
+use sqlx::{FromRow, Transaction};
 use std::collections::HashMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::jobs::insert_job;
-use crate::media::{MEDIA_COLUMNS, MediaRow};
-use crate::social::user_columns;
-use crate::timelines::{GRAPH_FEED_SQL, add_own_post, touch_timeline};
-use crate::{SqliteStore, db_err, from_micros, to_micros};
-
-const POST_COLUMNS: &str = "id, author_id, caption, visibility, location_name, lat, lon, hashtags, \
-     like_count, comment_count, created_at, edited_at";
-
-/// The post columns qualified with `p.`, for joins.
-pub(crate) fn prefixed_post_columns() -> String {
-    POST_COLUMNS
-        .split(", ")
-        .map(|c| format!("p.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-#[derive(FromRow)]
-pub(crate) struct PostRow {
-    id: Uuid,
-    author_id: Uuid,
-    caption: String,
-    visibility: String,
-    location_name: Option<String>,
-    lat: Option<f64>,
-    lon: Option<f64>,
-    hashtags: String,
-    like_count: i64,
-    comment_count: i64,
-    created_at: i64,
-    edited_at: Option<i64>,
-}
+use super::id_lists::id_list;
+use super::jobs::insert_job;
+use super::media::{MEDIA_COLUMNS, MediaRow};
+use super::rows::{
+    NOT_BLOCKED_WITH_VIEWER, POST_COLUMNS, PostRow, corrupt, post_from_row, user_columns,
+};
+use super::timelines::{GRAPH_FEED_SQL, add_own_post, touch_timeline};
+use crate::dialect::{Db, FOR_UPDATE, Timestamp, from_ts, ts};
+use crate::{SqlStore, db_err};
 
 #[derive(FromRow)]
 struct CommentRow {
@@ -51,7 +29,7 @@ struct CommentRow {
     post_id: Uuid,
     author_id: Uuid,
     text: String,
-    created_at: i64,
+    created_at: Timestamp,
 }
 
 impl CommentRow {
@@ -61,34 +39,9 @@ impl CommentRow {
             post_id: self.post_id,
             author_id: UserId(self.author_id),
             text: self.text,
-            created_at: from_micros(self.created_at),
+            created_at: from_ts(self.created_at),
         }
     }
-}
-
-fn corrupt(message: String) -> StoreError {
-    StoreError::Backend(message.into())
-}
-
-/// A post from its row and its media, in display order.
-fn post_from_row(row: PostRow, media: Vec<picshare_domain::Media>) -> StoreResult<Post> {
-    let location = match (row.location_name, row.lat, row.lon) {
-        (Some(name), Some(lat), Some(lon)) => Some(Location { name, lat, lon }),
-        _ => None,
-    };
-    Ok(Post {
-        id: row.id,
-        author_id: UserId(row.author_id),
-        caption: row.caption,
-        visibility: row.visibility.parse().map_err(corrupt)?,
-        location,
-        media,
-        like_count: row.like_count,
-        comment_count: row.comment_count,
-        hashtags: serde_json::from_str(&row.hashtags).map_err(StoreError::backend)?,
-        created_at: from_micros(row.created_at),
-        edited_at: row.edited_at.map(from_micros),
-    })
 }
 
 #[derive(FromRow)]
@@ -98,14 +51,14 @@ struct PostMediaRow {
     media: MediaRow,
 }
 
-impl SqliteStore {
+impl SqlStore {
     async fn load_post<'e, E>(&self, executor: E, row: PostRow) -> StoreResult<Post>
     where
-        E: sqlx::Executor<'e, Database = Sqlite>,
+        E: sqlx::Executor<'e, Database = Db>,
     {
         let media = sqlx::query_as::<_, MediaRow>(&format!(
             "SELECT {} FROM post_media pm JOIN media m ON m.id = pm.media_id
-             WHERE pm.post_id = ? ORDER BY pm.position",
+             WHERE pm.post_id = $1 ORDER BY pm.position",
             MEDIA_COLUMNS
                 .split(", ")
                 .map(|c| format!("m.{c}"))
@@ -127,7 +80,7 @@ impl SqliteStore {
         let mut by_post: HashMap<Uuid, Arc<Vec<Media>>> = HashMap::with_capacity(rows.len());
         let mut missing = Vec::new();
         for row in &rows {
-            match self.media_cache.get(row.id, row.edited_at.map(from_micros)) {
+            match self.media_cache.get(row.id, row.edited_at.map(from_ts)) {
                 Some(media) => {
                     by_post.insert(row.id, media);
                 }
@@ -135,16 +88,13 @@ impl SqliteStore {
             }
         }
         if !missing.is_empty() {
-            let mut query = sqlx::QueryBuilder::<Sqlite>::new(format!(
+            let mut query = sqlx::QueryBuilder::new(format!(
                 "SELECT pm.post_id AS post_id, {} FROM post_media pm JOIN media m ON m.id = pm.media_id
-                 WHERE pm.post_id IN (",
+                 WHERE pm.post_id IN ",
                 MEDIA_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
             ));
-            let mut ids = query.separated(", ");
-            for id in &missing {
-                ids.push_bind(*id);
-            }
-            ids.push_unseparated(") ORDER BY pm.post_id, pm.position");
+            id_list(&mut query, missing.iter().copied());
+            query.push(" ORDER BY pm.post_id, pm.position");
             let media: Vec<PostMediaRow> = query
                 .build_query_as()
                 .fetch_all(&self.pool)
@@ -160,7 +110,7 @@ impl SqliteStore {
             for row in rows.iter().filter(|row| missing.contains(&row.id)) {
                 let media = Arc::new(fetched.remove(&row.id).unwrap_or_default());
                 self.media_cache
-                    .insert(row.id, row.edited_at.map(from_micros), media.clone());
+                    .insert(row.id, row.edited_at.map(from_ts), media.clone());
                 by_post.insert(row.id, media);
             }
         }
@@ -175,25 +125,22 @@ impl SqliteStore {
             .collect()
     }
 
-    async fn post_in(
-        &self,
-        tx: &mut Transaction<'_, Sqlite>,
-        id: Uuid,
-    ) -> StoreResult<Option<Post>> {
-        let row =
-            sqlx::query_as::<_, PostRow>(&format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db_err)?;
+    async fn post_in(&self, tx: &mut Transaction<'_, Db>, id: Uuid) -> StoreResult<Option<Post>> {
+        let row = sqlx::query_as::<_, PostRow>(&format!(
+            "SELECT {POST_COLUMNS} FROM posts WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?;
         match row {
             Some(row) => Ok(Some(self.load_post(&mut **tx, row).await?)),
             None => Ok(None),
         }
     }
 
-    async fn like_count(&self, tx: &mut Transaction<'_, Sqlite>, post: Uuid) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT like_count FROM posts WHERE id = ?")
+    async fn like_count(&self, tx: &mut Transaction<'_, Db>, post: Uuid) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT like_count FROM posts WHERE id = $1")
             .bind(post)
             .fetch_optional(&mut **tx)
             .await
@@ -203,24 +150,24 @@ impl SqliteStore {
 }
 
 async fn write_tags(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     post: Uuid,
     hashtags: &[String],
     mentions: &[String],
 ) -> StoreResult<()> {
-    sqlx::query("DELETE FROM post_hashtags WHERE post_id = ?")
+    sqlx::query("DELETE FROM post_hashtags WHERE post_id = $1")
         .bind(post)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
-    sqlx::query("DELETE FROM post_mentions WHERE post_id = ?")
+    sqlx::query("DELETE FROM post_mentions WHERE post_id = $1")
         .bind(post)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
     for tag in hashtags {
         sqlx::query(
-            "INSERT INTO post_hashtags (post_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO post_hashtags (post_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(post)
         .bind(tag)
@@ -230,7 +177,7 @@ async fn write_tags(
     }
     for handle in mentions {
         sqlx::query(
-            "INSERT INTO post_mentions (post_id, handle) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO post_mentions (post_id, handle) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(post)
         .bind(handle)
@@ -243,29 +190,41 @@ async fn write_tags(
 
 /// Puts `media_ids` on the post in order (positions renumbered from 0).
 async fn attach_media(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     post: Uuid,
     media_ids: &[Uuid],
-) -> StoreResult<()> {
-    sqlx::query("DELETE FROM post_media WHERE post_id = ?")
+) -> StoreResult<bool> {
+    sqlx::query("DELETE FROM post_media WHERE post_id = $1")
         .bind(post)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
     for (position, media) in media_ids.iter().enumerate() {
-        sqlx::query("INSERT INTO post_media (post_id, media_id, position) VALUES (?, ?, ?)")
-            .bind(post)
-            .bind(media)
-            .bind(position as i64)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
+        let inserted =
+            sqlx::query("INSERT INTO post_media (post_id, media_id, position) VALUES ($1, $2, $3)")
+                .bind(post)
+                .bind(media)
+                .bind(position as i32)
+                .execute(&mut **tx)
+                .await;
+        match inserted {
+            Ok(_) => {}
+            // A concurrent post took this media first (the check above ran before it committed).
+            Err(err)
+                if err
+                    .as_database_error()
+                    .is_some_and(|e| e.is_unique_violation()) =>
+            {
+                return Ok(false);
+            }
+            Err(err) => return Err(db_err(err)),
+        }
     }
-    Ok(())
+    Ok(true)
 }
 
 #[async_trait]
-impl PostStore for SqliteStore {
+impl PostStore for SqlStore {
     async fn create_post(
         &self,
         post: &NewPost,
@@ -273,8 +232,8 @@ impl PostStore for SqliteStore {
     ) -> StoreResult<Result<Post, PostRefusal>> {
         let mut tx = self.write_tx().await?;
         for media in &post.media_ids {
-            let usable: Option<i64> = sqlx::query_scalar(
-                "SELECT 1 FROM media m WHERE m.id = ? AND m.owner_id = ? AND m.status = 'ready'
+            let usable: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM media m WHERE m.id = $1 AND m.owner_id = $2 AND m.status = 'ready'
                    AND m.purpose = 'post' AND NOT EXISTS (SELECT 1 FROM post_media pm WHERE pm.media_id = m.id)",
             )
             .bind(media)
@@ -292,7 +251,7 @@ impl PostStore for SqliteStore {
         };
         sqlx::query(
             "INSERT INTO posts (id, author_id, caption, visibility, location_name, lat, lon, hashtags, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(post.id)
         .bind(post.author_id.0)
@@ -301,14 +260,16 @@ impl PostStore for SqliteStore {
         .bind(name)
         .bind(lat)
         .bind(lon)
-        .bind(serde_json::to_string(&post.hashtags).map_err(StoreError::backend)?)
-        .bind(to_micros(post.created_at))
+        .bind(sqlx::types::Json(&post.hashtags))
+        .bind(ts(post.created_at))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        attach_media(&mut tx, post.id, &post.media_ids).await?;
+        if !attach_media(&mut tx, post.id, &post.media_ids).await? {
+            return Ok(Err(PostRefusal::MediaUnavailable));
+        }
         write_tags(&mut tx, post.id, &post.hashtags, &post.mentions).await?;
-        sqlx::query("UPDATE users SET posts_count = posts_count + 1 WHERE id = ?")
+        sqlx::query("UPDATE users SET posts_count = posts_count + 1 WHERE id = $1")
             .bind(post.author_id.0)
             .execute(&mut *tx)
             .await
@@ -324,12 +285,13 @@ impl PostStore for SqliteStore {
     }
 
     async fn find_post(&self, id: Uuid) -> StoreResult<Option<Post>> {
-        let row =
-            sqlx::query_as::<_, PostRow>(&format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let row = sqlx::query_as::<_, PostRow>(&format!(
+            "SELECT {POST_COLUMNS} FROM posts WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         match row {
             Some(row) => Ok(Some(self.load_post(&self.pool, row).await?)),
             None => Ok(None),
@@ -342,6 +304,12 @@ impl PostStore for SqliteStore {
         update: &PostUpdate,
     ) -> StoreResult<Result<Post, PostRefusal>> {
         let mut tx = self.write_tx().await?;
+        // Edits of one post run one after the other.
+        sqlx::query(&format!("SELECT 1 FROM posts WHERE id = $1{FOR_UPDATE}"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let Some(current) = self.post_in(&mut tx, id).await? else {
             return Ok(Err(PostRefusal::NotFound));
         };
@@ -350,12 +318,14 @@ impl PostStore for SqliteStore {
             if media_ids.is_empty() || media_ids.iter().any(|m| !attached.contains(m)) {
                 return Ok(Err(PostRefusal::MediaUnavailable));
             }
-            attach_media(&mut tx, id, media_ids).await?;
+            if !attach_media(&mut tx, id, media_ids).await? {
+                return Ok(Err(PostRefusal::MediaUnavailable));
+            }
         }
         if let Some((caption, hashtags, mentions)) = &update.caption {
-            sqlx::query("UPDATE posts SET caption = ?, hashtags = ? WHERE id = ?")
+            sqlx::query("UPDATE posts SET caption = $1, hashtags = $2 WHERE id = $3")
                 .bind(caption)
-                .bind(serde_json::to_string(hashtags).map_err(StoreError::backend)?)
+                .bind(sqlx::types::Json(hashtags))
                 .bind(id)
                 .execute(&mut *tx)
                 .await
@@ -363,7 +333,7 @@ impl PostStore for SqliteStore {
             write_tags(&mut tx, id, hashtags, mentions).await?;
         }
         if let Some(visibility) = update.visibility {
-            sqlx::query("UPDATE posts SET visibility = ? WHERE id = ?")
+            sqlx::query("UPDATE posts SET visibility = $1 WHERE id = $2")
                 .bind(visibility.as_str())
                 .bind(id)
                 .execute(&mut *tx)
@@ -371,7 +341,7 @@ impl PostStore for SqliteStore {
                 .map_err(db_err)?;
         }
         if let Some(location) = &update.location {
-            sqlx::query("UPDATE posts SET location_name = ?, lat = ?, lon = ? WHERE id = ?")
+            sqlx::query("UPDATE posts SET location_name = $1, lat = $2, lon = $3 WHERE id = $4")
                 .bind(location.as_ref().map(|l| l.name.as_str()))
                 .bind(location.as_ref().map(|l| l.lat))
                 .bind(location.as_ref().map(|l| l.lon))
@@ -380,8 +350,8 @@ impl PostStore for SqliteStore {
                 .await
                 .map_err(db_err)?;
         }
-        sqlx::query("UPDATE posts SET edited_at = ? WHERE id = ?")
-            .bind(to_micros(OffsetDateTime::now_utc()))
+        sqlx::query("UPDATE posts SET edited_at = $1 WHERE id = $2")
+            .bind(ts(OffsetDateTime::now_utc()))
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -398,19 +368,19 @@ impl PostStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         // The media records go with the post (their files by the cleanup job).
         sqlx::query(
-            "DELETE FROM media WHERE id IN (SELECT media_id FROM post_media WHERE post_id = ?)",
+            "DELETE FROM media WHERE id IN (SELECT media_id FROM post_media WHERE post_id = $1)",
         )
         .bind(id)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        sqlx::query("DELETE FROM home_timeline WHERE post_id = ?")
+        sqlx::query("DELETE FROM home_timeline WHERE post_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         let author: Option<Uuid> =
-            sqlx::query_scalar("DELETE FROM posts WHERE id = ? RETURNING author_id")
+            sqlx::query_scalar("DELETE FROM posts WHERE id = $1 RETURNING author_id")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await
@@ -418,7 +388,7 @@ impl PostStore for SqliteStore {
         let Some(author) = author else {
             return Ok(false);
         };
-        sqlx::query("UPDATE users SET posts_count = posts_count - 1 WHERE id = ?")
+        sqlx::query("UPDATE users SET posts_count = posts_count - 1 WHERE id = $1")
             .bind(author)
             .execute(&mut *tx)
             .await
@@ -436,8 +406,8 @@ impl PostStore for SqliteStore {
     ) -> StoreResult<Page<Post>> {
         let rows = sqlx::query_as::<_, PostRow>(&format!(
             "SELECT {POST_COLUMNS} FROM posts
-             WHERE author_id = ? AND id < ? AND (? OR visibility = 'public')
-             ORDER BY id DESC LIMIT ?"
+             WHERE author_id = $1 AND id < $2 AND ($3 OR visibility = 'public')
+             ORDER BY id DESC LIMIT $4"
         ))
         .bind(author.0)
         .bind(page.after.unwrap_or(Uuid::max()))
@@ -475,18 +445,18 @@ impl PostStore for SqliteStore {
     async fn like(&self, post: Uuid, user: UserId) -> StoreResult<i64> {
         let mut tx = self.write_tx().await?;
         let added = sqlx::query(
-            "INSERT INTO likes (post_id, user_id, id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO likes (post_id, user_id, id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(post)
         .bind(user.0)
         .bind(Uuid::now_v7())
-        .bind(to_micros(OffsetDateTime::now_utc()))
+        .bind(ts(OffsetDateTime::now_utc()))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
         .rows_affected();
         if added == 1 {
-            sqlx::query("UPDATE posts SET like_count = like_count + 1 WHERE id = ?")
+            sqlx::query("UPDATE posts SET like_count = like_count + 1 WHERE id = $1")
                 .bind(post)
                 .execute(&mut *tx)
                 .await
@@ -501,7 +471,7 @@ impl PostStore for SqliteStore {
 
     async fn unlike(&self, post: Uuid, user: UserId) -> StoreResult<i64> {
         let mut tx = self.write_tx().await?;
-        let removed = sqlx::query("DELETE FROM likes WHERE post_id = ? AND user_id = ?")
+        let removed = sqlx::query("DELETE FROM likes WHERE post_id = $1 AND user_id = $2")
             .bind(post)
             .bind(user.0)
             .execute(&mut *tx)
@@ -509,7 +479,7 @@ impl PostStore for SqliteStore {
             .map_err(db_err)?
             .rows_affected();
         if removed == 1 {
-            sqlx::query("UPDATE posts SET like_count = like_count - 1 WHERE id = ?")
+            sqlx::query("UPDATE posts SET like_count = like_count - 1 WHERE id = $1")
                 .bind(post)
                 .execute(&mut *tx)
                 .await
@@ -523,8 +493,8 @@ impl PostStore for SqliteStore {
     }
 
     async fn has_liked(&self, post: Uuid, user: UserId) -> StoreResult<bool> {
-        let liked: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM likes WHERE post_id = ? AND user_id = ?")
+        let liked: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM likes WHERE post_id = $1 AND user_id = $2")
                 .bind(post)
                 .bind(user.0)
                 .fetch_optional(&self.pool)
@@ -537,14 +507,9 @@ impl PostStore for SqliteStore {
         if posts.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query =
-            sqlx::QueryBuilder::<Sqlite>::new("SELECT post_id FROM likes WHERE user_id = ");
-        query.push_bind(user.0).push(" AND post_id IN (");
-        let mut ids = query.separated(", ");
-        for post in posts {
-            ids.push_bind(*post);
-        }
-        ids.push_unseparated(")");
+        let mut query = sqlx::QueryBuilder::new("SELECT post_id FROM likes WHERE user_id = ");
+        query.push_bind(user.0).push(" AND post_id IN ");
+        id_list(&mut query, posts.iter().copied());
         query
             .build_query_scalar()
             .fetch_all(&self.pool)
@@ -560,10 +525,10 @@ impl PostStore for SqliteStore {
     ) -> StoreResult<Page<User>> {
         let sql = format!(
             "SELECT l.id AS key, {} FROM likes l JOIN users u ON u.id = l.user_id
-             WHERE l.post_id = ?1 AND l.id < ?2 AND {}
-             ORDER BY l.id DESC LIMIT ?4",
+             WHERE l.post_id = $1 AND l.id < $2 AND {}
+             ORDER BY l.id DESC LIMIT $4",
             user_columns(),
-            crate::social::NOT_BLOCKED_WITH_VIEWER
+            NOT_BLOCKED_WITH_VIEWER
         );
         self.user_list(&sql, post, viewer, page).await
     }
@@ -571,18 +536,18 @@ impl PostStore for SqliteStore {
     async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query_as::<_, CommentRow>(
-            "INSERT INTO comments (id, post_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO comments (id, post_id, author_id, text, created_at) VALUES ($1, $2, $3, $4, $5)
              RETURNING id, post_id, author_id, text, created_at",
         )
         .bind(comment.id)
         .bind(comment.post_id)
         .bind(comment.author_id.0)
         .bind(&comment.text)
-        .bind(to_micros(comment.created_at))
+        .bind(ts(comment.created_at))
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
-        sqlx::query("UPDATE posts SET comment_count = comment_count + 1 WHERE id = ?")
+        sqlx::query("UPDATE posts SET comment_count = comment_count + 1 WHERE id = $1")
             .bind(comment.post_id)
             .execute(&mut *tx)
             .await
@@ -599,10 +564,10 @@ impl PostStore for SqliteStore {
     ) -> StoreResult<Page<Comment>> {
         let rows = sqlx::query_as::<_, CommentRow>(
             "SELECT c.id, c.post_id, c.author_id, c.text, c.created_at FROM comments c
-             WHERE c.post_id = ?1 AND c.id > ?2 AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = ?3 AND b.blocked_id = c.author_id)
-                      OR (b.blocker_id = c.author_id AND b.blocked_id = ?3))
-             ORDER BY c.id ASC LIMIT ?4",
+             WHERE c.post_id = $1 AND c.id > $2 AND NOT EXISTS (SELECT 1 FROM blocks b
+                   WHERE (b.blocker_id = $3 AND b.blocked_id = c.author_id)
+                      OR (b.blocker_id = c.author_id AND b.blocked_id = $3))
+             ORDER BY c.id ASC LIMIT $4",
         )
         .bind(post)
         .bind(page.after.unwrap_or(Uuid::nil()))
@@ -620,7 +585,7 @@ impl PostStore for SqliteStore {
 
     async fn find_comment(&self, id: Uuid) -> StoreResult<Option<Comment>> {
         Ok(sqlx::query_as::<_, CommentRow>(
-            "SELECT id, post_id, author_id, text, created_at FROM comments WHERE id = ?",
+            "SELECT id, post_id, author_id, text, created_at FROM comments WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -631,7 +596,7 @@ impl PostStore for SqliteStore {
 
     async fn delete_comment(&self, post: Uuid, comment: Uuid) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let removed = sqlx::query("DELETE FROM comments WHERE id = ? AND post_id = ?")
+        let removed = sqlx::query("DELETE FROM comments WHERE id = $1 AND post_id = $2")
             .bind(comment)
             .bind(post)
             .execute(&mut *tx)
@@ -639,7 +604,7 @@ impl PostStore for SqliteStore {
             .map_err(db_err)?
             .rows_affected();
         if removed == 1 {
-            sqlx::query("UPDATE posts SET comment_count = comment_count - 1 WHERE id = ?")
+            sqlx::query("UPDATE posts SET comment_count = comment_count - 1 WHERE id = $1")
                 .bind(post)
                 .execute(&mut *tx)
                 .await
@@ -672,7 +637,7 @@ impl PostStore for SqliteStore {
             let mut after = Uuid::nil();
             loop {
                 let ids: Vec<Uuid> = sqlx::query_scalar(&format!(
-                    "SELECT id FROM {table} WHERE id > ? ORDER BY id LIMIT ?"
+                    "SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
                 ))
                 .bind(after)
                 .bind(i64::from(batch.max(1)))
@@ -684,7 +649,7 @@ impl PostStore for SqliteStore {
                 };
                 let mut tx = self.write_tx().await?;
                 fixed += sqlx::query(&format!(
-                    "UPDATE {table} SET {sets} WHERE id >= ? AND id <= ? AND ({mismatch})"
+                    "UPDATE {table} SET {sets} WHERE id >= $1 AND id <= $2 AND ({mismatch})"
                 ))
                 .bind(first)
                 .bind(last)

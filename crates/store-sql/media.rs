@@ -1,3 +1,5 @@
+//! Media items: uploads, their processing states and results, deletion with cleanup jobs.
+
 use async_trait::async_trait;
 use picshare_domain::{Media, NewMedia, ProcessedMedia, StoredVariant, UserId};
 use picshare_store::{MediaStore, NewJob, StoreError, StoreResult, UnattachedMedia};
@@ -5,8 +7,9 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::jobs::insert_job;
-use crate::{SqliteStore, db_err, from_micros, to_micros};
+use super::jobs::insert_job;
+use crate::dialect::{Timestamp, begin_write, from_ts, ts};
+use crate::{SqlStore, db_err};
 
 pub(crate) const MEDIA_COLUMNS: &str = "id, owner_id, purpose, status, content_type, size_bytes, error, \
      width, height, blurhash, variants, upload_expires_at, created_at";
@@ -20,12 +23,12 @@ pub(crate) struct MediaRow {
     content_type: String,
     size_bytes: i64,
     error: Option<String>,
-    width: Option<i64>,
-    height: Option<i64>,
+    width: Option<i32>,
+    height: Option<i32>,
     blurhash: Option<String>,
-    variants: String,
-    upload_expires_at: i64,
-    created_at: i64,
+    variants: sqlx::types::Json<Vec<StoredVariant>>,
+    upload_expires_at: Timestamp,
+    created_at: Timestamp,
 }
 
 impl MediaRow {
@@ -42,34 +45,32 @@ impl MediaRow {
             width: self.width.map(|w| w as u32),
             height: self.height.map(|h| h as u32),
             blurhash: self.blurhash,
-            variants: serde_json::from_str::<Vec<StoredVariant>>(&self.variants)
-                .map_err(StoreError::backend)?,
-            upload_expires_at: from_micros(self.upload_expires_at),
-            created_at: from_micros(self.created_at),
+            variants: self.variants.0,
+            upload_expires_at: from_ts(self.upload_expires_at),
+            created_at: from_ts(self.created_at),
         })
     }
 }
 
-fn now() -> i64 {
-    to_micros(OffsetDateTime::now_utc())
+fn now() -> Timestamp {
+    ts(OffsetDateTime::now_utc())
 }
 
 #[async_trait]
-impl MediaStore for SqliteStore {
+impl MediaStore for SqlStore {
     async fn create_media(&self, media: &NewMedia) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO media (id, owner_id, purpose, status, content_type, size_bytes,
                                 upload_expires_at, created_at, updated_at)
-             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $7)",
         )
         .bind(media.id)
         .bind(media.owner_id.0)
         .bind(media.purpose.as_str())
         .bind(&media.content_type)
         .bind(media.size_bytes)
-        .bind(to_micros(media.upload_expires_at))
-        .bind(to_micros(media.created_at))
-        .bind(to_micros(media.created_at))
+        .bind(ts(media.upload_expires_at))
+        .bind(ts(media.created_at))
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -77,7 +78,7 @@ impl MediaStore for SqliteStore {
     }
 
     async fn find_media(&self, id: Uuid) -> StoreResult<Option<Media>> {
-        sqlx::query_as::<_, MediaRow>(&format!("SELECT {MEDIA_COLUMNS} FROM media WHERE id = ?"))
+        sqlx::query_as::<_, MediaRow>(&format!("SELECT {MEDIA_COLUMNS} FROM media WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -93,12 +94,12 @@ impl MediaStore for SqliteStore {
         now_at: OffsetDateTime,
         job: &NewJob,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = begin_write(&self.pool).await?;
         let updated = sqlx::query(
-            "UPDATE media SET status = 'uploaded', updated_at = ?1
-             WHERE id = ?2 AND owner_id = ?3 AND status = 'pending' AND upload_expires_at > ?1",
+            "UPDATE media SET status = 'uploaded', updated_at = $1
+             WHERE id = $2 AND owner_id = $3 AND status = 'pending' AND upload_expires_at > $1",
         )
-        .bind(to_micros(now_at))
+        .bind(ts(now_at))
         .bind(id)
         .bind(owner.0)
         .execute(&mut *tx)
@@ -115,11 +116,11 @@ impl MediaStore for SqliteStore {
 
     async fn start_processing(&self, id: Uuid) -> StoreResult<Option<Media>> {
         sqlx::query_as::<_, MediaRow>(&format!(
-            "UPDATE media SET status = 'processing', updated_at = ?
-             WHERE id = ? AND status IN ('uploaded', 'processing') RETURNING {MEDIA_COLUMNS}"
+            "UPDATE media SET status = 'processing', updated_at = $2
+             WHERE id = $1 AND status IN ('uploaded', 'processing') RETURNING {MEDIA_COLUMNS}"
         ))
-        .bind(now())
         .bind(id)
+        .bind(now())
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?
@@ -128,18 +129,17 @@ impl MediaStore for SqliteStore {
     }
 
     async fn finish_processing(&self, id: Uuid, result: &ProcessedMedia) -> StoreResult<bool> {
-        let variants = serde_json::to_string(&result.variants).map_err(StoreError::backend)?;
         let done = sqlx::query(
-            "UPDATE media SET status = 'ready', width = ?, height = ?, blurhash = ?, variants = ?,
-                    error = NULL, updated_at = ?
-             WHERE id = ? AND status = 'processing'",
+            "UPDATE media SET status = 'ready', width = $1, height = $2, blurhash = $3,
+                    variants = $4, error = NULL, updated_at = $6
+             WHERE id = $5 AND status = 'processing'",
         )
-        .bind(i64::from(result.width))
-        .bind(i64::from(result.height))
+        .bind(result.width as i32)
+        .bind(result.height as i32)
         .bind(&result.blurhash)
-        .bind(variants)
-        .bind(now())
+        .bind(sqlx::types::Json(&result.variants))
         .bind(id)
+        .bind(now())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -148,12 +148,12 @@ impl MediaStore for SqliteStore {
 
     async fn fail_media(&self, id: Uuid, reason: &str) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE media SET status = 'failed', error = ?, updated_at = ?
-             WHERE id = ? AND status IN ('pending', 'uploaded', 'processing')",
+            "UPDATE media SET status = 'failed', error = $1, updated_at = $3
+             WHERE id = $2 AND status IN ('pending', 'uploaded', 'processing')",
         )
         .bind(reason)
-        .bind(now())
         .bind(id)
+        .bind(now())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -166,9 +166,9 @@ impl MediaStore for SqliteStore {
         owner: UserId,
         cleanup: &NewJob,
     ) -> StoreResult<Option<Media>> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = begin_write(&self.pool).await?;
         let deleted = sqlx::query_as::<_, MediaRow>(&format!(
-            "DELETE FROM media WHERE id = ? AND owner_id = ?
+            "DELETE FROM media WHERE id = $1 AND owner_id = $2
                AND NOT EXISTS (SELECT 1 FROM post_media pm WHERE pm.media_id = media.id)
              RETURNING {MEDIA_COLUMNS}"
         ))
@@ -185,7 +185,7 @@ impl MediaStore for SqliteStore {
     }
 
     async fn post_of_media(&self, media: Uuid) -> StoreResult<Option<Uuid>> {
-        sqlx::query_scalar("SELECT post_id FROM post_media WHERE media_id = ?")
+        sqlx::query_scalar("SELECT post_id FROM post_media WHERE media_id = $1")
             .bind(media)
             .fetch_optional(&self.pool)
             .await
@@ -201,13 +201,13 @@ impl MediaStore for SqliteStore {
             "SELECT coalesce(sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0),
                     coalesce(sum(CASE WHEN status = 'pending' THEN 0 ELSE 1 END), 0)
              FROM media m
-             WHERE owner_id = ?1 AND status <> 'failed'
-               AND (status <> 'pending' OR upload_expires_at > ?2)
+             WHERE owner_id = $1 AND status <> 'failed'
+               AND (status <> 'pending' OR upload_expires_at > $2)
                AND NOT EXISTS (SELECT 1 FROM post_media pm WHERE pm.media_id = m.id)
-               AND m.id IS NOT (SELECT avatar_media_id FROM users WHERE id = ?1)",
+               AND m.id IS DISTINCT FROM (SELECT avatar_media_id FROM users WHERE id = $1)",
         )
         .bind(owner.0)
-        .bind(to_micros(now_at))
+        .bind(ts(now_at))
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
@@ -220,9 +220,9 @@ impl MediaStore for SqliteStore {
     async fn expired_uploads(&self, now_at: OffsetDateTime, limit: u32) -> StoreResult<Vec<Media>> {
         sqlx::query_as::<_, MediaRow>(&format!(
             "SELECT {MEDIA_COLUMNS} FROM media
-             WHERE status = 'pending' AND upload_expires_at <= ? ORDER BY upload_expires_at LIMIT ?"
+             WHERE status = 'pending' AND upload_expires_at <= $1 ORDER BY upload_expires_at LIMIT $2"
         ))
-        .bind(to_micros(now_at))
+        .bind(ts(now_at))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await

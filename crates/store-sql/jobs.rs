@@ -1,26 +1,30 @@
+//! The durable job queue. Claiming is each backend's own (`dialect::claim_jobs`): PostgreSQL
+//! skips rows other workers hold, SQLite has one writer at a time.
+
 use std::time::Duration;
 
 use async_trait::async_trait;
 use picshare_store::{ClaimedJob, JobCount, JobStore, NewJob, StoreResult};
-use sqlx::{Postgres, Transaction};
+use sqlx::Transaction;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{PgStore, db_err};
+use crate::dialect::{Db, JSON_PARAM, begin_write, ts};
+use crate::{SqlStore, db_err};
 
-pub(crate) async fn insert_job(
-    tx: &mut Transaction<'_, Postgres>,
-    job: &NewJob,
-) -> StoreResult<()> {
-    sqlx::query(
+/// Adds `job` inside the transaction of the write that causes it.
+pub(crate) async fn insert_job(tx: &mut Transaction<'_, Db>, job: &NewJob) -> StoreResult<()> {
+    let now = ts(OffsetDateTime::now_utc());
+    sqlx::query(&format!(
         "INSERT INTO jobs (id, kind, payload, state, max_attempts, run_at, created_at, updated_at)
-         VALUES ($1, $2, $3::jsonb, 'queued', $4, $5, now(), now())",
-    )
+         VALUES ($1, $2, $3{JSON_PARAM}, 'queued', $4, $5, $6, $6)"
+    ))
     .bind(job.id)
     .bind(&job.kind)
     .bind(&job.payload)
     .bind(job.max_attempts)
-    .bind(job.run_at)
+    .bind(ts(job.run_at))
+    .bind(now)
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
@@ -28,9 +32,9 @@ pub(crate) async fn insert_job(
 }
 
 #[async_trait]
-impl JobStore for PgStore {
+impl JobStore for SqlStore {
     async fn enqueue(&self, job: &NewJob) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = begin_write(&self.pool).await?;
         insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -42,26 +46,7 @@ impl JobStore for PgStore {
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedJob>> {
-        let lease_until = now + lease;
-        // SKIP LOCKED: concurrent workers pass over rows another is claiming instead of waiting.
-        let rows: Vec<(Uuid, String, String, i32, i32)> = sqlx::query_as(
-            "WITH due AS (
-                 SELECT id FROM jobs
-                 WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until <= $3)
-                 ORDER BY run_at LIMIT $4
-                 FOR UPDATE SKIP LOCKED)
-             UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, locked_by = $1,
-                    lease_until = $2, updated_at = $3
-             FROM due WHERE jobs.id = due.id
-             RETURNING jobs.id, jobs.kind, jobs.payload::text, jobs.attempts, jobs.max_attempts",
-        )
-        .bind(worker)
-        .bind(lease_until)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let rows = crate::dialect::claim_jobs(&self.pool, worker, now, now + lease, limit).await?;
         Ok(rows
             .into_iter()
             .map(|(id, kind, payload, attempt, max_attempts)| ClaimedJob {
@@ -84,8 +69,8 @@ impl JobStore for PgStore {
             "UPDATE jobs SET lease_until = $1, updated_at = $2
              WHERE id = $3 AND locked_by = $4 AND state = 'running'",
         )
-        .bind(lease_until)
-        .bind(OffsetDateTime::now_utc())
+        .bind(ts(lease_until))
+        .bind(ts(OffsetDateTime::now_utc()))
         .bind(id)
         .bind(worker)
         .execute(&self.pool)
@@ -114,12 +99,13 @@ impl JobStore for PgStore {
         let state = if retry_at.is_some() { "queued" } else { "dead" };
         sqlx::query(
             "UPDATE jobs SET state = $1, run_at = coalesce($2, run_at), last_error = $3,
-                    locked_by = NULL, lease_until = NULL, updated_at = now()
-             WHERE id = $4 AND locked_by = $5",
+                    locked_by = NULL, lease_until = NULL, updated_at = $4
+             WHERE id = $5 AND locked_by = $6",
         )
         .bind(state)
-        .bind(retry_at)
+        .bind(retry_at.map(ts))
         .bind(error)
+        .bind(ts(OffsetDateTime::now_utc()))
         .bind(id)
         .bind(worker)
         .execute(&self.pool)

@@ -1,27 +1,17 @@
+//! The follow graph: follows within caps, follow requests, blocks, and lists of users.
+
 use async_trait::async_trait;
 use picshare_domain::{FollowCaps, Relationship, User, UserId};
 use picshare_store::{FollowOutcome, Page, PageRequest, SocialStore, StoreResult};
-use sqlx::{Postgres, Transaction};
+use sqlx::Transaction;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::timelines::{backfill, forget_author};
-use crate::users::{USER_COLUMNS, UserRow};
-use crate::{PgStore, db_err};
-
-/// `u.`-qualified user columns, for joins.
-pub(crate) fn user_columns() -> String {
-    USER_COLUMNS
-        .split(", ")
-        .map(|column| format!("u.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Leaves out users in a block, either way, with the viewer (`?viewer` bound as a UUID).
-pub(crate) const NOT_BLOCKED_WITH_VIEWER: &str = "NOT EXISTS (SELECT 1 FROM blocks b
-      WHERE (b.blocker_id = :viewer AND b.blocked_id = u.id)
-         OR (b.blocker_id = u.id AND b.blocked_id = :viewer))";
+use super::rows::{NOT_BLOCKED_WITH_VIEWER, user_columns};
+use super::timelines::{backfill, forget_author};
+use super::users::UserRow;
+use crate::dialect::{Db, FOR_UPDATE, lock_users, ts};
+use crate::{SqlStore, db_err};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct KeyedUser {
@@ -40,7 +30,7 @@ fn page_of(rows: Vec<KeyedUser>, limit: u32) -> StoreResult<Page<User>> {
 
 /// Deletes a follow and, if there was one, decrements both counters.
 async fn remove_follow(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Db>,
     follower: UserId,
     followee: UserId,
 ) -> StoreResult<()> {
@@ -67,19 +57,14 @@ async fn remove_follow(
     Ok(())
 }
 
-/// Locks both users' rows in id order (so a follow and a block of the same pair run one after
-/// the other) and says whether a block stands between them.
+/// Locks both users (so a follow and a block of the same pair run one after the other) and says
+/// whether a block stands between them.
 async fn lock_pair_and_check_block(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Db>,
     a: UserId,
     b: UserId,
 ) -> StoreResult<bool> {
-    sqlx::query("SELECT id FROM users WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
-        .bind(a.0)
-        .bind(b.0)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db_err)?;
+    lock_users(tx, a, b).await?;
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2)
                                              OR (blocker_id = $2 AND blocked_id = $1))",
@@ -92,10 +77,11 @@ async fn lock_pair_and_check_block(
 }
 
 /// Adds a follow within the caps. The follow row is inserted first (a concurrent duplicate waits
-/// on it), then each counter is bumped only while under its cap; row locks on the two users,
-/// taken in id order to avoid deadlocks, make concurrent follows see each other's counts.
+/// on it), then each counter is bumped only while under its cap, in user id order; the users'
+/// locks (`dialect::lock_users`) make concurrent follows see each other's counts. A refusal
+/// returns before commit, so the transaction's writes are dropped.
 async fn add_follow(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Db>,
     follower: UserId,
     followee: UserId,
     caps: FollowCaps,
@@ -104,12 +90,13 @@ async fn add_follow(
         return Ok(FollowOutcome::Blocked);
     }
     let inserted = sqlx::query(
-        "INSERT INTO follows (follower_id, followee_id, id, created_at) VALUES ($1, $2, $3, now())
+        "INSERT INTO follows (follower_id, followee_id, id, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING",
     )
     .bind(follower.0)
     .bind(followee.0)
     .bind(Uuid::now_v7())
+    .bind(ts(OffsetDateTime::now_utc()))
     .execute(&mut **tx)
     .await
     .map_err(db_err)?
@@ -154,11 +141,7 @@ async fn add_follow(
     Ok(FollowOutcome::Following)
 }
 
-impl PgStore {
-    pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(db_err)
-    }
-
+impl SqlStore {
     /// Runs a user-list query whose binds are: the list's subject (a user or a post), the
     /// cursor, the viewer (for block filtering), the limit.
     pub(crate) async fn user_list(
@@ -182,7 +165,7 @@ impl PgStore {
 }
 
 #[async_trait]
-impl SocialStore for PgStore {
+impl SocialStore for SqlStore {
     async fn relationship(&self, from: UserId, to: UserId) -> StoreResult<Relationship> {
         let (following, followed_by, requested, blocking, blocked_by): (bool, bool, bool, bool, bool) =
             sqlx::query_as(
@@ -229,7 +212,7 @@ impl SocialStore for PgStore {
         .bind(requester.0)
         .bind(target.0)
         .bind(Uuid::now_v7())
-        .bind(OffsetDateTime::now_utc())
+        .bind(ts(OffsetDateTime::now_utc()))
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -254,7 +237,7 @@ impl SocialStore for PgStore {
         sqlx::query("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(blocker.0)
             .bind(blocked.0)
-            .bind(OffsetDateTime::now_utc())
+            .bind(ts(OffsetDateTime::now_utc()))
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -329,9 +312,9 @@ impl SocialStore for PgStore {
         caps: FollowCaps,
     ) -> StoreResult<Option<FollowOutcome>> {
         let mut tx = self.write_tx().await?;
-        let pending: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM follow_requests WHERE requester_id = $1 AND target_id = $2 FOR UPDATE",
-        )
+        let pending: Option<i32> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM follow_requests WHERE requester_id = $1 AND target_id = $2{FOR_UPDATE}"
+        ))
         .bind(requester.0)
         .bind(target.0)
         .fetch_optional(&mut *tx)

@@ -8,13 +8,17 @@ use picshare_store::{
     FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, NewJob, PageRequest, StoreResult, TIMELINE_WINDOW,
     TRIM_ONE_IN, TimelineSlice, TimelineStore,
 };
-use sqlx::{FromRow, Postgres, Row, Transaction};
+use sqlx::{FromRow, Row, Transaction};
 use uuid::Uuid;
 
-use crate::jobs::insert_job;
-use crate::posts::{PostRow, prefixed_post_columns};
-use crate::users::{UserRow, author_columns};
-use crate::{PgStore, db_err};
+use super::jobs::insert_job;
+use super::rows::{PostRow, prefixed_post_columns};
+use super::users::{UserRow, author_columns};
+use crate::dialect::{
+    Db, FOR_UPDATE, GREATEST, NIL_UUID, PROBE_PER_ROW, TRIM_TIMELINES, UUID_PARAM,
+    timeline_stamp_sql,
+};
+use crate::{SqlStore, db_err};
 
 /// The viewer's newest `$3` feed posts below `$2`, read from the graph. Each author (the viewer
 /// and each followee) first gives the id of its newest post below the cursor, one index probe;
@@ -25,14 +29,14 @@ fn graph_feed_sql(columns: &str) -> String {
     format!(
         "WITH authors(id) AS (
              SELECT followee_id FROM follows WHERE follower_id = $1
-             UNION ALL SELECT $1::uuid),
+             UNION ALL SELECT $1{UUID_PARAM}),
          newest(id, top) AS MATERIALIZED (
              SELECT a.id, (SELECT p.id FROM posts p WHERE p.author_id = a.id AND p.id < $2
                            ORDER BY p.id DESC LIMIT 1)
              FROM authors a),
          bound(id) AS (
              SELECT coalesce((SELECT top FROM newest WHERE top IS NOT NULL
-                              ORDER BY top DESC LIMIT 1 OFFSET $3 - 1), '00000000-0000-0000-0000-000000000000'::uuid))
+                              ORDER BY top DESC LIMIT 1 OFFSET $3 - 1), {NIL_UUID}))
          SELECT {columns} FROM newest n CROSS JOIN bound b
          JOIN posts p ON p.author_id = n.id AND p.id >= b.id AND p.id < $2
          WHERE n.top >= b.id
@@ -48,7 +52,7 @@ pub(crate) static GRAPH_FEED_SQL: LazyLock<String> =
 static BUILD_TIMELINE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO home_timeline (user_id, post_id, author_id)
-         SELECT $1, id, author_id FROM ({}) g ON CONFLICT DO NOTHING",
+         SELECT $1, id, author_id FROM ({}) g WHERE true ON CONFLICT DO NOTHING",
         graph_feed_sql("p.id, p.author_id")
     )
 });
@@ -56,13 +60,16 @@ static BUILD_TIMELINE_SQL: LazyLock<String> = LazyLock::new(|| {
 /// After `FROM home_timeline t JOIN posts p ON p.id = t.post_id`: the newest `$3` entries of
 /// the viewer's timeline below `$2` and at or above its floor, whose post exists and whose author
 /// the viewer still follows, newest first. The rows of a page, and what its stamp is made of (a
-/// post's author always exists: posts go with their author). `OFFSET 0` keeps the planner from
-/// hashing all of the reader's follows (up to 2000) on every read: a probe per row is 4× cheaper.
-const TIMELINE_ROWS: &str = "WHERE t.user_id = $1 AND t.post_id < $2
+/// post's author always exists: posts go with their author). See `dialect::PROBE_PER_ROW`.
+static TIMELINE_ROWS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WHERE t.user_id = $1 AND t.post_id < $2
            AND t.post_id >= (SELECT floor FROM timeline_state WHERE user_id = $1)
            AND (t.author_id = $1 OR EXISTS (SELECT 1 FROM follows f
-                WHERE f.follower_id = $1 AND f.followee_id = t.author_id OFFSET 0))
-         ORDER BY t.post_id DESC LIMIT $3";
+                WHERE f.follower_id = $1 AND f.followee_id = t.author_id{PROBE_PER_ROW}))
+         ORDER BY t.post_id DESC LIMIT $3"
+    )
+});
 
 /// A page of a timeline (see `timeline_slice`), built once: it runs on every feed read.
 static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -70,31 +77,20 @@ static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
         "SELECT {}, {}, EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
                     AS liked_by_me
              FROM home_timeline t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.author_id
-             {TIMELINE_ROWS}",
+             {}",
         prefixed_post_columns(),
-        author_columns()
+        author_columns(),
+        *TIMELINE_ROWS
     )
 });
 
 /// What a cached page is checked against (`TimelineStore::timeline_stamp`): the timeline's
 /// version and floor, and the id and edit time of each row the page is read from.
-static TIMELINE_STAMP_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT s.version::text || '/' || s.floor::text || '/' || coalesce(
-             (SELECT string_agg(entry, ',' ORDER BY id DESC) FROM (
-                  SELECT t.post_id AS id,
-                         t.post_id::text || '@' || coalesce(p.edited_at::text, '') AS entry
-                  FROM home_timeline t JOIN posts p ON p.id = t.post_id {TIMELINE_ROWS}) r), '')
-         FROM timeline_state s WHERE s.user_id = $1"
-    )
-});
+static TIMELINE_STAMP_SQL: LazyLock<String> = LazyLock::new(|| timeline_stamp_sql(&TIMELINE_ROWS));
 
 /// The user's timeline shows something new without its entries changing (a like of theirs, a
 /// follow change), so pages cached for the old state no longer match.
-pub(crate) async fn touch_timeline(
-    tx: &mut Transaction<'_, Postgres>,
-    user: UserId,
-) -> StoreResult<()> {
+pub(crate) async fn touch_timeline(tx: &mut Transaction<'_, Db>, user: UserId) -> StoreResult<()> {
     sqlx::query("UPDATE timeline_state SET version = version + 1 WHERE user_id = $1")
         .bind(user.0)
         .execute(&mut **tx)
@@ -105,7 +101,7 @@ pub(crate) async fn touch_timeline(
 
 /// Puts a new post in its author's own timeline, if they have one.
 pub(crate) async fn add_own_post(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Db>,
     author: UserId,
     post: Uuid,
 ) -> StoreResult<()> {
@@ -124,15 +120,15 @@ pub(crate) async fn add_own_post(
 /// After a new follow: the followee's posts the follower's timeline vouches for go into it. If
 /// the followee has more than a window of them, the floor rises to the oldest one written.
 pub(crate) async fn backfill(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Db>,
     follower: UserId,
     followee: UserId,
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO home_timeline (user_id, post_id, author_id)
-         SELECT s.user_id, p.id, p.author_id FROM timeline_state s
+         SELECT * FROM (SELECT s.user_id, p.id, p.author_id FROM timeline_state s
                         JOIN posts p ON p.author_id = $2 AND p.id >= s.floor
-                        WHERE s.user_id = $1 ORDER BY p.id DESC LIMIT $3
+                        WHERE s.user_id = $1 ORDER BY p.id DESC LIMIT $3) w WHERE true
          ON CONFLICT DO NOTHING",
     )
     .bind(follower.0)
@@ -141,13 +137,13 @@ pub(crate) async fn backfill(
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
-    sqlx::query(
-        "UPDATE timeline_state SET floor = GREATEST(floor, cut) FROM (
+    sqlx::query(&format!(
+        "UPDATE timeline_state SET floor = {GREATEST}(floor, cut) FROM (
              SELECT p.id AS cut FROM timeline_state s
              JOIN posts p ON p.author_id = $2 AND p.id >= s.floor
              WHERE s.user_id = $1 ORDER BY p.id DESC LIMIT 1 OFFSET $3 - 1) AS cut_row
-         WHERE user_id = $1",
-    )
+         WHERE user_id = $1"
+    ))
     .bind(follower.0)
     .bind(followee.0)
     .bind(i64::from(TIMELINE_WINDOW))
@@ -159,7 +155,7 @@ pub(crate) async fn backfill(
 
 /// After an unfollow or a block: the author's posts leave the user's timeline.
 pub(crate) async fn forget_author(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Db>,
     user: UserId,
     author: UserId,
 ) -> StoreResult<()> {
@@ -175,10 +171,10 @@ pub(crate) async fn forget_author(
     Ok(())
 }
 
-impl PgStore {
+impl SqlStore {
     /// Feed entries from rows of post columns, `a_` author columns and `liked_by_me`, with the
     /// media of all of them fetched in one query.
-    async fn feed_entries(&self, rows: Vec<sqlx::postgres::PgRow>) -> StoreResult<Vec<FeedEntry>> {
+    async fn feed_entries(&self, rows: Vec<crate::dialect::Row>) -> StoreResult<Vec<FeedEntry>> {
         let mut posts = Vec::with_capacity(rows.len());
         let mut readers = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -202,7 +198,7 @@ impl PgStore {
 }
 
 #[async_trait]
-impl TimelineStore for PgStore {
+impl TimelineStore for SqlStore {
     async fn timeline_slice(
         &self,
         viewer: UserId,
@@ -289,12 +285,13 @@ impl TimelineStore for PgStore {
 
     async fn build_timeline(&self, viewer: UserId) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let exists: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM timeline_state WHERE user_id = $1 FOR UPDATE")
-                .bind(viewer.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
+        let exists: Option<i32> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM timeline_state WHERE user_id = $1{FOR_UPDATE}"
+        ))
+        .bind(viewer.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
         if exists.is_none() {
             return Ok(false);
         }
@@ -357,24 +354,7 @@ impl TimelineStore for PgStore {
     async fn trim_timelines(&self, author: UserId) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         // Floors first, from the same cuts the delete then applies.
-        for sql in [
-            "WITH cuts(user_id, cut) AS MATERIALIZED (
-                 SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
-                                    ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
-                 FROM timeline_state s
-                 WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
-                    OR s.user_id = $1)
-             UPDATE timeline_state t SET floor = GREATEST(t.floor, c.cut) FROM cuts c
-             WHERE c.user_id = t.user_id AND c.cut IS NOT NULL",
-            "WITH cuts(user_id, cut) AS MATERIALIZED (
-                 SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
-                                    ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
-                 FROM timeline_state s
-                 WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
-                    OR s.user_id = $1)
-             DELETE FROM home_timeline t USING cuts c
-             WHERE t.user_id = c.user_id AND t.post_id < c.cut",
-        ] {
+        for sql in TRIM_TIMELINES {
             sqlx::query(sql)
                 .bind(author.0)
                 .bind(i64::from(TIMELINE_WINDOW) - 1)

@@ -1,0 +1,136 @@
+//! What PostgreSQL does differently from SQLite, for the store code both share
+//! (`crates/store-sql`): value representation, write transactions, the few SQL fragments that
+//! differ, and job claiming.
+
+use picshare_store::StoreResult;
+use sqlx::{PgPool, Postgres, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db_err;
+
+/// The backend's name, as `Store::backend` reports it.
+pub(crate) const BACKEND: &str = "postgres";
+
+pub(crate) type Db = Postgres;
+pub(crate) type Row = sqlx::postgres::PgRow;
+
+/// Timestamps are `timestamptz`.
+pub(crate) type Timestamp = OffsetDateTime;
+
+pub(crate) fn ts(at: OffsetDateTime) -> Timestamp {
+    at
+}
+
+pub(crate) fn from_ts(at: Timestamp) -> OffsetDateTime {
+    at
+}
+
+/// Row locks taken by a read that a write in the same transaction depends on.
+pub(crate) const FOR_UPDATE: &str = " FOR UPDATE";
+/// A JSON parameter, sent as text, stored as `jsonb`.
+pub(crate) const JSON_PARAM: &str = "::jsonb";
+
+/// A write transaction; rows it depends on are locked by `FOR UPDATE` where read.
+pub(crate) async fn begin_write(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
+    pool.begin().await.map_err(db_err)
+}
+
+/// A claimed job's id, kind, payload, attempt and attempt limit.
+pub(crate) type ClaimedRow = (Uuid, String, String, i32, i32);
+
+/// Claims due jobs; `SKIP LOCKED` lets concurrent workers pass over rows another is claiming
+/// instead of waiting for them.
+pub(crate) async fn claim_jobs(
+    pool: &PgPool,
+    worker: &str,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<Vec<ClaimedRow>> {
+    sqlx::query_as(
+        "WITH due AS (
+             SELECT id FROM jobs
+             WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until <= $3)
+             ORDER BY run_at LIMIT $4
+             FOR UPDATE SKIP LOCKED)
+         UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, locked_by = $1,
+                lease_until = $2, updated_at = $3
+         FROM due WHERE jobs.id = due.id
+         RETURNING jobs.id, jobs.kind, jobs.payload::text, jobs.attempts, jobs.max_attempts",
+    )
+    .bind(worker)
+    .bind(lease_until)
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)
+}
+
+/// The unique constraint or index a write was refused by.
+pub(crate) fn unique_violation(err: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    if !err.is_unique_violation() {
+        return None;
+    }
+    err.constraint().map(str::to_owned)
+}
+
+/// Locks two users' rows in id order, so transactions that lock the same pair never deadlock.
+pub(crate) async fn lock_users(
+    tx: &mut Transaction<'_, Postgres>,
+    a: picshare_domain::UserId,
+    b: picshare_domain::UserId,
+) -> StoreResult<()> {
+    sqlx::query("SELECT id FROM users WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
+        .bind(a.0)
+        .bind(b.0)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// `$1` where a UUID is expected but nothing says so (`SELECT $1` in a `UNION`).
+pub(crate) const UUID_PARAM: &str = "::uuid";
+/// The smallest id.
+pub(crate) const NIL_UUID: &str = "'00000000-0000-0000-0000-000000000000'::uuid";
+/// The larger of two values.
+pub(crate) const GREATEST: &str = "GREATEST";
+/// Ends the follow check of a timeline page: `OFFSET 0` keeps the planner from hashing all of the
+/// reader's follows (up to 2000) on every read; a probe per row is 4× cheaper.
+pub(crate) const PROBE_PER_ROW: &str = " OFFSET 0";
+
+/// What a cached page is checked against (`TimelineStore::timeline_stamp`): the timeline's
+/// version and floor, and the id and edit time of each row (`rows`) the page is read from.
+pub(crate) fn timeline_stamp_sql(rows: &str) -> String {
+    format!(
+        "SELECT s.version::text || '/' || s.floor::text || '/' || coalesce(
+             (SELECT string_agg(entry, ',' ORDER BY id DESC) FROM (
+                  SELECT t.post_id AS id,
+                         t.post_id::text || '@' || coalesce(p.edited_at::text, '') AS entry
+                  FROM home_timeline t JOIN posts p ON p.id = t.post_id {rows}) r), '')
+         FROM timeline_state s WHERE s.user_id = $1"
+    )
+}
+
+/// Trims the timelines an author's post reached (`$1` the author, `$2` the window less one):
+/// floors first, from the same cuts the delete then applies.
+pub(crate) const TRIM_TIMELINES: [&str; 2] = [
+    "WITH cuts(user_id, cut) AS MATERIALIZED (
+         SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
+                            ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
+         FROM timeline_state s
+         WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
+            OR s.user_id = $1)
+     UPDATE timeline_state t SET floor = GREATEST(t.floor, c.cut) FROM cuts c
+     WHERE c.user_id = t.user_id AND c.cut IS NOT NULL",
+    "WITH cuts(user_id, cut) AS MATERIALIZED (
+         SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
+                            ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
+         FROM timeline_state s
+         WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
+            OR s.user_id = $1)
+     DELETE FROM home_timeline t USING cuts c
+     WHERE t.user_id = c.user_id AND t.post_id < c.cut",
+];

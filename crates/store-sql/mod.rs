@@ -1,0 +1,13 @@
+//! The store code both database backends share, compiled into each of them as its `shared`
+//! module; what differs lives in each backend's `dialect` module (docs/architecture.md).
+
+mod id_lists;
+mod jobs;
+mod media;
+mod posts;
+mod rows;
+mod social;
+mod store;
+mod timelines;
+mod tokens;
+mod users;

@@ -1,0 +1,136 @@
+//! What SQLite does differently from PostgreSQL, for the store code both share
+//! (`crates/store-sql`): value representation, write transactions, the few SQL fragments that
+//! differ, and job claiming.
+
+use picshare_store::StoreResult;
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db_err;
+
+/// The backend's name, as `Store::backend` reports it.
+pub(crate) const BACKEND: &str = "sqlite";
+
+pub(crate) type Db = Sqlite;
+pub(crate) type Row = sqlx::sqlite::SqliteRow;
+
+/// Timestamps are stored as unix microseconds (STRICT tables have no date type).
+pub(crate) type Timestamp = i64;
+
+pub(crate) fn ts(at: OffsetDateTime) -> Timestamp {
+    (at.unix_timestamp_nanos() / 1_000) as i64
+}
+
+pub(crate) fn from_ts(micros: Timestamp) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Row locks: none — a write transaction holds the whole database.
+pub(crate) const FOR_UPDATE: &str = "";
+/// A JSON parameter: stored as text as it is.
+pub(crate) const JSON_PARAM: &str = "";
+
+/// A write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`), so
+/// read-then-write logic never races another writer nor fails to upgrade its lock.
+pub(crate) async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+}
+
+/// A claimed job's id, kind, payload, attempt and attempt limit.
+pub(crate) type ClaimedRow = (Uuid, String, String, i32, i32);
+
+/// Claims due jobs in one statement: SQLite runs writers one at a time, so no job is claimed
+/// twice.
+pub(crate) async fn claim_jobs(
+    pool: &SqlitePool,
+    worker: &str,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<Vec<ClaimedRow>> {
+    sqlx::query_as(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
+                lease_until = $2, updated_at = $3
+         WHERE id IN (
+             SELECT id FROM jobs
+             WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until <= $3)
+             ORDER BY run_at LIMIT $4)
+         RETURNING id, kind, payload, attempts, max_attempts",
+    )
+    .bind(worker)
+    .bind(ts(lease_until))
+    .bind(ts(now))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)
+}
+
+/// The unique index a write was refused by, from SQLite's message: `index 'users_handle_key'`
+/// for an expression index, `users.email` for a column's (named as PostgreSQL's default would
+/// name it: `users_email_key`).
+pub(crate) fn unique_violation(err: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    if !err.is_unique_violation() {
+        return None;
+    }
+    let failed = err.message().rsplit(": ").next()?;
+    if let Some(index) = failed.strip_prefix("index '") {
+        return index.strip_suffix('\'').map(str::to_owned);
+    }
+    let (table, column) = failed.split(", ").next()?.split_once('.')?;
+    Some(format!("{table}_{column}_key"))
+}
+
+/// Nothing to lock: the write transaction (`BEGIN IMMEDIATE`) already excludes other writers.
+pub(crate) async fn lock_users(
+    _tx: &mut Transaction<'_, Sqlite>,
+    _a: picshare_domain::UserId,
+    _b: picshare_domain::UserId,
+) -> StoreResult<()> {
+    Ok(())
+}
+
+/// `$1` where a UUID is expected (SQLite needs no cast).
+pub(crate) const UUID_PARAM: &str = "";
+/// The smallest id (ids are 16-byte blobs).
+pub(crate) const NIL_UUID: &str = "zeroblob(16)";
+/// The larger of two values.
+pub(crate) const GREATEST: &str = "max";
+/// Ends the follow check of a timeline page (SQLite's planner probes per row already).
+pub(crate) const PROBE_PER_ROW: &str = "";
+
+/// What a cached page is checked against (`TimelineStore::timeline_stamp`): the timeline's
+/// version and floor, and the id and edit time of each row (`rows`) the page is read from.
+pub(crate) fn timeline_stamp_sql(rows: &str) -> String {
+    format!(
+        "SELECT s.version || '/' || hex(s.floor) || '/' || coalesce(
+             (SELECT group_concat(entry, ',' ORDER BY id DESC) FROM (
+                  SELECT t.post_id AS id,
+                         hex(t.post_id) || '@' || coalesce(p.edited_at, '') AS entry
+                  FROM home_timeline t JOIN posts p ON p.id = t.post_id {rows}) r), '')
+         FROM timeline_state s WHERE s.user_id = $1"
+    )
+}
+
+/// Trims the timelines an author's post reached (`$1` the author, `$2` the window less one):
+/// floors first, from the same cuts the delete then applies (SQLite has no `DELETE … USING`).
+pub(crate) const TRIM_TIMELINES: [&str; 2] = [
+    "WITH cuts(user_id, cut) AS MATERIALIZED (
+         SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
+                            ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
+         FROM timeline_state s
+         WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
+            OR s.user_id = $1)
+     UPDATE timeline_state SET floor = max(floor, c.cut) FROM cuts c
+     WHERE c.user_id = timeline_state.user_id AND c.cut IS NOT NULL",
+    "WITH cuts(user_id, cut) AS MATERIALIZED (
+         SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
+                            ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
+         FROM timeline_state s
+         WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
+            OR s.user_id = $1)
+     DELETE FROM home_timeline WHERE user_id IN (SELECT user_id FROM cuts WHERE cut IS NOT NULL)
+       AND post_id < (SELECT cut FROM cuts WHERE cuts.user_id = home_timeline.user_id)",
+];
