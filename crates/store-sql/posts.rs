@@ -322,15 +322,15 @@ impl PostStore for SqlStore {
                 return Ok(Err(PostRefusal::MediaUnavailable));
             }
         }
-        if let Some((caption, hashtags, mentions)) = &update.caption {
+        if let Some(caption) = &update.caption {
             sqlx::query("UPDATE posts SET caption = $1, hashtags = $2 WHERE id = $3")
-                .bind(caption)
-                .bind(sqlx::types::Json(hashtags))
+                .bind(&caption.text)
+                .bind(sqlx::types::Json(&caption.hashtags))
                 .bind(id)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-            write_tags(&mut tx, id, hashtags, mentions).await?;
+            write_tags(&mut tx, id, &caption.hashtags, &caption.mentions).await?;
         }
         if let Some(visibility) = update.visibility {
             sqlx::query("UPDATE posts SET visibility = $1 WHERE id = $2")

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use picshare_domain::UserId;
 use picshare_store::{
     FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, NewJob, PageRequest, StoreResult, TIMELINE_WINDOW,
-    TRIM_ONE_IN, TimelineSlice, TimelineStore,
+    TRIM_ONE_IN, TimelineFloor, TimelineSlice, TimelineStore,
 };
 use sqlx::{FromRow, Row, Transaction};
 use uuid::Uuid;
@@ -229,7 +229,10 @@ impl TimelineStore for SqlStore {
             floor
         };
         let entries = self.feed_entries(rows).await?;
-        Ok(Some(TimelineSlice { entries, floor }))
+        Ok(Some(TimelineSlice {
+            entries,
+            floor: floor.map(TimelineFloor::from_stored),
+        }))
     }
 
     async fn timeline_stamp(

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use picshare_domain::{User, UserId};
-use picshare_store::{FLOOR_COMPLETE, FeedEntry, Page, PageRequest, Post};
+use picshare_store::{FeedEntry, Page, PageRequest, Post, TimelineFloor};
 
 use crate::auth::Principal;
 use crate::jobs::{BUILD_TIMELINE, BuildTimelineJob, job};
@@ -58,8 +58,8 @@ impl App {
                 Some(slice) => {
                     // Below the floor, and below every entry returned: a trim may have raised
                     // the floor between the page query and the floor query.
-                    graph_after = match slice.floor {
-                        None | Some(FLOOR_COMPLETE) => None,
+                    graph_after = match slice.floor.and_then(TimelineFloor::graph_below) {
+                        None => None,
                         Some(floor) => Some(
                             [
                                 page.after,

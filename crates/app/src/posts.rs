@@ -5,7 +5,9 @@ use picshare_domain::{
     Comment, Location, PostAccess, User, UserId, UserLookup, ValidationErrors, Visibility,
     post_access,
 };
-use picshare_store::{NewComment, NewPost, Page, PageRequest, Post, PostRefusal, PostUpdate};
+use picshare_store::{
+    CaptionEdit, NewComment, NewPost, Page, PageRequest, Post, PostRefusal, PostUpdate,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -140,7 +142,11 @@ impl App {
         }
         errors.into_result()?;
         let update = PostUpdate {
-            caption: caption.map(|c| (c.clone(), social::hashtags(&c), social::mentions(&c))),
+            caption: caption.map(|text| CaptionEdit {
+                hashtags: social::hashtags(&text),
+                mentions: social::mentions(&text),
+                text,
+            }),
             visibility,
             location,
             media_ids: edit.media_ids,

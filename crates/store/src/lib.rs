@@ -19,11 +19,11 @@ pub use jobs::{ClaimedJob, JobCount, JobStore, NewJob};
 pub use media::{MediaStore, UnattachedMedia};
 pub use media_cache::PostMediaCache;
 pub use pagination::{Page, PageRequest};
-pub use posts::{NewComment, NewPost, Post, PostRefusal, PostStore, PostUpdate};
+pub use posts::{CaptionEdit, NewComment, NewPost, Post, PostRefusal, PostStore, PostUpdate};
 pub use social::{FollowOutcome, SocialStore};
 pub use timelines::{
-    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, TIMELINE_WINDOW, TRIM_ONE_IN, TimelineSlice,
-    TimelineStore,
+    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, TIMELINE_WINDOW, TRIM_ONE_IN, TimelineFloor,
+    TimelineSlice, TimelineStore,
 };
 pub use tokens::{NewRefreshToken, RefreshRotation, TokenStore};
 pub use users::{ProfileUpdate, UserStore};

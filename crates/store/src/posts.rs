@@ -34,11 +34,18 @@ pub struct Post {
     pub edited_at: Option<OffsetDateTime>,
 }
 
+/// A new caption with what was extracted from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptionEdit {
+    pub text: String,
+    pub hashtags: Vec<String>,
+    pub mentions: Vec<String>,
+}
+
 /// An edit; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct PostUpdate {
-    /// Caption with its extracted hashtags and mentions.
-    pub caption: Option<(String, Vec<String>, Vec<String>)>,
+    pub caption: Option<CaptionEdit>,
     pub visibility: Option<Visibility>,
     pub location: Option<Option<Location>>,
     /// A reordering of (some of) the post's current media, at least one.

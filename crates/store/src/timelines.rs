@@ -19,6 +19,37 @@ pub const FLOOR_COMPLETE: Uuid = Uuid::nil();
 /// Floor of a timeline being built: it vouches for no post yet.
 pub const FLOOR_BUILDING: Uuid = Uuid::max();
 
+/// How far down a timeline holds its user's whole feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimelineFloor {
+    /// Every feed post of its user.
+    Complete,
+    /// Being built: no post yet.
+    Building,
+    /// Every feed post with an id at or above this one.
+    At(Uuid),
+}
+
+impl TimelineFloor {
+    /// The floor as stored (`FLOOR_COMPLETE`, `FLOOR_BUILDING`, or an id).
+    pub fn from_stored(floor: Uuid) -> Self {
+        match floor {
+            FLOOR_COMPLETE => Self::Complete,
+            FLOOR_BUILDING => Self::Building,
+            id => Self::At(id),
+        }
+    }
+
+    /// Below which id the follow graph must answer; `None` when the timeline holds it all.
+    pub fn graph_below(self) -> Option<Uuid> {
+        match self {
+            Self::Complete => None,
+            Self::Building => Some(Uuid::max()),
+            Self::At(id) => Some(id),
+        }
+    }
+}
+
 /// A post of a feed with what its reader needs to show it.
 #[derive(Debug, Clone)]
 pub struct FeedEntry {
@@ -32,9 +63,9 @@ pub struct FeedEntry {
 pub struct TimelineSlice {
     /// Up to `limit + 1` entries, newest first.
     pub entries: Vec<FeedEntry>,
-    /// When the slice holds no more than `limit` entries: the floor, at or above which the
-    /// timeline holds every feed post; below it, read the graph. `None` for a full slice.
-    pub floor: Option<Uuid>,
+    /// When the slice holds no more than `limit` entries: the timeline's floor (below it, read
+    /// the graph). `None` for a full slice.
+    pub floor: Option<TimelineFloor>,
 }
 
 /// Precomputed home timelines (docs/feed.md): the post ids of a user's feed, written when posts

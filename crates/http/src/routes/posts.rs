@@ -53,6 +53,24 @@ impl From<LocationBody> for LocationInput {
     }
 }
 
+/// Who may see a post: anyone, or the author's followers. (Requests carry it as a string, so
+/// that any other value is answered with a field error naming it.)
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PostVisibility {
+    Public,
+    Followers,
+}
+
+impl From<Visibility> for PostVisibility {
+    fn from(visibility: Visibility) -> Self {
+        match visibility {
+            Visibility::Public => Self::Public,
+            Visibility::Followers => Self::Followers,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePostRequest {
@@ -61,7 +79,7 @@ pub struct CreatePostRequest {
     /// 1–20 ready post uploads of yours, in display order.
     #[schema(min_items = 1, max_items = 20)]
     pub media_ids: Vec<Uuid>,
-    #[schema(pattern = "^(public|followers)$")]
+    #[schema(value_type = PostVisibility)]
     pub visibility: String,
     pub location: Option<LocationBody>,
 }
@@ -71,7 +89,7 @@ pub struct CreatePostRequest {
 pub struct UpdatePostRequest {
     #[schema(max_length = 2200)]
     pub caption: Option<String>,
-    #[schema(pattern = "^(public|followers)$")]
+    #[schema(value_type = Option<PostVisibility>)]
     pub visibility: Option<String>,
     /// `null` removes the location.
     #[serde(default, deserialize_with = "crate::extract::present")]
@@ -88,8 +106,7 @@ pub struct PostResponse {
     pub author: PublicUser,
     pub caption: String,
     pub media: Vec<MediaResponse>,
-    #[schema(pattern = "^(public|followers)$")]
-    pub visibility: &'static str,
+    pub visibility: PostVisibility,
     pub location: Option<LocationBody>,
     pub like_count: i64,
     pub comment_count: i64,
@@ -193,7 +210,7 @@ async fn post_body(
         author,
         caption: post.caption,
         media,
-        visibility: post.visibility.as_str(),
+        visibility: post.visibility.into(),
         location: post.location.map(|l| LocationBody {
             name: l.name,
             lat: l.lat,

@@ -393,3 +393,141 @@ fn test_job(payload: String) -> picshare_store::NewJob {
         max_attempts: 3,
     }
 }
+
+const CAPS: picshare_domain::FollowCaps = picshare_domain::FollowCaps {
+    max_following: 2000,
+    max_followers: 2000,
+};
+
+#[tokio::test]
+async fn a_follow_racing_a_block_never_survives_it() {
+    let (_app, store) = store().await;
+    for round in 0..12 {
+        let a = store
+            .create_user(&new_user(
+                &format!("fan{round}"),
+                &format!("fan{round}@example.com"),
+            ))
+            .await
+            .unwrap();
+        let b = store
+            .create_user(&new_user(
+                &format!("idol{round}"),
+                &format!("idol{round}@example.com"),
+            ))
+            .await
+            .unwrap();
+        let (follow, block) = tokio::join!(store.follow(a.id, b.id, CAPS), store.block(b.id, a.id));
+        follow.unwrap();
+        block.unwrap();
+        // Whichever ran first, the block stands and no follow is left either way, with the
+        // counters agreeing.
+        let seen = store.relationship(a.id, b.id).await.unwrap();
+        assert!(
+            seen.blocked_by && !seen.following,
+            "round {round}: {seen:?}"
+        );
+        let b_now = store
+            .find_user(&UserLookup::Id(b.id))
+            .await
+            .unwrap()
+            .unwrap();
+        let a_now = store
+            .find_user(&UserLookup::Id(a.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (b_now.followers_count, a_now.following_count),
+            (0, 0),
+            "round {round}"
+        );
+        let again = store.follow(a.id, b.id, CAPS).await.unwrap();
+        assert_eq!(again, picshare_store::FollowOutcome::Blocked);
+    }
+}
+
+#[tokio::test]
+async fn one_image_goes_on_one_post_however_many_race_for_it() {
+    let (_app, store) = store().await;
+    let author = store
+        .create_user(&new_user("jane", "jane@example.com"))
+        .await
+        .unwrap();
+    let media = ready_media(&store, author.id).await;
+    let attempts = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let post = picshare_store::NewPost {
+                id: Uuid::now_v7(),
+                author_id: author.id,
+                caption: String::new(),
+                visibility: picshare_domain::Visibility::Public,
+                location: None,
+                media_ids: vec![media],
+                hashtags: Vec::new(),
+                mentions: Vec::new(),
+                created_at: OffsetDateTime::now_utc(),
+            };
+            store
+                .create_post(&post, &test_job("{}".into()))
+                .await
+                .unwrap()
+        })
+    });
+    let outcomes: Vec<_> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let published = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    assert_eq!(published, 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .filter_map(|outcome| outcome.as_ref().err())
+            .all(|refusal| *refusal == picshare_store::PostRefusal::MediaUnavailable)
+    );
+    let author_now = store
+        .find_user(&UserLookup::Id(author.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        author_now.posts_count, 1,
+        "only the published post is counted"
+    );
+}
+
+/// A ready post image of `owner`'s, made through the store's own steps.
+async fn ready_media(store: &Arc<dyn Store>, owner: UserId) -> Uuid {
+    let id = Uuid::now_v7();
+    let now = OffsetDateTime::now_utc();
+    store
+        .create_media(&picshare_domain::NewMedia {
+            id,
+            owner_id: owner,
+            purpose: picshare_domain::MediaPurpose::Post,
+            content_type: "image/png".into(),
+            size_bytes: 100,
+            upload_expires_at: now + Duration::hours(1),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    assert!(
+        store
+            .mark_uploaded(id, owner, now, &test_job("{}".into()))
+            .await
+            .unwrap()
+    );
+    store.start_processing(id).await.unwrap().unwrap();
+    let processed = picshare_domain::ProcessedMedia {
+        width: 10,
+        height: 10,
+        blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj".into(),
+        variants: Vec::new(),
+    };
+    assert!(store.finish_processing(id, &processed).await.unwrap());
+    id
+}
