@@ -9,7 +9,7 @@ use sqlx::Transaction;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::dialect::{Db, JSON_PARAM, begin_write, ts};
+use crate::dialect::{CLAIM_JOBS, Db, JSON_PARAM, begin_write, ts};
 use crate::{SqlStore, db_err};
 
 /// Adds `job` inside the transaction of the write that causes it.
@@ -46,7 +46,14 @@ impl JobStore for SqlStore {
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedJob>> {
-        let rows = crate::dialect::claim_jobs(&self.pool, worker, now, now + lease, limit).await?;
+        let rows: Vec<(Uuid, String, String, i32, i32)> = sqlx::query_as(CLAIM_JOBS)
+            .bind(worker)
+            .bind(ts(now + lease))
+            .bind(ts(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(rows
             .into_iter()
             .map(|(id, kind, payload, attempt, max_attempts)| ClaimedJob {

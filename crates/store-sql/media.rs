@@ -7,6 +7,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::id_lists::id_list;
 use super::jobs::insert_job;
 use crate::dialect::{Timestamp, begin_write, from_ts, ts};
 use crate::{SqlStore, db_err};
@@ -85,6 +86,23 @@ impl MediaStore for SqlStore {
             .map_err(db_err)?
             .map(MediaRow::into_media)
             .transpose()
+    }
+
+    async fn find_media_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<Media>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query =
+            sqlx::QueryBuilder::new(format!("SELECT {MEDIA_COLUMNS} FROM media WHERE id IN "));
+        id_list(&mut query, ids.iter().copied());
+        query
+            .build_query_as::<MediaRow>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(MediaRow::into_media)
+            .collect()
     }
 
     async fn mark_uploaded(

@@ -1,8 +1,11 @@
 //! The store code both database backends share, compiled into each of them as its `shared`
 //! module; what differs lives in each backend's `dialect` module (docs/architecture.md).
 
+mod comments;
+mod counters;
 mod id_lists;
 mod jobs;
+mod likes;
 mod media;
 mod posts;
 mod rows;

@@ -1,11 +1,10 @@
-//! Posts, their media, likes and comments, and the counters they keep.
+//! Posts and their media, hashtags and mentions.
 
 use async_trait::async_trait;
 use picshare_domain::Media;
-use picshare_domain::{Comment, User, UserId};
+use picshare_domain::UserId;
 use picshare_store::{
-    NewComment, NewJob, NewPost, Page, PageRequest, Post, PostRefusal, PostStore, PostUpdate,
-    StoreResult,
+    NewJob, NewPost, Page, PageRequest, Post, PostRefusal, PostStore, PostUpdate, StoreResult,
 };
 use sqlx::{FromRow, Transaction};
 use std::collections::HashMap;
@@ -16,33 +15,10 @@ use uuid::Uuid;
 use super::id_lists::id_list;
 use super::jobs::insert_job;
 use super::media::{MEDIA_COLUMNS, MediaRow};
-use super::rows::{
-    NOT_BLOCKED_WITH_VIEWER, POST_COLUMNS, PostRow, corrupt, post_from_row, user_columns,
-};
-use super::timelines::{GRAPH_FEED_SQL, add_own_post, touch_timeline};
-use crate::dialect::{Db, FOR_UPDATE, Timestamp, from_ts, ts};
+use super::rows::{POST_COLUMNS, PostRow, corrupt, post_from_row, qualified};
+use super::timelines::{GRAPH_FEED_SQL, add_own_post};
+use crate::dialect::{Db, FOR_UPDATE, from_ts, ts};
 use crate::{SqlStore, db_err};
-
-#[derive(FromRow)]
-struct CommentRow {
-    id: Uuid,
-    post_id: Uuid,
-    author_id: Uuid,
-    text: String,
-    created_at: Timestamp,
-}
-
-impl CommentRow {
-    fn into_comment(self) -> Comment {
-        Comment {
-            id: self.id,
-            post_id: self.post_id,
-            author_id: UserId(self.author_id),
-            text: self.text,
-            created_at: from_ts(self.created_at),
-        }
-    }
-}
 
 #[derive(FromRow)]
 struct PostMediaRow {
@@ -59,11 +35,7 @@ impl SqlStore {
         let media = sqlx::query_as::<_, MediaRow>(&format!(
             "SELECT {} FROM post_media pm JOIN media m ON m.id = pm.media_id
              WHERE pm.post_id = $1 ORDER BY pm.position",
-            MEDIA_COLUMNS
-                .split(", ")
-                .map(|c| format!("m.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            qualified(MEDIA_COLUMNS, "m")
         ))
         .bind(row.id)
         .fetch_all(executor)
@@ -91,7 +63,7 @@ impl SqlStore {
             let mut query = sqlx::QueryBuilder::new(format!(
                 "SELECT pm.post_id AS post_id, {} FROM post_media pm JOIN media m ON m.id = pm.media_id
                  WHERE pm.post_id IN ",
-                MEDIA_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
+                qualified(MEDIA_COLUMNS, "m")
             ));
             id_list(&mut query, missing.iter().copied());
             query.push(" ORDER BY pm.post_id, pm.position");
@@ -137,15 +109,6 @@ impl SqlStore {
             Some(row) => Ok(Some(self.load_post(&mut **tx, row).await?)),
             None => Ok(None),
         }
-    }
-
-    async fn like_count(&self, tx: &mut Transaction<'_, Db>, post: Uuid) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT like_count FROM posts WHERE id = $1")
-            .bind(post)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_err)
-            .map(|count| count.unwrap_or(0))
     }
 }
 
@@ -440,227 +403,5 @@ impl PostStore for SqlStore {
             .map(|post| (post.id, post))
             .collect();
         Ok(Page::from_rows(posts, page.limit))
-    }
-
-    async fn like(&self, post: Uuid, user: UserId) -> StoreResult<i64> {
-        let mut tx = self.write_tx().await?;
-        let added = sqlx::query(
-            "INSERT INTO likes (post_id, user_id, id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(post)
-        .bind(user.0)
-        .bind(Uuid::now_v7())
-        .bind(ts(OffsetDateTime::now_utc()))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        if added == 1 {
-            sqlx::query("UPDATE posts SET like_count = like_count + 1 WHERE id = $1")
-                .bind(post)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            // The liker's cached feed pages show `liked_by_me`.
-            touch_timeline(&mut tx, user).await?;
-        }
-        let count = self.like_count(&mut tx, post).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(count)
-    }
-
-    async fn unlike(&self, post: Uuid, user: UserId) -> StoreResult<i64> {
-        let mut tx = self.write_tx().await?;
-        let removed = sqlx::query("DELETE FROM likes WHERE post_id = $1 AND user_id = $2")
-            .bind(post)
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        if removed == 1 {
-            sqlx::query("UPDATE posts SET like_count = like_count - 1 WHERE id = $1")
-                .bind(post)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            // The liker's cached feed pages show `liked_by_me`.
-            touch_timeline(&mut tx, user).await?;
-        }
-        let count = self.like_count(&mut tx, post).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(count)
-    }
-
-    async fn has_liked(&self, post: Uuid, user: UserId) -> StoreResult<bool> {
-        let liked: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM likes WHERE post_id = $1 AND user_id = $2")
-                .bind(post)
-                .bind(user.0)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-        Ok(liked.is_some())
-    }
-
-    async fn liked_among(&self, user: UserId, posts: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        if posts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query = sqlx::QueryBuilder::new("SELECT post_id FROM likes WHERE user_id = ");
-        query.push_bind(user.0).push(" AND post_id IN ");
-        id_list(&mut query, posts.iter().copied());
-        query
-            .build_query_scalar()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn likers(
-        &self,
-        post: Uuid,
-        viewer: Option<UserId>,
-        page: PageRequest,
-    ) -> StoreResult<Page<User>> {
-        let sql = format!(
-            "SELECT l.id AS key, {} FROM likes l JOIN users u ON u.id = l.user_id
-             WHERE l.post_id = $1 AND l.id < $2 AND {}
-             ORDER BY l.id DESC LIMIT $4",
-            user_columns(),
-            NOT_BLOCKED_WITH_VIEWER
-        );
-        self.user_list(&sql, post, viewer, page).await
-    }
-
-    async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment> {
-        let mut tx = self.write_tx().await?;
-        let row = sqlx::query_as::<_, CommentRow>(
-            "INSERT INTO comments (id, post_id, author_id, text, created_at) VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, post_id, author_id, text, created_at",
-        )
-        .bind(comment.id)
-        .bind(comment.post_id)
-        .bind(comment.author_id.0)
-        .bind(&comment.text)
-        .bind(ts(comment.created_at))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query("UPDATE posts SET comment_count = comment_count + 1 WHERE id = $1")
-            .bind(comment.post_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(row.into_comment())
-    }
-
-    async fn comments(
-        &self,
-        post: Uuid,
-        viewer: Option<UserId>,
-        page: PageRequest,
-    ) -> StoreResult<Page<Comment>> {
-        let rows = sqlx::query_as::<_, CommentRow>(
-            "SELECT c.id, c.post_id, c.author_id, c.text, c.created_at FROM comments c
-             WHERE c.post_id = $1 AND c.id > $2 AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = $3 AND b.blocked_id = c.author_id)
-                      OR (b.blocker_id = c.author_id AND b.blocked_id = $3))
-             ORDER BY c.id ASC LIMIT $4",
-        )
-        .bind(post)
-        .bind(page.after.unwrap_or(Uuid::nil()))
-        .bind(viewer.map(|v| v.0).unwrap_or(Uuid::nil()))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        let rows = rows
-            .into_iter()
-            .map(|row| (row.id, row.into_comment()))
-            .collect();
-        Ok(Page::from_rows(rows, page.limit))
-    }
-
-    async fn find_comment(&self, id: Uuid) -> StoreResult<Option<Comment>> {
-        Ok(sqlx::query_as::<_, CommentRow>(
-            "SELECT id, post_id, author_id, text, created_at FROM comments WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?
-        .map(CommentRow::into_comment))
-    }
-
-    async fn delete_comment(&self, post: Uuid, comment: Uuid) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
-        let removed = sqlx::query("DELETE FROM comments WHERE id = $1 AND post_id = $2")
-            .bind(comment)
-            .bind(post)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        if removed == 1 {
-            sqlx::query("UPDATE posts SET comment_count = comment_count - 1 WHERE id = $1")
-                .bind(post)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(removed == 1)
-    }
-
-    async fn recount(&self, batch: u32) -> StoreResult<u64> {
-        let mut fixed = 0;
-        for (table, sets, mismatch) in [
-            (
-                "users",
-                "followers_count = (SELECT count(*) FROM follows WHERE followee_id = users.id),
-                 following_count = (SELECT count(*) FROM follows WHERE follower_id = users.id),
-                 posts_count = (SELECT count(*) FROM posts WHERE author_id = users.id)",
-                "followers_count != (SELECT count(*) FROM follows WHERE followee_id = users.id)
-                 OR following_count != (SELECT count(*) FROM follows WHERE follower_id = users.id)
-                 OR posts_count != (SELECT count(*) FROM posts WHERE author_id = users.id)",
-            ),
-            (
-                "posts",
-                "like_count = (SELECT count(*) FROM likes WHERE post_id = posts.id),
-                 comment_count = (SELECT count(*) FROM comments WHERE post_id = posts.id)",
-                "like_count != (SELECT count(*) FROM likes WHERE post_id = posts.id)
-                 OR comment_count != (SELECT count(*) FROM comments WHERE post_id = posts.id)",
-            ),
-        ] {
-            let mut after = Uuid::nil();
-            loop {
-                let ids: Vec<Uuid> = sqlx::query_scalar(&format!(
-                    "SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
-                ))
-                .bind(after)
-                .bind(i64::from(batch.max(1)))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
-                    break;
-                };
-                let mut tx = self.write_tx().await?;
-                fixed += sqlx::query(&format!(
-                    "UPDATE {table} SET {sets} WHERE id >= $1 AND id <= $2 AND ({mismatch})"
-                ))
-                .bind(first)
-                .bind(last)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
-                tx.commit().await.map_err(db_err)?;
-                after = *last;
-            }
-        }
-        Ok(fixed)
     }
 }

@@ -9,13 +9,18 @@ use uuid::Uuid;
 use super::users::USER_COLUMNS;
 use crate::dialect::{Timestamp, from_ts};
 
-/// `u.`-qualified user columns, for joins.
-pub(crate) fn user_columns() -> String {
-    USER_COLUMNS
+/// `columns` (a comma-separated list) qualified with `table.`, for joins.
+pub(crate) fn qualified(columns: &str, table: &str) -> String {
+    columns
         .split(", ")
-        .map(|column| format!("u.{column}"))
+        .map(|column| format!("{table}.{column}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `u.`-qualified user columns, for joins.
+pub(crate) fn user_columns() -> String {
+    qualified(USER_COLUMNS, "u")
 }
 
 /// Leaves out users in a block, either way, with the viewer (`?viewer` bound as a UUID).
@@ -28,11 +33,7 @@ pub(crate) const POST_COLUMNS: &str = "id, author_id, caption, visibility, locat
 
 /// The post columns qualified with `p.`, for joins.
 pub(crate) fn prefixed_post_columns() -> String {
-    POST_COLUMNS
-        .split(", ")
-        .map(|c| format!("p.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    qualified(POST_COLUMNS, "p")
 }
 
 #[derive(FromRow)]

@@ -13,6 +13,16 @@ use super::users::UserRow;
 use crate::dialect::{Db, FOR_UPDATE, lock_users, ts};
 use crate::{SqlStore, db_err};
 
+/// The users in the `listed` column of the follows whose `subject` column is `$1`, newest first.
+fn follow_list_sql(listed: &str, subject: &str) -> String {
+    format!(
+        "SELECT f.id AS key, {} FROM follows f JOIN users u ON u.id = f.{listed}
+         WHERE f.{subject} = $1 AND f.id < $2 AND {NOT_BLOCKED_WITH_VIEWER}
+         ORDER BY f.id DESC LIMIT $4",
+        user_columns()
+    )
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct KeyedUser {
     key: Uuid,
@@ -271,12 +281,7 @@ impl SocialStore for SqlStore {
         viewer: Option<UserId>,
         page: PageRequest,
     ) -> StoreResult<Page<User>> {
-        let sql = format!(
-            "SELECT f.id AS key, {} FROM follows f JOIN users u ON u.id = f.follower_id
-             WHERE f.followee_id = $1 AND f.id < $2 AND {NOT_BLOCKED_WITH_VIEWER}
-             ORDER BY f.id DESC LIMIT $4",
-            user_columns()
-        );
+        let sql = follow_list_sql("follower_id", "followee_id");
         self.user_list(&sql, user.0, viewer, page).await
     }
 
@@ -286,12 +291,7 @@ impl SocialStore for SqlStore {
         viewer: Option<UserId>,
         page: PageRequest,
     ) -> StoreResult<Page<User>> {
-        let sql = format!(
-            "SELECT f.id AS key, {} FROM follows f JOIN users u ON u.id = f.followee_id
-             WHERE f.follower_id = $1 AND f.id < $2 AND {NOT_BLOCKED_WITH_VIEWER}
-             ORDER BY f.id DESC LIMIT $4",
-            user_columns()
-        );
+        let sql = follow_list_sql("followee_id", "follower_id");
         self.user_list(&sql, user.0, viewer, page).await
     }
 

@@ -71,6 +71,15 @@ static TIMELINE_ROWS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Each timeline an author's post reached (`$1` the author), with the id its entries are cut
+/// below to keep `$2` + 1 of them; `dialect::TRIM_TIMELINES` applies the cuts.
+const TRIM_CUTS: &str = "WITH cuts(user_id, cut) AS MATERIALIZED (
+         SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
+                            ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
+         FROM timeline_state s
+         WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
+            OR s.user_id = $1)";
+
 /// A page of a timeline (see `timeline_slice`), built once: it runs on every feed read.
 static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -357,8 +366,8 @@ impl TimelineStore for SqlStore {
     async fn trim_timelines(&self, author: UserId) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         // Floors first, from the same cuts the delete then applies.
-        for sql in TRIM_TIMELINES {
-            sqlx::query(sql)
+        for tail in TRIM_TIMELINES {
+            sqlx::query(&format!("{TRIM_CUTS} {tail}"))
                 .bind(author.0)
                 .bind(i64::from(TIMELINE_WINDOW) - 1)
                 .execute(&mut *tx)

@@ -1,5 +1,6 @@
 //! Sign-up, profiles and account administration.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use picshare_domain::{
@@ -165,32 +166,42 @@ impl App {
 
     /// The avatar to show for `user`, if it has one that is ready.
     pub async fn avatar_of(&self, user: &User) -> AppResult<Option<AvatarView>> {
-        let Some(media_id) = user.avatar_media_id else {
-            return Ok(None);
-        };
-        if let Some(view) = self.avatars.get(media_id) {
-            return Ok(Some(view));
+        Ok(self.avatars_of(&[user]).await?.remove(&user.id))
+    }
+
+    /// The avatars to show for `users`, by user: those looked up recently, and the rest in one
+    /// query, however many users a page shows.
+    pub async fn avatars_of(&self, users: &[&User]) -> AppResult<HashMap<UserId, AvatarView>> {
+        let mut views = HashMap::new();
+        let mut missing: HashMap<Uuid, Vec<UserId>> = HashMap::new();
+        for user in users {
+            let Some(media_id) = user.avatar_media_id else {
+                continue;
+            };
+            match self.avatars.get(media_id) {
+                Some(view) => {
+                    views.insert(user.id, view);
+                }
+                None => missing.entry(media_id).or_default().push(user.id),
+            }
         }
-        let Some(media) = self.store.find_media(media_id).await? else {
-            return Ok(None);
-        };
-        let Some(variant) = media
-            .variants
-            .iter()
-            .find(|variant| variant.name == "avatar")
-        else {
-            return Ok(None);
-        };
-        // Avatars are public: whoever sees the profile sees the picture.
-        let view = Some(AvatarView {
-            url: self.variant_url(&variant.key, true).await?,
-            width: variant.width,
-            height: variant.height,
-        });
-        if let Some(view) = &view {
-            self.avatars.insert(media_id, view.clone());
+        let ids: Vec<Uuid> = missing.keys().copied().collect();
+        for media in self.store.find_media_by_ids(&ids).await? {
+            let Some(variant) = media.variants.iter().find(|v| v.name == "avatar") else {
+                continue;
+            };
+            // Avatars are public: whoever sees the profile sees the picture.
+            let view = AvatarView {
+                url: self.variant_url(&variant.key, true).await?,
+                width: variant.width,
+                height: variant.height,
+            };
+            self.avatars.insert(media.id, view.clone());
+            for user in missing.get(&media.id).into_iter().flatten() {
+                views.insert(*user, view.clone());
+            }
         }
-        Ok(view)
+        Ok(views)
     }
 }
 

@@ -5,7 +5,6 @@
 use picshare_store::StoreResult;
 use sqlx::{PgPool, Postgres, Transaction};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::db_err;
 
@@ -36,20 +35,9 @@ pub(crate) async fn begin_write(pool: &PgPool) -> StoreResult<Transaction<'stati
     pool.begin().await.map_err(db_err)
 }
 
-/// A claimed job's id, kind, payload, attempt and attempt limit.
-pub(crate) type ClaimedRow = (Uuid, String, String, i32, i32);
-
-/// Claims due jobs; `SKIP LOCKED` lets concurrent workers pass over rows another is claiming
-/// instead of waiting for them.
-pub(crate) async fn claim_jobs(
-    pool: &PgPool,
-    worker: &str,
-    now: OffsetDateTime,
-    lease_until: OffsetDateTime,
-    limit: u32,
-) -> StoreResult<Vec<ClaimedRow>> {
-    sqlx::query_as(
-        "WITH due AS (
+/// Claims due jobs (`$1` worker, `$2` lease end, `$3` now, `$4` how many); `SKIP LOCKED` lets
+/// concurrent workers pass over rows another is claiming instead of waiting for them.
+pub(crate) const CLAIM_JOBS: &str = "WITH due AS (
              SELECT id FROM jobs
              WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until <= $3)
              ORDER BY run_at LIMIT $4
@@ -57,16 +45,7 @@ pub(crate) async fn claim_jobs(
          UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, locked_by = $1,
                 lease_until = $2, updated_at = $3
          FROM due WHERE jobs.id = due.id
-         RETURNING jobs.id, jobs.kind, jobs.payload::text, jobs.attempts, jobs.max_attempts",
-    )
-    .bind(worker)
-    .bind(lease_until)
-    .bind(now)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(db_err)
-}
+         RETURNING jobs.id, jobs.kind, jobs.payload::text, jobs.attempts, jobs.max_attempts";
 
 /// The unique constraint or index a write was refused by.
 pub(crate) fn unique_violation(err: &dyn sqlx::error::DatabaseError) -> Option<String> {
@@ -114,23 +93,11 @@ pub(crate) fn timeline_stamp_sql(rows: &str) -> String {
     )
 }
 
-/// Trims the timelines an author's post reached (`$1` the author, `$2` the window less one):
-/// floors first, from the same cuts the delete then applies.
+/// After `shared::timelines::TRIM_CUTS`: raises the floors of the timelines an author's post
+/// reached, then deletes their entries below the new floors.
 pub(crate) const TRIM_TIMELINES: [&str; 2] = [
-    "WITH cuts(user_id, cut) AS MATERIALIZED (
-         SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
-                            ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
-         FROM timeline_state s
-         WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
-            OR s.user_id = $1)
-     UPDATE timeline_state t SET floor = GREATEST(t.floor, c.cut) FROM cuts c
+    "UPDATE timeline_state t SET floor = GREATEST(t.floor, c.cut) FROM cuts c
      WHERE c.user_id = t.user_id AND c.cut IS NOT NULL",
-    "WITH cuts(user_id, cut) AS MATERIALIZED (
-         SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
-                            ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
-         FROM timeline_state s
-         WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
-            OR s.user_id = $1)
-     DELETE FROM home_timeline t USING cuts c
+    "DELETE FROM home_timeline t USING cuts c
      WHERE t.user_id = c.user_id AND t.post_id < c.cut",
 ];

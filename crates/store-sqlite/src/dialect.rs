@@ -5,7 +5,6 @@
 use picshare_store::StoreResult;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::db_err;
 
@@ -38,35 +37,16 @@ pub(crate) async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'s
     pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
 }
 
-/// A claimed job's id, kind, payload, attempt and attempt limit.
-pub(crate) type ClaimedRow = (Uuid, String, String, i32, i32);
-
-/// Claims due jobs in one statement: SQLite runs writers one at a time, so no job is claimed
-/// twice.
-pub(crate) async fn claim_jobs(
-    pool: &SqlitePool,
-    worker: &str,
-    now: OffsetDateTime,
-    lease_until: OffsetDateTime,
-    limit: u32,
-) -> StoreResult<Vec<ClaimedRow>> {
-    sqlx::query_as(
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
+/// Claims due jobs (`$1` worker, `$2` lease end, `$3` now, `$4` how many) in one statement:
+/// SQLite runs writers one at a time, so no job is claimed twice.
+pub(crate) const CLAIM_JOBS: &str =
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
                 lease_until = $2, updated_at = $3
          WHERE id IN (
              SELECT id FROM jobs
              WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until <= $3)
              ORDER BY run_at LIMIT $4)
-         RETURNING id, kind, payload, attempts, max_attempts",
-    )
-    .bind(worker)
-    .bind(ts(lease_until))
-    .bind(ts(now))
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(db_err)
-}
+         RETURNING id, kind, payload, attempts, max_attempts";
 
 /// The unique index a write was refused by, from SQLite's message: `index 'users_handle_key'`
 /// for an expression index, `users.email` for a column's (named as PostgreSQL's default would
@@ -114,23 +94,11 @@ pub(crate) fn timeline_stamp_sql(rows: &str) -> String {
     )
 }
 
-/// Trims the timelines an author's post reached (`$1` the author, `$2` the window less one):
-/// floors first, from the same cuts the delete then applies (SQLite has no `DELETE … USING`).
+/// After `shared::timelines::TRIM_CUTS`: raises the floors of the timelines an author's post
+/// reached, then deletes their entries below the new floors (SQLite has no `DELETE … USING`).
 pub(crate) const TRIM_TIMELINES: [&str; 2] = [
-    "WITH cuts(user_id, cut) AS MATERIALIZED (
-         SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
-                            ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
-         FROM timeline_state s
-         WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
-            OR s.user_id = $1)
-     UPDATE timeline_state SET floor = max(floor, c.cut) FROM cuts c
+    "UPDATE timeline_state SET floor = max(floor, c.cut) FROM cuts c
      WHERE c.user_id = timeline_state.user_id AND c.cut IS NOT NULL",
-    "WITH cuts(user_id, cut) AS MATERIALIZED (
-         SELECT s.user_id, (SELECT h.post_id FROM home_timeline h WHERE h.user_id = s.user_id
-                            ORDER BY h.post_id DESC LIMIT 1 OFFSET $2)
-         FROM timeline_state s
-         WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
-            OR s.user_id = $1)
-     DELETE FROM home_timeline WHERE user_id IN (SELECT user_id FROM cuts WHERE cut IS NOT NULL)
+    "DELETE FROM home_timeline WHERE user_id IN (SELECT user_id FROM cuts WHERE cut IS NOT NULL)
        AND post_id < (SELECT cut FROM cuts WHERE cuts.user_id = home_timeline.user_id)",
 ];

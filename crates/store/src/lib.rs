@@ -1,8 +1,11 @@
 //! Storage ports: what the application needs from a database, at the level of the domain.
 //! Implemented once per backend (`picshare-store-sqlite`, `picshare-store-pg`).
 
+mod comments;
+mod counters;
 mod error;
 mod jobs;
+mod likes;
 mod media;
 mod media_cache;
 mod pagination;
@@ -14,12 +17,15 @@ mod users;
 
 use async_trait::async_trait;
 
+pub use comments::{CommentStore, NewComment};
+pub use counters::CounterStore;
 pub use error::StoreError;
 pub use jobs::{ClaimedJob, JobCount, JobStore, NewJob};
+pub use likes::LikeStore;
 pub use media::{MediaStore, UnattachedMedia};
 pub use media_cache::PostMediaCache;
 pub use pagination::{Page, PageRequest};
-pub use posts::{CaptionEdit, NewComment, NewPost, Post, PostRefusal, PostStore, PostUpdate};
+pub use posts::{CaptionEdit, NewPost, Post, PostRefusal, PostStore, PostUpdate};
 pub use social::{FollowOutcome, SocialStore};
 pub use timelines::{
     FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, TIMELINE_WINDOW, TRIM_ONE_IN, TimelineFloor,
@@ -45,6 +51,9 @@ pub trait Store:
     + MediaStore
     + JobStore
     + SocialStore
+    + LikeStore
+    + CommentStore
+    + CounterStore
     + PostStore
     + TimelineStore
     + Send

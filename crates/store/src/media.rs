@@ -18,6 +18,9 @@ pub trait MediaStore {
 
     async fn find_media(&self, id: Uuid) -> StoreResult<Option<Media>>;
 
+    /// The media items among `ids` that exist, in no particular order (one query).
+    async fn find_media_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<Media>>;
+
     /// Moves the owner's pending, unexpired upload to `uploaded` and enqueues `job`, in one
     /// transaction. False when the media is not the owner's, not pending or expired.
     async fn mark_uploaded(

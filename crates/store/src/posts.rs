@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use picshare_domain::{Comment, Location, Media, User, UserId, Visibility};
+use picshare_domain::{Location, Media, UserId, Visibility};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -52,15 +52,6 @@ pub struct PostUpdate {
     pub media_ids: Option<Vec<Uuid>>,
 }
 
-#[derive(Debug, Clone)]
-pub struct NewComment {
-    pub id: Uuid,
-    pub post_id: Uuid,
-    pub author_id: UserId,
-    pub text: String,
-    pub created_at: OffsetDateTime,
-}
-
 /// Why a post write was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PostRefusal {
@@ -105,42 +96,4 @@ pub trait PostStore {
     /// visibilities: following is approval), newest first, never from a user in a block with
     /// the viewer.
     async fn home_feed(&self, viewer: UserId, page: PageRequest) -> StoreResult<Page<Post>>;
-
-    /// Likes (idempotent); the like count afterwards.
-    async fn like(&self, post: Uuid, user: UserId) -> StoreResult<i64>;
-
-    /// Unlikes (idempotent); the like count afterwards.
-    async fn unlike(&self, post: Uuid, user: UserId) -> StoreResult<i64>;
-
-    async fn has_liked(&self, post: Uuid, user: UserId) -> StoreResult<bool>;
-
-    /// Which of `posts` the user has liked (one query for a whole page).
-    async fn liked_among(&self, user: UserId, posts: &[Uuid]) -> StoreResult<Vec<Uuid>>;
-
-    /// Users who liked the post, newest first, leaving out users in a block with `viewer`.
-    async fn likers(
-        &self,
-        post: Uuid,
-        viewer: Option<UserId>,
-        page: PageRequest,
-    ) -> StoreResult<Page<User>>;
-
-    /// Adds a comment and counts it, in one transaction.
-    async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment>;
-
-    /// Comments on the post, oldest first, leaving out authors in a block with `viewer`.
-    async fn comments(
-        &self,
-        post: Uuid,
-        viewer: Option<UserId>,
-        page: PageRequest,
-    ) -> StoreResult<Page<Comment>>;
-
-    async fn find_comment(&self, id: Uuid) -> StoreResult<Option<Comment>>;
-
-    /// Deletes a comment of the post and uncounts it; false when there was none.
-    async fn delete_comment(&self, post: Uuid, comment: Uuid) -> StoreResult<bool>;
-
-    /// Recomputes every counter in batches of `batch`; returns how many rows were off.
-    async fn recount(&self, batch: u32) -> StoreResult<u64>;
 }

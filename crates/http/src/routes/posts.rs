@@ -176,18 +176,13 @@ pub async fn post_responses(
     state: &AppState,
     views: Vec<PostView>,
 ) -> Result<Vec<PostResponse>, ApiError> {
-    let mut authors: std::collections::HashMap<picshare_domain::UserId, PublicUser> =
-        Default::default();
+    let authors = PublicUser::load_all(state, views.iter().map(|view| &view.author)).await?;
     let mut items = Vec::with_capacity(views.len());
     for view in views {
-        let author = match authors.get(&view.author.id) {
-            Some(author) => author.clone(),
-            None => {
-                let author = PublicUser::load(state, &view.author).await?;
-                authors.insert(view.author.id, author.clone());
-                author
-            }
-        };
+        let author = authors
+            .get(&view.author.id)
+            .cloned()
+            .unwrap_or_else(|| PublicUser::from(&view.author));
         items.push(post_body(state, view, author).await?);
     }
     Ok(items)
@@ -464,19 +459,14 @@ async fn comments(
     Paging(page): Paging,
 ) -> Result<ApiJson<CommentList>, ApiError> {
     let page = state.app.comments(viewer, id, page).await?;
-    // Each author (and their avatar) looked up once, however many comments they wrote.
-    let mut authors: std::collections::HashMap<picshare_domain::UserId, PublicUser> =
-        Default::default();
+    // Every author's avatar in one query, however many comments the page holds.
+    let authors = PublicUser::load_all(&state, page.items.iter().map(|(_, author)| author)).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for (comment, author) in page.items {
-        let public = match authors.get(&author.id) {
-            Some(public) => public.clone(),
-            None => {
-                let public = PublicUser::load(&state, &author).await?;
-                authors.insert(author.id, public.clone());
-                public
-            }
-        };
+        let public = authors
+            .get(&author.id)
+            .cloned()
+            .unwrap_or_else(|| PublicUser::from(&author));
         items.push(CommentResponse {
             id: comment.id,
             post_id: comment.post_id,

@@ -59,10 +59,17 @@ pub struct UserList {
 }
 
 pub async fn user_list(state: &AppState, page: Page<User>) -> Result<UserList, ApiError> {
-    let mut items = Vec::with_capacity(page.items.len());
-    for user in &page.items {
-        items.push(PublicUser::load(state, user).await?);
-    }
+    // Every avatar of the page in one query.
+    let mut loaded = PublicUser::load_all(state, &page.items).await?;
+    let items = page
+        .items
+        .iter()
+        .map(|user| {
+            loaded
+                .remove(&user.id)
+                .unwrap_or_else(|| PublicUser::from(user))
+        })
+        .collect();
     Ok(UserList {
         items,
         next_cursor: page.next.map(|key| state.cursors.encode(key)),

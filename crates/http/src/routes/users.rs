@@ -1,10 +1,12 @@
 //! `/v1/users`: sign-up and profiles.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use picshare_app::users::{AvatarView, ProfileChange, SignUp};
-use picshare_domain::User;
+use picshare_domain::{User, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -77,6 +79,25 @@ impl PublicUser {
             avatar,
             ..Self::from(user)
         })
+    }
+
+    /// Public users for everyone `users` names, by id, their avatars read in one query.
+    pub async fn load_all<'a>(
+        state: &AppState,
+        users: impl IntoIterator<Item = &'a User>,
+    ) -> Result<HashMap<UserId, Self>, ApiError> {
+        let users: Vec<&User> = users.into_iter().collect();
+        let mut avatars = state.app.avatars_of(&users).await?;
+        Ok(users
+            .into_iter()
+            .map(|user| {
+                let public = Self {
+                    avatar: avatars.remove(&user.id).map(Avatar::from),
+                    ..Self::from(user)
+                };
+                (user.id, public)
+            })
+            .collect())
     }
 }
 

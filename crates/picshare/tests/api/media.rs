@@ -531,3 +531,77 @@ async fn a_job_whose_worker_keeps_dying_ends_dead_and_the_upload_failed_without_
     let counts = app.store().job_counts().await.unwrap();
     assert_eq!((counts[0].state.as_str(), counts[0].count), ("dead", 1));
 }
+
+#[tokio::test]
+async fn every_author_on_a_page_of_comments_and_followers_shows_their_own_avatar() {
+    let app = spawn_app().await;
+    let (_, owner) = app.quick_user("owner").await;
+    let media = app.ready_media(&owner).await;
+    let post: Value = app
+        .post_json(
+            "/v1/posts",
+            Some(&owner),
+            &json!({"media_ids": [media], "visibility": "public"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let post_id = post["id"].as_str().unwrap();
+    let mut expected = Vec::new();
+    for n in 0..3 {
+        let handle = format!("fan{n}");
+        let (_, token) = app.quick_user(&handle).await;
+        let photo = samples::png(&samples::split_colours(40 + n * 10, 40));
+        let avatar = app.upload(&token, photo, "image/png", "avatar").await;
+        app.run_jobs().await;
+        let set = app
+            .patch_json(
+                &format!("/v1/users/@{handle}"),
+                Some(&token),
+                &json!({"avatar_media_id": avatar}),
+            )
+            .await;
+        assert_eq!(set.status(), StatusCode::OK);
+        let profile: Value = app
+            .get(&format!("/v1/users/@{handle}"), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        expected.push((handle.clone(), profile["avatar"]["url"].clone()));
+        app.post_json(
+            &format!("/v1/posts/{post_id}/comments"),
+            Some(&token),
+            &json!({"text": "nice"}),
+        )
+        .await;
+        app.post_empty("/v1/users/@owner/follow", Some(&token))
+            .await;
+    }
+    for path in [
+        format!("/v1/posts/{post_id}/comments"),
+        "/v1/users/@owner/followers".to_owned(),
+    ] {
+        let page: Value = app.get(&path, None).await.json().await.unwrap();
+        let mut shown: Vec<(String, Value)> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                let user = if item["author"].is_object() {
+                    &item["author"]
+                } else {
+                    item
+                };
+                (
+                    user["handle"].as_str().unwrap().to_owned(),
+                    user["avatar"]["url"].clone(),
+                )
+            })
+            .collect();
+        shown.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(shown, expected, "{path}");
+        assert!(expected.iter().all(|(_, url)| url.is_string()));
+    }
+}

@@ -1,0 +1,115 @@
+//! Comments on posts, counted in the same transaction.
+
+use async_trait::async_trait;
+use picshare_domain::{Comment, UserId};
+use picshare_store::{CommentStore, NewComment, Page, PageRequest, StoreResult};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::dialect::{Timestamp, from_ts, ts};
+use crate::{SqlStore, db_err};
+
+#[derive(FromRow)]
+struct CommentRow {
+    id: Uuid,
+    post_id: Uuid,
+    author_id: Uuid,
+    text: String,
+    created_at: Timestamp,
+}
+
+impl CommentRow {
+    fn into_comment(self) -> Comment {
+        Comment {
+            id: self.id,
+            post_id: self.post_id,
+            author_id: UserId(self.author_id),
+            text: self.text,
+            created_at: from_ts(self.created_at),
+        }
+    }
+}
+
+#[async_trait]
+impl CommentStore for SqlStore {
+    async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query_as::<_, CommentRow>(
+            "INSERT INTO comments (id, post_id, author_id, text, created_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, post_id, author_id, text, created_at",
+        )
+        .bind(comment.id)
+        .bind(comment.post_id)
+        .bind(comment.author_id.0)
+        .bind(&comment.text)
+        .bind(ts(comment.created_at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE posts SET comment_count = comment_count + 1 WHERE id = $1")
+            .bind(comment.post_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(row.into_comment())
+    }
+
+    async fn comments(
+        &self,
+        post: Uuid,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Comment>> {
+        let rows = sqlx::query_as::<_, CommentRow>(
+            "SELECT c.id, c.post_id, c.author_id, c.text, c.created_at FROM comments c
+             WHERE c.post_id = $1 AND c.id > $2 AND NOT EXISTS (SELECT 1 FROM blocks b
+                   WHERE (b.blocker_id = $3 AND b.blocked_id = c.author_id)
+                      OR (b.blocker_id = c.author_id AND b.blocked_id = $3))
+             ORDER BY c.id ASC LIMIT $4",
+        )
+        .bind(post)
+        .bind(page.after.unwrap_or(Uuid::nil()))
+        .bind(viewer.map(|v| v.0).unwrap_or(Uuid::nil()))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let rows = rows
+            .into_iter()
+            .map(|row| (row.id, row.into_comment()))
+            .collect();
+        Ok(Page::from_rows(rows, page.limit))
+    }
+
+    async fn find_comment(&self, id: Uuid) -> StoreResult<Option<Comment>> {
+        Ok(sqlx::query_as::<_, CommentRow>(
+            "SELECT id, post_id, author_id, text, created_at FROM comments WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(CommentRow::into_comment))
+    }
+
+    async fn delete_comment(&self, post: Uuid, comment: Uuid) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let removed = sqlx::query("DELETE FROM comments WHERE id = $1 AND post_id = $2")
+            .bind(comment)
+            .bind(post)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if removed == 1 {
+            sqlx::query("UPDATE posts SET comment_count = comment_count - 1 WHERE id = $1")
+                .bind(post)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(removed == 1)
+    }
+}

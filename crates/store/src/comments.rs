@@ -1,0 +1,36 @@
+//! Comments on posts.
+
+use async_trait::async_trait;
+use picshare_domain::{Comment, UserId};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{Page, PageRequest, StoreResult};
+
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub id: Uuid,
+    pub post_id: Uuid,
+    pub author_id: UserId,
+    pub text: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait CommentStore {
+    /// Adds a comment and counts it, in one transaction.
+    async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment>;
+
+    /// Comments on the post, oldest first, leaving out authors in a block with `viewer`.
+    async fn comments(
+        &self,
+        post: Uuid,
+        viewer: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Comment>>;
+
+    async fn find_comment(&self, id: Uuid) -> StoreResult<Option<Comment>>;
+
+    /// Deletes a comment of the post and uncounts it; false when there was none.
+    async fn delete_comment(&self, post: Uuid, comment: Uuid) -> StoreResult<bool>;
+}
