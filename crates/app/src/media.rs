@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::Stream;
-use picshare_domain::{Media, MediaPurpose, MediaStatus, NewMedia, ValidationErrors};
+use picshare_domain::{
+    Media, MediaPurpose, MediaStatus, NewMedia, ValidationErrors, visible_to_anyone,
+};
 use picshare_objects::{ObjectError, original_key, upload_key};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -36,6 +38,13 @@ pub struct UploadRequest {
     pub content_type: String,
     pub size_bytes: i64,
     pub purpose: String,
+}
+
+/// A media item someone may see, and whether anyone at all may.
+#[derive(Debug, Clone)]
+pub struct VisibleMedia {
+    pub media: Media,
+    pub public: bool,
 }
 
 /// Where and how the client sends the bytes.
@@ -219,24 +228,33 @@ impl App {
 
     /// Media as others may see it: anything to its owner; a ready avatar to anyone; a ready post
     /// image to whoever may see the post it is on (and to nobody else while it is on none).
-    pub async fn visible_media(&self, viewer: Option<Principal>, id: Uuid) -> AppResult<Media> {
+    /// `public` says whether anyone at all may see it now (its links are then stable).
+    pub async fn visible_media(
+        &self,
+        viewer: Option<Principal>,
+        id: Uuid,
+    ) -> AppResult<VisibleMedia> {
         let media = self.store.find_media(id).await?.ok_or(AppError::NotFound)?;
-        if viewer.is_some_and(|v| v.user_id == media.owner_id) {
-            return Ok(media);
-        }
+        let owner_viewing = viewer.is_some_and(|v| v.user_id == media.owner_id);
         if media.status != MediaStatus::Ready {
-            return Err(AppError::NotFound);
+            if !owner_viewing {
+                return Err(AppError::NotFound);
+            }
+            let public = false;
+            return Ok(VisibleMedia { media, public });
         }
-        match media.purpose {
-            MediaPurpose::Avatar => Ok(media),
+        let public = match media.purpose {
+            MediaPurpose::Avatar => true,
             MediaPurpose::Post => match self.store.post_of_media(id).await? {
                 Some(post) => {
-                    self.visible_post(viewer, post).await?;
-                    Ok(media)
+                    let (post, author) = self.visible_post(viewer, post).await?;
+                    visible_to_anyone(author.id, author.is_private, post.visibility)
                 }
-                None => Err(AppError::NotFound),
+                None if owner_viewing => false,
+                None => return Err(AppError::NotFound),
             },
-        }
+        };
+        Ok(VisibleMedia { media, public })
     }
 
     /// Deletes the caller's media; its objects are removed by a job enqueued with the delete.

@@ -117,7 +117,7 @@ impl App {
     /// Whether anyone, signed in or not, may see this media item now.
     pub async fn media_is_public(&self, id: Uuid) -> AppResult<bool> {
         match self.visible_media(None, id).await {
-            Ok(_) => Ok(true),
+            Ok(visible) => Ok(visible.public),
             Err(AppError::NotFound) => Ok(false),
             Err(err) => Err(err),
         }

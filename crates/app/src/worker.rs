@@ -92,20 +92,20 @@ impl Worker {
         let mut running = tokio::task::JoinSet::new();
         loop {
             while running.try_join_next().is_some() {}
-            let free = self.slots.available_permits();
-            let claimed = if free == 0 {
+            // Slots are taken before claiming, so every claimed job has one to run in.
+            let slots: Vec<_> =
+                std::iter::from_fn(|| self.slots.clone().try_acquire_owned().ok()).collect();
+            let full = slots.is_empty();
+            let claimed = if full {
                 Vec::new()
             } else {
-                self.claim(free).await.unwrap_or_else(|err| {
+                self.claim(slots.len()).await.unwrap_or_else(|err| {
                     tracing::error!(error = %err, "claiming jobs failed");
                     Vec::new()
                 })
             };
             let idle = claimed.is_empty();
-            for job in claimed {
-                let Ok(slot) = self.slots.clone().try_acquire_owned() else {
-                    break;
-                };
+            for (job, slot) in claimed.into_iter().zip(slots) {
                 let worker = self.clone();
                 running.spawn(async move {
                     worker.run_job(job).await;
@@ -117,7 +117,7 @@ impl Worker {
                     () = &mut shutdown => break,
                     () = tokio::time::sleep(self.settings.poll_interval) => {}
                     () = self.app.jobs_waiting.notified() => {}
-                    Some(_) = running.join_next(), if free == 0 => {}
+                    Some(_) = running.join_next(), if full => {}
                 }
             }
         }
@@ -171,7 +171,12 @@ impl Worker {
                     .await
                 {
                     Ok(true) => {}
-                    Ok(false) => tracing::warn!(job = %job.id, "job no longer held by this worker"),
+                    Ok(false) => {
+                        // Taken over or finished elsewhere: nothing left to keep; the work ends
+                        // on its own and its outcome is not recorded (it is not ours).
+                        tracing::warn!(job = %job.id, "job no longer held by this worker");
+                        std::future::pending::<()>().await;
+                    }
                     Err(err) => {
                         tracing::warn!(job = %job.id, error = %err, "extending a lease failed")
                     }

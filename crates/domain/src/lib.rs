@@ -10,6 +10,7 @@ pub use error::{FieldError, ValidationErrors};
 pub use media::{Media, MediaPurpose, MediaStatus, NewMedia, ProcessedMedia, StoredVariant};
 pub use social::{
     Comment, FollowCaps, Location, PostAccess, Relationship, Visibility, post_access,
+    visible_to_anyone,
 };
 pub use user::{
     Bio, DisplayName, Email, Handle, NewUser, Password, Role, TrustLevel, User, UserId, UserLookup,

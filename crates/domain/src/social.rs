@@ -102,6 +102,11 @@ pub fn post_access(
     }
 }
 
+/// Whether anyone at all, signed in or not, may see a post: `post_access` for a stranger.
+pub fn visible_to_anyone(author: UserId, author_is_private: bool, visibility: Visibility) -> bool {
+    post_access(None, author, author_is_private, Relationship::default()).allows(visibility)
+}
+
 impl PostAccess {
     pub fn allows(self, visibility: Visibility) -> bool {
         match self {

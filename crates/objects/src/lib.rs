@@ -117,15 +117,7 @@ impl Objects {
         key: &str,
         expires_in: Duration,
     ) -> ObjectResult<Option<String>> {
-        let Some(signer) = &self.signer else {
-            return Ok(None);
-        };
-        let url = timed(
-            SHORT_CALL,
-            signer.signed_url(http::Method::PUT, &Path::from(key), expires_in),
-        )
-        .await?;
-        Ok(Some(url.to_string()))
+        self.presigned(http::Method::PUT, key, expires_in).await
     }
 
     /// A URL the client can `GET` the object from for `expires_in` (S3); `None` for local
@@ -135,12 +127,21 @@ impl Objects {
         key: &str,
         expires_in: Duration,
     ) -> ObjectResult<Option<String>> {
+        self.presigned(http::Method::GET, key, expires_in).await
+    }
+
+    async fn presigned(
+        &self,
+        method: http::Method,
+        key: &str,
+        expires_in: Duration,
+    ) -> ObjectResult<Option<String>> {
         let Some(signer) = &self.signer else {
             return Ok(None);
         };
         let url = timed(
             SHORT_CALL,
-            signer.signed_url(http::Method::GET, &Path::from(key), expires_in),
+            signer.signed_url(method, &Path::from(key), expires_in),
         )
         .await?;
         Ok(Some(url.to_string()))

@@ -248,9 +248,10 @@ async fn get_media(
     MaybeAuthUser(viewer): MaybeAuthUser,
     Path(id): Path<Uuid>,
 ) -> Result<ApiJson<MediaResponse>, ApiError> {
-    let media = state.app.visible_media(viewer, id).await?;
-    let public = state.app.media_is_public(id).await?;
-    Ok(ApiJson(media_response(&state, &media, public).await?))
+    let visible = state.app.visible_media(viewer, id).await?;
+    Ok(ApiJson(
+        media_response(&state, &visible.media, visible.public).await?,
+    ))
 }
 
 /// Delete your media and its stored files.

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use picshare_app::posts::{LocationInput, PostEdit, PostInput, PostView};
-use picshare_domain::{Comment, User, Visibility};
+use picshare_domain::{Comment, User, Visibility, visible_to_anyone};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -195,7 +195,7 @@ async fn post_body(
 ) -> Result<PostResponse, ApiError> {
     let post = view.post;
     // Links are stable only where anyone may see the post; others are signed and expire.
-    let public = post.visibility == Visibility::Public && !author.is_private;
+    let public = visible_to_anyone(post.author_id, author.is_private, post.visibility);
     let mut media = Vec::with_capacity(post.media.len());
     for item in &post.media {
         media.push(media_response(state, item, public).await?);

@@ -6,16 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 
 pub(crate) async fn post(app: &TestApp, token: &str, visibility: &str) -> String {
-    let media = app.ready_media(token).await;
-    let response = app
-        .post_json(
-            "/v1/posts",
-            Some(token),
-            &json!({"media_ids": [media], "visibility": visibility}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.unwrap()["id"]
+    app.post_with_image(token, visibility).await["id"]
         .as_str()
         .unwrap()
         .to_owned()

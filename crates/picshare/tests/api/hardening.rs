@@ -7,19 +7,6 @@ use crate::helpers::{
     TestApp, assert_problem, error_fields, spawn_app, spawn_app_with, spawn_sibling,
 };
 
-async fn post_with_image(app: &TestApp, token: &str, visibility: &str) -> Value {
-    let media = app.ready_media(token).await;
-    let response = app
-        .post_json(
-            "/v1/posts",
-            Some(token),
-            &json!({"media_ids": [media], "visibility": visibility}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
-}
-
 fn thumb_url(post: &Value) -> String {
     post["media"][0]["variants"]["thumb"]["url"]
         .as_str()
@@ -51,7 +38,7 @@ async fn followers_only_images_need_a_valid_signed_link_that_stops_with_the_post
     let (_, bob) = app.quick_user("bob").await;
     let follow = app.post_empty("/v1/users/@jane/follow", Some(&bob)).await;
     assert_eq!(follow.status(), StatusCode::OK);
-    let post = post_with_image(&app, &jane, "followers").await;
+    let post = app.post_with_image(&jane, "followers").await;
     let id = post["id"].as_str().unwrap();
     let seen: Value = app
         .get(&format!("/v1/posts/{id}"), Some(&bob))
@@ -88,7 +75,7 @@ async fn followers_only_images_need_a_valid_signed_link_that_stops_with_the_post
 async fn a_public_image_stops_being_served_once_its_post_is_hidden() {
     let app = spawn_app().await;
     let (_, jane) = app.quick_user("jane").await;
-    let post = post_with_image(&app, &jane, "public").await;
+    let post = app.post_with_image(&jane, "public").await;
     let url = thumb_url(&post);
     if !app.app.objects.is_local() {
         // Without a CDN base every S3 link is presigned and short-lived.

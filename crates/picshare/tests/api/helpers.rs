@@ -390,6 +390,20 @@ impl TestApp {
         bytes
     }
 
+    /// A post of the caller's with one fresh image; returns the post as the API shows it.
+    pub async fn post_with_image(&self, token: &str, visibility: &str) -> Value {
+        let media = self.ready_media(token).await;
+        let response = self
+            .post_json(
+                "/v1/posts",
+                Some(token),
+                &json!({"media_ids": [media], "visibility": visibility}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("post")
+    }
+
     /// A ready post image of the caller's; returns the media id.
     pub async fn ready_media(&self, token: &str) -> String {
         let bytes = picshare_media::samples::png(&picshare_media::samples::split_colours(64, 48));

@@ -536,17 +536,7 @@ async fn a_job_whose_worker_keeps_dying_ends_dead_and_the_upload_failed_without_
 async fn every_author_on_a_page_of_comments_and_followers_shows_their_own_avatar() {
     let app = spawn_app().await;
     let (_, owner) = app.quick_user("owner").await;
-    let media = app.ready_media(&owner).await;
-    let post: Value = app
-        .post_json(
-            "/v1/posts",
-            Some(&owner),
-            &json!({"media_ids": [media], "visibility": "public"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let post = app.post_with_image(&owner, "public").await;
     let post_id = post["id"].as_str().unwrap();
     let mut expected = Vec::new();
     for n in 0..3 {
