@@ -2,10 +2,11 @@
 
 use async_trait::async_trait;
 use picshare_domain::{Comment, UserId};
-use picshare_store::{CommentStore, NewComment, Page, PageRequest, StoreResult};
+use picshare_store::{CommentStore, NewComment, NewJob, Page, PageRequest, StoreResult};
 use sqlx::FromRow;
 use uuid::Uuid;
 
+use super::jobs::insert_job;
 use crate::dialect::{Timestamp, from_ts, ts};
 use crate::{SqlStore, db_err};
 
@@ -32,7 +33,7 @@ impl CommentRow {
 
 #[async_trait]
 impl CommentStore for SqlStore {
-    async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment> {
+    async fn add_comment(&self, comment: &NewComment, notify: &NewJob) -> StoreResult<Comment> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query_as::<_, CommentRow>(
             "INSERT INTO comments (id, post_id, author_id, text, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -51,6 +52,7 @@ impl CommentStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        insert_job(&mut tx, notify).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(row.into_comment())
     }

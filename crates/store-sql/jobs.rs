@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use picshare_store::{ClaimedJob, JobCount, JobStore, NewJob, StoreResult};
+use picshare_store::{ClaimedJob, JobCount, JobLane, JobStore, NewJob, StoreResult};
 use sqlx::Transaction;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -16,8 +16,9 @@ use crate::{SqlStore, db_err};
 pub(crate) async fn insert_job(tx: &mut Transaction<'_, Db>, job: &NewJob) -> StoreResult<()> {
     let now = ts(OffsetDateTime::now_utc());
     sqlx::query(&format!(
-        "INSERT INTO jobs (id, kind, payload, state, max_attempts, run_at, created_at, updated_at)
-         VALUES ($1, $2, $3{JSON_PARAM}, 'queued', $4, $5, $6, $6)"
+        "INSERT INTO jobs (id, kind, payload, state, max_attempts, run_at, created_at, updated_at,
+                           priority)
+         VALUES ($1, $2, $3{JSON_PARAM}, 'queued', $4, $5, $6, $6, $7)"
     ))
     .bind(job.id)
     .bind(&job.kind)
@@ -25,6 +26,7 @@ pub(crate) async fn insert_job(tx: &mut Transaction<'_, Db>, job: &NewJob) -> St
     .bind(job.max_attempts)
     .bind(ts(job.run_at))
     .bind(now)
+    .bind(job.priority)
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
@@ -45,12 +47,16 @@ impl JobStore for SqlStore {
         now: OffsetDateTime,
         lease: Duration,
         limit: u32,
+        lane: JobLane,
     ) -> StoreResult<Vec<ClaimedJob>> {
+        let (lowest, highest) = lane.priorities();
         let rows: Vec<(Uuid, String, String, i32, i32)> = sqlx::query_as(CLAIM_JOBS)
             .bind(worker)
             .bind(ts(now + lease))
             .bind(ts(now))
             .bind(i64::from(limit))
+            .bind(lowest)
+            .bind(highest)
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;

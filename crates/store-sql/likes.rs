@@ -2,12 +2,14 @@
 
 use async_trait::async_trait;
 use picshare_domain::{User, UserId};
-use picshare_store::{LikeStore, Page, PageRequest, StoreResult};
+use picshare_store::{LikeStore, NewJob, Page, PageRequest, StoreResult};
 use sqlx::Transaction;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::id_lists::id_list;
+use super::id_lists::in_ids;
+use super::jobs::insert_job;
+use super::notifications::{Undo, like_cause, undo_notification};
 use super::rows::{NOT_BLOCKED_WITH_VIEWER, user_columns};
 use super::timelines::touch_timeline;
 use crate::dialect::{Db, ts};
@@ -46,7 +48,7 @@ impl SqlStore {
 
 #[async_trait]
 impl LikeStore for SqlStore {
-    async fn like(&self, post: Uuid, user: UserId) -> StoreResult<i64> {
+    async fn like(&self, post: Uuid, user: UserId, notify: &NewJob) -> StoreResult<i64> {
         let mut tx = self.write_tx().await?;
         let added = sqlx::query(
             "INSERT INTO likes (post_id, user_id, id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -59,6 +61,9 @@ impl LikeStore for SqlStore {
         .await
         .map_err(db_err)?
         .rows_affected();
+        if added == 1 {
+            insert_job(&mut tx, notify).await?;
+        }
         self.count_like(tx, post, user, added as i64).await
     }
 
@@ -71,6 +76,18 @@ impl LikeStore for SqlStore {
             .await
             .map_err(db_err)?
             .rows_affected();
+        if removed == 1 {
+            let author: Option<Uuid> =
+                sqlx::query_scalar("SELECT author_id FROM posts WHERE id = $1")
+                    .bind(post)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            if let Some(author) = author {
+                let cause = like_cause(post, user);
+                undo_notification(&mut tx, UserId(author), &cause, Undo::Hide).await?;
+            }
+        }
         self.count_like(tx, post, user, -(removed as i64)).await
     }
 
@@ -90,8 +107,8 @@ impl LikeStore for SqlStore {
             return Ok(Vec::new());
         }
         let mut query = sqlx::QueryBuilder::new("SELECT post_id FROM likes WHERE user_id = ");
-        query.push_bind(user.0).push(" AND post_id IN ");
-        id_list(&mut query, posts.iter().copied());
+        query.push_bind(user.0).push(" AND post_id");
+        in_ids(&mut query, posts.iter().copied());
         query
             .build_query_scalar()
             .fetch_all(&self.pool)

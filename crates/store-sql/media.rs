@@ -7,7 +7,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::id_lists::id_list;
+use super::id_lists::in_ids;
 use super::jobs::insert_job;
 use crate::dialect::{Timestamp, begin_write, from_ts, ts};
 use crate::{SqlStore, db_err};
@@ -93,8 +93,8 @@ impl MediaStore for SqlStore {
             return Ok(Vec::new());
         }
         let mut query =
-            sqlx::QueryBuilder::new(format!("SELECT {MEDIA_COLUMNS} FROM media WHERE id IN "));
-        id_list(&mut query, ids.iter().copied());
+            sqlx::QueryBuilder::new(format!("SELECT {MEDIA_COLUMNS} FROM media WHERE id"));
+        in_ids(&mut query, ids.iter().copied());
         query
             .build_query_as::<MediaRow>()
             .fetch_all(&self.pool)

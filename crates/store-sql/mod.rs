@@ -2,11 +2,13 @@
 //! module; what differs lives in each backend's `dialect` module (docs/architecture.md).
 
 mod comments;
+mod conversations;
 mod counters;
 mod id_lists;
 mod jobs;
 mod likes;
 mod media;
+mod notifications;
 mod posts;
 mod rows;
 mod social;

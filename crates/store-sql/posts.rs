@@ -12,7 +12,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::id_lists::id_list;
+use super::id_lists::in_ids;
 use super::jobs::insert_job;
 use super::media::{MEDIA_COLUMNS, MediaRow};
 use super::rows::{POST_COLUMNS, PostRow, corrupt, post_from_row, qualified};
@@ -62,10 +62,10 @@ impl SqlStore {
         if !missing.is_empty() {
             let mut query = sqlx::QueryBuilder::new(format!(
                 "SELECT pm.post_id AS post_id, {} FROM post_media pm JOIN media m ON m.id = pm.media_id
-                 WHERE pm.post_id IN ",
+                 WHERE pm.post_id",
                 qualified(MEDIA_COLUMNS, "m")
             ));
-            id_list(&mut query, missing.iter().copied());
+            in_ids(&mut query, missing.iter().copied());
             query.push(" ORDER BY pm.post_id, pm.position");
             let media: Vec<PostMediaRow> = query
                 .build_query_as()
@@ -191,7 +191,7 @@ impl PostStore for SqlStore {
     async fn create_post(
         &self,
         post: &NewPost,
-        fan_out: &NewJob,
+        jobs: &[NewJob],
     ) -> StoreResult<Result<Post, PostRefusal>> {
         let mut tx = self.write_tx().await?;
         for media in &post.media_ids {
@@ -238,7 +238,9 @@ impl PostStore for SqlStore {
             .await
             .map_err(db_err)?;
         add_own_post(&mut tx, post.author_id, post.id).await?;
-        insert_job(&mut tx, fan_out).await?;
+        for job in jobs {
+            insert_job(&mut tx, job).await?;
+        }
         let created = self
             .post_in(&mut tx, post.id)
             .await?
@@ -261,10 +263,26 @@ impl PostStore for SqlStore {
         }
     }
 
+    async fn find_posts(&self, ids: &[Uuid]) -> StoreResult<Vec<Post>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query =
+            sqlx::QueryBuilder::new(format!("SELECT {POST_COLUMNS} FROM posts WHERE id"));
+        in_ids(&mut query, ids.iter().copied());
+        let rows: Vec<PostRow> = query
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        self.load_posts(rows).await
+    }
+
     async fn update_post(
         &self,
         id: Uuid,
         update: &PostUpdate,
+        jobs: &[NewJob],
     ) -> StoreResult<Result<Post, PostRefusal>> {
         let mut tx = self.write_tx().await?;
         // Edits of one post run one after the other.
@@ -319,6 +337,9 @@ impl PostStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        for job in jobs {
+            insert_job(&mut tx, job).await?;
+        }
         let updated = self
             .post_in(&mut tx, id)
             .await?

@@ -2,11 +2,15 @@
 
 use async_trait::async_trait;
 use picshare_domain::{FollowCaps, Relationship, User, UserId};
-use picshare_store::{FollowOutcome, Page, PageRequest, SocialStore, StoreResult};
+use picshare_store::{FollowOutcome, NewJob, Page, PageRequest, SocialStore, StoreResult};
 use sqlx::Transaction;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::jobs::insert_job;
+use super::notifications::{
+    Undo, delete_notifications_between, follow_cause, follow_request_cause, undo_notification,
+};
 use super::rows::{NOT_BLOCKED_WITH_VIEWER, user_columns};
 use super::timelines::{backfill, forget_author};
 use super::users::UserRow;
@@ -53,6 +57,7 @@ async fn remove_follow(
         .rows_affected();
     if removed == 1 {
         forget_author(tx, follower, followee).await?;
+        undo_notification(tx, followee, &follow_cause(follower), Undo::Hide).await?;
         sqlx::query("UPDATE users SET following_count = following_count - 1 WHERE id = $1")
             .bind(follower.0)
             .execute(&mut **tx)
@@ -86,15 +91,35 @@ async fn lock_pair_and_check_block(
     .map_err(db_err)
 }
 
+/// Removes a pending follow request and its notification.
+async fn remove_follow_request(
+    tx: &mut Transaction<'_, Db>,
+    requester: UserId,
+    target: UserId,
+) -> StoreResult<bool> {
+    let removed =
+        sqlx::query("DELETE FROM follow_requests WHERE requester_id = $1 AND target_id = $2")
+            .bind(requester.0)
+            .bind(target.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+    undo_notification(tx, target, &follow_request_cause(requester), Undo::Delete).await?;
+    Ok(removed == 1)
+}
+
 /// Adds a follow within the caps. The follow row is inserted first (a concurrent duplicate waits
 /// on it), then each counter is bumped only while under its cap, in user id order; the users'
 /// locks (`dialect::lock_users`) make concurrent follows see each other's counts. A refusal
-/// returns before commit, so the transaction's writes are dropped.
+/// returns before commit, so the transaction's writes are dropped. A new follow enqueues
+/// `notify`.
 async fn add_follow(
     tx: &mut Transaction<'_, Db>,
     follower: UserId,
     followee: UserId,
     caps: FollowCaps,
+    notify: &NewJob,
 ) -> StoreResult<FollowOutcome> {
     if lock_pair_and_check_block(tx, follower, followee).await? {
         return Ok(FollowOutcome::Blocked);
@@ -141,13 +166,9 @@ async fn add_follow(
             return Ok(FollowOutcome::LimitReached);
         }
     }
-    sqlx::query("DELETE FROM follow_requests WHERE requester_id = $1 AND target_id = $2")
-        .bind(follower.0)
-        .bind(followee.0)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
+    remove_follow_request(tx, follower, followee).await?;
     backfill(tx, follower, followee).await?;
+    insert_job(tx, notify).await?;
     Ok(FollowOutcome::Following)
 }
 
@@ -205,17 +226,24 @@ impl SocialStore for SqlStore {
         follower: UserId,
         followee: UserId,
         caps: FollowCaps,
+        notify: &NewJob,
     ) -> StoreResult<FollowOutcome> {
         let mut tx = self.write_tx().await?;
-        let outcome = add_follow(&mut tx, follower, followee, caps).await?;
+        let outcome = add_follow(&mut tx, follower, followee, caps, notify).await?;
         if outcome == FollowOutcome::Following {
             tx.commit().await.map_err(db_err)?;
         }
         Ok(outcome)
     }
 
-    async fn request_follow(&self, requester: UserId, target: UserId) -> StoreResult<()> {
-        sqlx::query(
+    async fn request_follow(
+        &self,
+        requester: UserId,
+        target: UserId,
+        notify: &NewJob,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let inserted = sqlx::query(
             "INSERT INTO follow_requests (requester_id, target_id, id, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )
@@ -223,21 +251,20 @@ impl SocialStore for SqlStore {
         .bind(target.0)
         .bind(Uuid::now_v7())
         .bind(ts(OffsetDateTime::now_utc()))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(db_err)?;
-        Ok(())
+        .map_err(db_err)?
+        .rows_affected();
+        if inserted == 1 {
+            insert_job(&mut tx, notify).await?;
+        }
+        tx.commit().await.map_err(db_err)
     }
 
     async fn unfollow(&self, follower: UserId, followee: UserId) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         remove_follow(&mut tx, follower, followee).await?;
-        sqlx::query("DELETE FROM follow_requests WHERE requester_id = $1 AND target_id = $2")
-            .bind(follower.0)
-            .bind(followee.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        remove_follow_request(&mut tx, follower, followee).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -262,6 +289,7 @@ impl SocialStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        delete_notifications_between(&mut tx, blocker, blocked).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -310,6 +338,7 @@ impl SocialStore for SqlStore {
         target: UserId,
         requester: UserId,
         caps: FollowCaps,
+        notify: &NewJob,
     ) -> StoreResult<Option<FollowOutcome>> {
         let mut tx = self.write_tx().await?;
         let pending: Option<i32> = sqlx::query_scalar(&format!(
@@ -323,7 +352,7 @@ impl SocialStore for SqlStore {
         if pending.is_none() {
             return Ok(None);
         }
-        let outcome = add_follow(&mut tx, requester, target, caps).await?;
+        let outcome = add_follow(&mut tx, requester, target, caps, notify).await?;
         if outcome == FollowOutcome::Following {
             tx.commit().await.map_err(db_err)?;
         }
@@ -331,14 +360,9 @@ impl SocialStore for SqlStore {
     }
 
     async fn reject_follow_request(&self, target: UserId, requester: UserId) -> StoreResult<bool> {
-        let removed =
-            sqlx::query("DELETE FROM follow_requests WHERE requester_id = $1 AND target_id = $2")
-                .bind(requester.0)
-                .bind(target.0)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
-        Ok(removed == 1)
+        let mut tx = self.write_tx().await?;
+        let removed = remove_follow_request(&mut tx, requester, target).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(removed)
     }
 }

@@ -6,7 +6,7 @@ use picshare_store::{ProfileUpdate, StoreError, StoreResult, UserStore};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::id_lists::id_list;
+use super::id_lists::in_ids;
 use crate::dialect::{Row, Timestamp, from_ts, ts, unique_violation};
 use crate::{SqlStore, db_err};
 
@@ -146,8 +146,8 @@ impl UserStore for SqlStore {
             return Ok(Vec::new());
         }
         let mut query =
-            sqlx::QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE id IN "));
-        id_list(&mut query, ids.iter().map(|id| id.0));
+            sqlx::QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE id"));
+        in_ids(&mut query, ids.iter().map(|id| id.0));
         query
             .build_query_as::<UserRow>()
             .fetch_all(&self.pool)

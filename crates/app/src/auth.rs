@@ -135,6 +135,17 @@ impl App {
             .ok_or(AppError::Unauthorized)
     }
 
+    /// `authenticate`, with the moment the token expires (a socket closes then).
+    pub fn authenticate_until(
+        &self,
+        access_token: &str,
+    ) -> AppResult<(Principal, time::OffsetDateTime)> {
+        self.tokens
+            .verify_access_token_expiry(access_token)
+            .map(|(user_id, expires)| (Principal { user_id }, expires))
+            .ok_or(AppError::Unauthorized)
+    }
+
     /// The caller's own account.
     pub async fn me(&self, principal: Principal) -> AppResult<User> {
         self.store

@@ -3,11 +3,14 @@
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod feed;
 pub mod feed_pages;
 pub mod jobs;
 pub mod media;
 pub mod media_urls;
+pub mod messaging;
+pub mod notifications;
 pub mod passwords;
 pub mod posts;
 pub mod social;
@@ -61,6 +64,8 @@ pub struct App {
     pub feed_pages: feed_pages::FeedPages,
     /// Avatars looked up recently (`AvatarViews::off()` without in-process caches).
     pub avatars: users::AvatarViews,
+    /// Carries real-time events to the sockets of every API instance.
+    pub events: Arc<dyn events::EventBus>,
 }
 
 impl App {

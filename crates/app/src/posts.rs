@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::jobs::{DELETE_OBJECTS, DeleteObjectsJob, fan_out_job, job};
+use crate::jobs::{DELETE_OBJECTS, DeleteObjectsJob, NotifyJob, fan_out_job, job, notify_job};
 use crate::media::object_keys;
 use crate::{App, AppError, AppResult};
 
@@ -99,8 +99,11 @@ impl App {
             media_ids: input.media_ids,
             created_at: OffsetDateTime::now_utc(),
         };
-        let fan_out = fan_out_job(new.id)?;
-        match self.store.create_post(&new, &fan_out).await? {
+        let mut jobs = vec![fan_out_job(new.id)?];
+        if !new.mentions.is_empty() {
+            jobs.push(notify_job(NotifyJob::PostMentions { post: new.id })?);
+        }
+        match self.store.create_post(&new, &jobs).await? {
             Ok(post) => {
                 self.jobs_waiting.notify_one();
                 self.view(caller.into(), post).await
@@ -151,8 +154,20 @@ impl App {
             location,
             media_ids: edit.media_ids,
         };
-        match self.store.update_post(id, &update).await? {
-            Ok(post) => self.view(caller.into(), post).await,
+        // Mentions new to the caption notify (those notified before are not again).
+        let mut jobs = Vec::new();
+        if update
+            .caption
+            .as_ref()
+            .is_some_and(|c| !c.mentions.is_empty())
+        {
+            jobs.push(notify_job(NotifyJob::PostMentions { post: id })?);
+        }
+        match self.store.update_post(id, &update, &jobs).await? {
+            Ok(post) => {
+                self.jobs_waiting.notify_one();
+                self.view(caller.into(), post).await
+            }
             Err(PostRefusal::NotFound) => Err(AppError::NotFound),
             Err(PostRefusal::MediaUnavailable) => Err(ValidationErrors::single(
                 "media_ids",
@@ -219,7 +234,13 @@ impl App {
 
     pub async fn like(&self, caller: Principal, id: Uuid) -> AppResult<i64> {
         self.visible_post(Some(caller), id).await?;
-        Ok(self.store.like(id, caller.user_id).await?)
+        let notify = notify_job(NotifyJob::Like {
+            post: id,
+            liker: caller.user_id.0,
+        })?;
+        let count = self.store.like(id, caller.user_id, &notify).await?;
+        self.jobs_waiting.notify_one();
+        Ok(count)
     }
 
     pub async fn unlike(&self, caller: Principal, id: Uuid) -> AppResult<i64> {
@@ -249,16 +270,16 @@ impl App {
         let text = social::parse_comment(text)
             .map_err(|message| ValidationErrors::single("text", message))?;
         self.visible_post(Some(caller), id).await?;
-        let comment = self
-            .store
-            .add_comment(&NewComment {
-                id: Uuid::now_v7(),
-                post_id: id,
-                author_id: caller.user_id,
-                text,
-                created_at: OffsetDateTime::now_utc(),
-            })
-            .await?;
+        let new = NewComment {
+            id: Uuid::now_v7(),
+            post_id: id,
+            author_id: caller.user_id,
+            text,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        let notify = notify_job(NotifyJob::Comment { comment: new.id })?;
+        let comment = self.store.add_comment(&new, &notify).await?;
+        self.jobs_waiting.notify_one();
         let author = self.find_user(&UserLookup::Id(caller.user_id)).await?;
         Ok((comment, author))
     }

@@ -4,6 +4,7 @@ use picshare_domain::{Relationship, User, UserLookup, ValidationErrors};
 use picshare_store::{FollowOutcome, Page, PageRequest};
 
 use crate::auth::Principal;
+use crate::jobs::{NotifyJob, notify_job};
 use crate::{App, AppError, AppResult};
 
 impl App {
@@ -55,10 +56,24 @@ impl App {
         }
         if !relationship.following {
             if target.is_private {
-                self.store.request_follow(caller.user_id, target.id).await?;
+                let notify = notify_job(NotifyJob::FollowRequest {
+                    requester: caller.user_id.0,
+                    target: target.id.0,
+                })?;
+                self.store
+                    .request_follow(caller.user_id, target.id, &notify)
+                    .await?;
             } else {
                 let caps = self.settings.follow_caps;
-                match self.store.follow(caller.user_id, target.id, caps).await? {
+                let notify = notify_job(NotifyJob::Follow {
+                    follower: caller.user_id.0,
+                    followee: target.id.0,
+                })?;
+                match self
+                    .store
+                    .follow(caller.user_id, target.id, caps, &notify)
+                    .await?
+                {
                     FollowOutcome::Following => {}
                     FollowOutcome::LimitReached => return Err(AppError::FollowLimitReached),
                     // Blocked in the meantime: as if they did not exist.
@@ -139,9 +154,14 @@ impl App {
         requester: &UserLookup,
     ) -> AppResult<()> {
         let requester = self.find_user(requester).await?;
+        let notify = notify_job(NotifyJob::Follow {
+            follower: requester.id.0,
+            followee: caller.user_id.0,
+        })?;
+        let caps = self.settings.follow_caps;
         match self
             .store
-            .approve_follow_request(caller.user_id, requester.id, self.settings.follow_caps)
+            .approve_follow_request(caller.user_id, requester.id, caps, &notify)
             .await?
         {
             None => Err(AppError::NotFound),

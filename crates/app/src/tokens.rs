@@ -102,9 +102,14 @@ impl TokenService {
 
     /// The user an access token speaks for, if its signature, issuer, audience and expiry hold.
     pub fn verify_access_token(&self, token: &str) -> Option<UserId> {
+        self.verify_access_token_expiry(token).map(|(user, _)| user)
+    }
+
+    /// `verify_access_token`, with the moment the token expires.
+    pub fn verify_access_token_expiry(&self, token: &str) -> Option<(UserId, OffsetDateTime)> {
         let now = OffsetDateTime::now_utc();
         if let Some((user, expires)) = self.verified.as_ref().and_then(|c| c.get(token)) {
-            return (now < expires).then_some(user);
+            return (now < expires).then_some((user, expires));
         }
         let untrusted = UntrustedToken::<Public, V4>::try_from(token).ok()?;
         let mut rules = ClaimsValidationRules::new();
@@ -116,10 +121,13 @@ impl TokenService {
         let user = Uuid::parse_str(subject).ok().map(UserId)?;
         let expires = claims.get_claim("exp")?.as_str()?;
         let expires = OffsetDateTime::parse(expires, &Rfc3339).ok()?;
+        if now >= expires {
+            return None;
+        }
         if let Some(verified) = &self.verified {
             verified.insert(token.to_owned(), (user, expires));
         }
-        Some(user)
+        Some((user, expires))
     }
 }
 

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use picshare_domain::{MediaPurpose, ProcessedMedia, StoredVariant};
 use picshare_media::Purpose;
 use picshare_objects::{ObjectError, original_key, variant_key};
-use picshare_store::ClaimedJob;
+use picshare_store::{ClaimedJob, JobLane};
 use rand::Rng;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
 use crate::jobs::{
-    BUILD_TIMELINE, BuildTimelineJob, DELETE_OBJECTS, DeleteObjectsJob, FAN_OUT, FanOutJob,
-    PROCESS_MEDIA, ProcessMediaJob,
+    BUILD_TIMELINE, BuildTimelineJob, DELETE_OBJECTS, DeleteObjectsJob, FAN_OUT, FanOutJob, NOTIFY,
+    NotifyJob, PROCESS_MEDIA, ProcessMediaJob,
 };
 use crate::media::object_keys;
 use crate::{App, AppError};
@@ -26,8 +26,11 @@ pub struct WorkerSettings {
     /// How long a claimed job is ours; after that, another worker may take it over.
     pub lease: Duration,
     pub poll_interval: Duration,
-    /// Jobs run at once by this worker.
+    /// Heavy-lane jobs (image processing) run at once by this worker.
     pub concurrency: usize,
+    /// Light-lane jobs (notifications, feeds, cleanup) run at once by this worker: mostly
+    /// waiting on the database, so more of them than cores.
+    pub light_slots: usize,
     /// First retry delay; doubled per attempt, capped at an hour, with ±25% jitter.
     pub retry_base: Duration,
     /// Longest one job may run; past it the job fails (media: for good, as too costly).
@@ -62,8 +65,10 @@ pub struct Worker {
     settings: WorkerSettings,
     /// Bounds CPU-heavy image work on the blocking pool.
     cpu: Arc<Semaphore>,
-    /// Bounds the jobs this worker holds at once.
+    /// Bounds the heavy-lane jobs this worker holds at once.
     slots: Arc<Semaphore>,
+    /// Bounds the light-lane jobs this worker holds at once.
+    light_slots: Arc<Semaphore>,
 }
 
 impl Worker {
@@ -71,12 +76,14 @@ impl Worker {
         let name = format!("worker-{}", uuid::Uuid::now_v7());
         let cpu = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let light_slots = Arc::new(Semaphore::new(settings.light_slots.max(1)));
         Self {
             app,
             name,
             settings,
             cpu,
             slots,
+            light_slots,
         }
     }
 
@@ -85,32 +92,40 @@ impl Worker {
     }
 
     /// Runs until `shutdown` resolves; jobs in flight finish first. Each job runs on its own and
-    /// frees its slot when it ends, so a slow job never holds back the jobs claimed with it.
+    /// frees its slot when it ends, so a slow job never holds back the jobs claimed with it;
+    /// each lane has its own slots, so a backlog of image work never delays a notification and
+    /// a burst of fan-outs never delays an image.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         tracing::info!(worker = %self.name, "worker started");
         let mut running = tokio::task::JoinSet::new();
         loop {
             while running.try_join_next().is_some() {}
-            // Slots are taken before claiming, so every claimed job has one to run in.
-            let slots: Vec<_> =
-                std::iter::from_fn(|| self.slots.clone().try_acquire_owned().ok()).collect();
-            let full = slots.is_empty();
-            let claimed = if full {
-                Vec::new()
-            } else {
-                self.claim(slots.len()).await.unwrap_or_else(|err| {
+            let mut idle = true;
+            let mut full = false;
+            for (lane, lane_slots) in [
+                (JobLane::Light, &self.light_slots),
+                (JobLane::Heavy, &self.slots),
+            ] {
+                // Slots are taken before claiming, so every claimed job has one to run in.
+                let slots: Vec<_> =
+                    std::iter::from_fn(|| lane_slots.clone().try_acquire_owned().ok()).collect();
+                if slots.is_empty() {
+                    full = true;
+                    continue;
+                }
+                let claimed = self.claim(slots.len(), lane).await.unwrap_or_else(|err| {
                     tracing::error!(error = %err, "claiming jobs failed");
                     Vec::new()
-                })
-            };
-            let idle = claimed.is_empty();
-            for (job, slot) in claimed.into_iter().zip(slots) {
-                let worker = self.clone();
-                running.spawn(async move {
-                    worker.run_job(job).await;
-                    drop(slot);
                 });
+                idle &= claimed.is_empty();
+                for (job, slot) in claimed.into_iter().zip(slots) {
+                    let worker = self.clone();
+                    running.spawn(async move {
+                        worker.run_job(job).await;
+                        drop(slot);
+                    });
+                }
             }
             if idle {
                 tokio::select! {
@@ -125,7 +140,7 @@ impl Worker {
         tracing::info!(worker = %self.name, "worker stopped");
     }
 
-    async fn claim(&self, limit: usize) -> Result<Vec<ClaimedJob>, AppError> {
+    async fn claim(&self, limit: usize, lane: JobLane) -> Result<Vec<ClaimedJob>, AppError> {
         Ok(self
             .app
             .store
@@ -134,13 +149,21 @@ impl Worker {
                 OffsetDateTime::now_utc(),
                 self.settings.lease,
                 limit as u32,
+                lane,
             )
             .await?)
     }
 
-    /// Claims one batch of due jobs and runs them to their end; returns how many ran.
+    /// Claims one batch of due jobs of each lane and runs them to their end; returns how many
+    /// ran.
     pub async fn run_once(&self) -> Result<usize, AppError> {
-        let jobs = self.claim(self.settings.concurrency).await?;
+        let mut jobs = self
+            .claim(self.settings.light_slots, JobLane::Light)
+            .await?;
+        jobs.extend(
+            self.claim(self.settings.concurrency, JobLane::Heavy)
+                .await?,
+        );
         let count = jobs.len();
         let runs = jobs.into_iter().map(|job| self.run_job(job));
         futures::future::join_all(runs).await;
@@ -156,6 +179,7 @@ impl Worker {
                 DELETE_OBJECTS => self.delete_objects(&job.payload).await,
                 FAN_OUT => self.fan_out(&job.payload).await,
                 BUILD_TIMELINE => self.build_timeline(&job.payload).await,
+                NOTIFY => self.notify(&job.payload).await,
                 other => Err(Retry(format!("unknown job kind '{other}'"))),
             }
         };
@@ -273,6 +297,13 @@ impl Worker {
             serde_json::from_str(payload).map_err(|e| Retry(e.to_string()))?;
         let written = self.app.store.fan_out(post_id).await?;
         metrics::counter!("picshare_feed_fan_out_entries_total").increment(written);
+        Ok(())
+    }
+
+    /// Records the notifications a cause calls for and tells their recipients (idempotent).
+    async fn notify(&self, payload: &str) -> Result<(), Retry> {
+        let job: NotifyJob = serde_json::from_str(payload).map_err(|e| Retry(e.to_string()))?;
+        self.app.notify(job).await?;
         Ok(())
     }
 

@@ -4,12 +4,14 @@
 //! ```text
 //! picshare-bench generate --database-url sqlite://bench.db --size small
 //! picshare-bench baseline --database-url sqlite://bench.db --size small
+//! picshare-bench realtime --url http://127.0.0.1:8080 --database-url … --token-key-file …
 //! ```
 
 mod dataset;
 mod driver;
 mod fanout;
 mod load;
+mod realtime;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,6 +63,36 @@ enum Command {
         /// Skip the check that a new post by the hot author reaches all its followers' feeds.
         #[arg(long)]
         no_fan_out_check: bool,
+    },
+    /// Sockets across running API instances, messages between random pairs at a fixed rate,
+    /// then follows as fast as the API takes them: delivery latency, loss, memory per socket and
+    /// notifications per second (scripts/bench-realtime starts the servers).
+    Realtime {
+        /// Base URL of each API instance (repeat the flag).
+        #[arg(long, required = true)]
+        url: Vec<String>,
+        /// The instances' database, where the benchmark's accounts are made.
+        #[arg(long)]
+        database_url: String,
+        /// The instances' token signing key, to sign the accounts' access tokens.
+        #[arg(long)]
+        token_key_file: std::path::PathBuf,
+        /// The instances' public URL (the tokens' issuer).
+        #[arg(long)]
+        public_url: String,
+        #[arg(long, default_value_t = 2000)]
+        sockets: usize,
+        /// Messages per second.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        #[arg(long, default_value_t = 60)]
+        duration_secs: u64,
+        /// Process ids of the instances, for resident memory per socket (repeat the flag).
+        #[arg(long)]
+        pid: Vec<u32>,
+        /// Follows made for the notification queue phase.
+        #[arg(long, default_value_t = 20_000)]
+        follows: usize,
     },
     /// Time the feed read path against the naive query (same dataset arguments as generate).
     Baseline {
@@ -207,6 +239,41 @@ async fn main() -> anyhow::Result<()> {
                     fanout::print_line(visibility);
                 }
             }
+            Ok(())
+        }
+        Command::Realtime {
+            url,
+            database_url,
+            token_key_file,
+            public_url,
+            sockets,
+            rate,
+            duration_secs,
+            pid,
+            follows,
+        } => {
+            let store = open_store(&database_url).await?;
+            let key = picshare_app::tokens::load_or_create_signing_key(&token_key_file)?;
+            let tokens = picshare_app::TokenService::new(
+                &key,
+                public_url.clone(),
+                format!("{public_url}/v1"),
+                Duration::from_secs(3600),
+                Duration::from_secs(3600),
+            )?;
+            let setup = realtime::Setup {
+                urls: url
+                    .iter()
+                    .map(|u| u.trim_end_matches('/').to_owned())
+                    .collect(),
+                sockets,
+                rate: rate.max(1),
+                duration: Duration::from_secs(duration_secs),
+                pids: pid,
+                follows,
+            };
+            let report = realtime::run(store, tokens, setup).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Baseline {

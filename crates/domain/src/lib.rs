@@ -2,12 +2,14 @@
 
 pub mod error;
 pub mod media;
+pub mod messaging;
 pub mod social;
 pub mod text;
 pub mod user;
 
 pub use error::{FieldError, ValidationErrors};
 pub use media::{Media, MediaPurpose, MediaStatus, NewMedia, ProcessedMedia, StoredVariant};
+pub use messaging::{Conversation, Message, Notification, NotificationKind};
 pub use social::{
     Comment, FollowCaps, Location, PostAccess, Relationship, Visibility, post_access,
     visible_to_anyone,

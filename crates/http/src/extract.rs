@@ -45,7 +45,7 @@ impl FromRequestParts<AppState> for AuthUser {
 }
 
 /// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive (RFC 9110 §11.1).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -30,6 +30,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// How often a WebSocket is pinged; two unanswered pings close it.
+    pub ws_ping_interval: Duration,
 }
 
 #[derive(Clone)]

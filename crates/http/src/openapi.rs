@@ -24,6 +24,8 @@ use crate::routes;
         (name = "social", description = "Follows, follow requests and blocks"),
         (name = "posts", description = "Posts, likes and comments"),
         (name = "feed", description = "The home feed"),
+        (name = "notifications", description = "What happened to you"),
+        (name = "messages", description = "Direct messages and the real-time stream"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -37,6 +39,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::social::router())
         .merge(routes::posts::router())
         .merge(routes::feed::router())
+        .merge(routes::notifications::router())
+        .merge(routes::conversations::router())
+        .merge(routes::ws::router())
         .merge(routes::ops::router())
 }
 

@@ -18,6 +18,16 @@ pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S:
     serializer.serialize_str(&format(*at))
 }
 
+pub fn serialize_option<S: Serializer>(
+    at: &Option<OffsetDateTime>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => serialize(at, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;

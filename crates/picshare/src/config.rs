@@ -61,6 +61,9 @@ pub struct RawConfig {
     pub job_timeout_secs: u64,
     pub max_pending_uploads: u64,
     pub max_unused_media: u64,
+    pub worker_light_slots: usize,
+    pub ws_ping_interval_secs: u64,
+    pub ws_send_queue: usize,
 }
 
 impl Default for RawConfig {
@@ -113,6 +116,9 @@ impl Default for RawConfig {
             job_timeout_secs: 300,
             max_pending_uploads: 20,
             max_unused_media: 100,
+            worker_light_slots: 16,
+            ws_ping_interval_secs: 30,
+            ws_send_queue: 256,
         }
     }
 }
@@ -181,6 +187,11 @@ pub struct Settings {
     pub job_timeout: Duration,
     pub max_pending_uploads: u64,
     pub max_unused_media: u64,
+    /// Jobs of the light lane (notifications, feeds, cleanup) one worker runs at once.
+    pub worker_light_slots: usize,
+    pub ws_ping_interval: Duration,
+    /// Events queued for one socket before it is disconnected as too slow.
+    pub ws_send_queue: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -360,6 +371,9 @@ impl Settings {
             ("job_timeout_secs", raw.job_timeout_secs),
             ("max_pending_uploads", raw.max_pending_uploads),
             ("max_unused_media", raw.max_unused_media),
+            ("worker_light_slots", raw.worker_light_slots as u64),
+            ("ws_ping_interval_secs", raw.ws_ping_interval_secs),
+            ("ws_send_queue", raw.ws_send_queue as u64),
         ] {
             if value == 0 {
                 return Err(invalid(setting, "must be at least 1"));
@@ -439,6 +453,9 @@ impl Settings {
             max_pending_uploads: raw.max_pending_uploads,
             max_unused_media: raw.max_unused_media,
             password_hash_workers: raw.password_hash_workers,
+            worker_light_slots: raw.worker_light_slots,
+            ws_ping_interval: Duration::from_secs(raw.ws_ping_interval_secs),
+            ws_send_queue: raw.ws_send_queue,
         })
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::HeaderValue;
+use picshare_app::events::{EventBus, Hub, LocalBus, RedisBus};
 use picshare_app::feed_pages::FeedPages;
 use picshare_app::media::MediaSettings;
 use picshare_app::media_urls::MediaUrls;
@@ -63,9 +64,13 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>
     Ok(store)
 }
 
-async fn limiter(settings: &Settings) -> anyhow::Result<Arc<dyn Limiter>> {
+/// The limiter and the event bus: in process, or shared by every instance through Redis.
+async fn shared_state(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn Limiter>, Arc<dyn EventBus>)> {
+    let hub = Hub::new(settings.ws_send_queue);
     let Some(url) = &settings.redis_url else {
-        return Ok(Arc::new(MemoryLimiter::new()));
+        return Ok((Arc::new(MemoryLimiter::new()), Arc::new(LocalBus::new(hub))));
     };
     let client = redis::Client::open(url.as_str()).context("PICSHARE_REDIS_URL")?;
     let config = redis::aio::ConnectionManagerConfig::new()
@@ -79,7 +84,9 @@ async fn limiter(settings: &Settings) -> anyhow::Result<Arc<dyn Limiter>> {
     .await
     .context("connecting to Redis timed out")?
     .context("connecting to Redis (PICSHARE_REDIS_URL)")?;
-    Ok(Arc::new(RedisLimiter::new(manager, &settings.redis_prefix)))
+    let prefix = &settings.redis_prefix;
+    let bus = RedisBus::start(client, manager.clone(), prefix, hub).await;
+    Ok((Arc::new(RedisLimiter::new(manager, prefix)), Arc::new(bus)))
 }
 
 pub fn objects(settings: &Settings) -> anyhow::Result<picshare_objects::Objects> {
@@ -117,11 +124,13 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     let media_urls = MediaUrls::new(tokens.derived_key("media links"), settings.media_url_ttl)?;
     let workers = settings.password_hash_workers;
     let hasher = PasswordHasherPool::new(workers, workers * HASH_QUEUE_PER_WORKER)?;
+    let (limiter, events) = shared_state(settings).await?;
     Ok(App {
         store,
         hasher: Arc::new(hasher),
         tokens: Arc::new(tokens),
-        limiter: limiter(settings).await?,
+        limiter,
+        events,
         objects: objects(settings)?,
         media: Arc::new(MediaSettings {
             max_upload_bytes: settings.max_upload_bytes,
@@ -171,6 +180,7 @@ pub fn http_settings(settings: &Settings) -> picshare_http::HttpSettings {
             .collect(),
         request_timeout: settings.request_timeout,
         trusted_proxies: settings.trusted_proxies.clone(),
+        ws_ping_interval: settings.ws_ping_interval,
     }
 }
 
@@ -229,6 +239,7 @@ pub fn worker(settings: &Settings, app: App) -> Worker {
             lease: settings.job_lease,
             poll_interval: settings.job_poll_interval,
             concurrency: settings.worker_concurrency,
+            light_slots: settings.worker_light_slots,
             retry_base: settings.job_retry_base,
             job_timeout: settings.job_timeout,
         },

@@ -35,13 +35,21 @@ pub(crate) async fn begin_write(pool: &PgPool) -> StoreResult<Transaction<'stati
     pool.begin().await.map_err(db_err)
 }
 
-/// Claims due jobs (`$1` worker, `$2` lease end, `$3` now, `$4` how many); `SKIP LOCKED` lets
-/// concurrent workers pass over rows another is claiming instead of waiting for them.
-pub(crate) const CLAIM_JOBS: &str = "WITH due AS (
+/// Claims due jobs (`$1` worker, `$2` lease end, `$3` now, `$4` how many, `$5`–`$6` the lane's
+/// priorities): jobs whose lease ran out first, then queued ones by priority and due time.
+/// `SKIP LOCKED` lets concurrent workers pass over rows another is claiming instead of waiting;
+/// a row locked by one branch but cut by the last `LIMIT` is only locked until the statement ends.
+pub(crate) const CLAIM_JOBS: &str = "WITH expired AS (
              SELECT id FROM jobs
-             WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until <= $3)
-             ORDER BY run_at LIMIT $4
-             FOR UPDATE SKIP LOCKED)
+             WHERE state = 'running' AND lease_until <= $3 AND priority BETWEEN $5 AND $6
+             ORDER BY lease_until LIMIT $4
+             FOR UPDATE SKIP LOCKED),
+         queued AS (
+             SELECT id FROM jobs
+             WHERE state = 'queued' AND priority BETWEEN $5 AND $6 AND run_at <= $3
+             ORDER BY priority, run_at LIMIT $4
+             FOR UPDATE SKIP LOCKED),
+         due AS (SELECT id FROM (SELECT id FROM expired UNION ALL SELECT id FROM queued) d LIMIT $4)
          UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, locked_by = $1,
                 lease_until = $2, updated_at = $3
          FROM due WHERE jobs.id = due.id
@@ -101,3 +109,16 @@ pub(crate) const TRIM_TIMELINES: [&str; 2] = [
     "DELETE FROM home_timeline t USING cuts c
      WHERE t.user_id = c.user_id AND t.post_id < c.cut",
 ];
+
+/// `= ANY($n)` with the ids as one array parameter: one prepared statement whatever the count.
+pub(crate) fn push_id_membership(
+    query: &mut sqlx::QueryBuilder<'_, Postgres>,
+    ids: Vec<uuid::Uuid>,
+) {
+    query.push(" = ANY(");
+    query.push_bind(ids);
+    query.push(")");
+}
+
+/// Keeps a row that a write in the same transaction depends on from being deleted meanwhile.
+pub(crate) const FOR_SHARE: &str = " FOR SHARE";

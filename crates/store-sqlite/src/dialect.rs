@@ -43,9 +43,16 @@ pub(crate) const CLAIM_JOBS: &str =
     "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
                 lease_until = $2, updated_at = $3
          WHERE id IN (
-             SELECT id FROM jobs
-             WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until <= $3)
-             ORDER BY run_at LIMIT $4)
+             SELECT id FROM (
+                 SELECT id FROM jobs
+                 WHERE state = 'running' AND lease_until <= $3 AND priority BETWEEN $5 AND $6
+                 ORDER BY lease_until LIMIT $4)
+             UNION ALL
+             SELECT id FROM (
+                 SELECT id FROM jobs
+                 WHERE state = 'queued' AND priority BETWEEN $5 AND $6 AND run_at <= $3
+                 ORDER BY priority, run_at LIMIT $4)
+             LIMIT $4)
          RETURNING id, kind, payload, attempts, max_attempts";
 
 /// The unique index a write was refused by, from SQLite's message: `index 'users_handle_key'`
@@ -102,3 +109,16 @@ pub(crate) const TRIM_TIMELINES: [&str; 2] = [
     "DELETE FROM home_timeline WHERE user_id IN (SELECT user_id FROM cuts WHERE cut IS NOT NULL)
        AND post_id < (SELECT cut FROM cuts WHERE cuts.user_id = home_timeline.user_id)",
 ];
+
+/// ` IN ($n, …)`, a parameter per id: SQLite has no array parameters (UUIDs are blobs).
+pub(crate) fn push_id_membership(query: &mut sqlx::QueryBuilder<'_, Sqlite>, ids: Vec<uuid::Uuid>) {
+    query.push(" IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    list.push_unseparated(")");
+}
+
+/// Nothing to lock: the write transaction already excludes other writers.
+pub(crate) const FOR_SHARE: &str = "";

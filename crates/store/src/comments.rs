@@ -5,7 +5,7 @@ use picshare_domain::{Comment, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{Page, PageRequest, StoreResult};
+use crate::{NewJob, Page, PageRequest, StoreResult};
 
 #[derive(Debug, Clone)]
 pub struct NewComment {
@@ -18,8 +18,8 @@ pub struct NewComment {
 
 #[async_trait]
 pub trait CommentStore {
-    /// Adds a comment and counts it, in one transaction.
-    async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment>;
+    /// Adds a comment, counts it and enqueues `notify`, in one transaction.
+    async fn add_comment(&self, comment: &NewComment, notify: &NewJob) -> StoreResult<Comment>;
 
     /// Comments on the post, oldest first, leaving out authors in a block with `viewer`.
     async fn comments(
@@ -31,6 +31,7 @@ pub trait CommentStore {
 
     async fn find_comment(&self, id: Uuid) -> StoreResult<Option<Comment>>;
 
-    /// Deletes a comment of the post and uncounts it; false when there was none.
+    /// Deletes a comment of the post (with the notifications it caused) and uncounts it; false
+    /// when there was none.
     async fn delete_comment(&self, post: Uuid, comment: Uuid) -> StoreResult<bool>;
 }

@@ -15,6 +15,29 @@ pub struct NewJob {
     pub payload: String,
     pub run_at: OffsetDateTime,
     pub max_attempts: i32,
+    /// Claimed in this order (lowest first) within its lane; see `JobLane`.
+    pub priority: i16,
+}
+
+/// Jobs are claimed in two lanes with their own slots, so a backlog in one never delays the
+/// other: CPU-heavy work (priority `HEAVY_PRIORITY` and up) and everything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobLane {
+    Light,
+    Heavy,
+}
+
+/// The first priority of the heavy lane.
+pub const HEAVY_PRIORITY: i16 = 10;
+
+impl JobLane {
+    /// The priorities the lane claims, inclusive.
+    pub fn priorities(self) -> (i16, i16) {
+        match self {
+            JobLane::Light => (i16::MIN, HEAVY_PRIORITY - 1),
+            JobLane::Heavy => (HEAVY_PRIORITY, i16::MAX),
+        }
+    }
 }
 
 /// A job a worker holds until `lease` runs out.
@@ -42,13 +65,14 @@ pub trait JobStore {
 
     /// Claims up to `limit` due jobs — queued ones whose time has come and running ones whose
     /// lease has expired (their worker died) — for `worker`, leased for `lease`. No job is held
-    /// by two workers at once.
+    /// by two workers at once. Only jobs of `lane`, by priority, then due time.
     async fn claim_jobs(
         &self,
         worker: &str,
         now: OffsetDateTime,
         lease: Duration,
         limit: u32,
+        lane: JobLane,
     ) -> StoreResult<Vec<ClaimedJob>>;
 
     /// Keeps a job `worker` still runs leased until `lease_until`, so no other worker takes it

@@ -2,12 +2,14 @@
 //! Implemented once per backend (`picshare-store-sqlite`, `picshare-store-pg`).
 
 mod comments;
+mod conversations;
 mod counters;
 mod error;
 mod jobs;
 mod likes;
 mod media;
 mod media_cache;
+mod notifications;
 mod pagination;
 mod posts;
 mod social;
@@ -18,12 +20,14 @@ mod users;
 use async_trait::async_trait;
 
 pub use comments::{CommentStore, NewComment};
+pub use conversations::{ConversationStore, NewConversation, NewMessage, SendOutcome};
 pub use counters::CounterStore;
 pub use error::StoreError;
-pub use jobs::{ClaimedJob, JobCount, JobStore, NewJob};
+pub use jobs::{ClaimedJob, HEAVY_PRIORITY, JobCount, JobLane, JobStore, NewJob};
 pub use likes::LikeStore;
 pub use media::{MediaStore, UnattachedMedia};
 pub use media_cache::PostMediaCache;
+pub use notifications::{NewNotification, NotificationStore};
 pub use pagination::{Page, PageRequest};
 pub use posts::{CaptionEdit, NewPost, Post, PostRefusal, PostStore, PostUpdate};
 pub use social::{FollowOutcome, SocialStore};
@@ -56,6 +60,8 @@ pub trait Store:
     + CounterStore
     + PostStore
     + TimelineStore
+    + NotificationStore
+    + ConversationStore
     + Send
     + Sync
     + 'static

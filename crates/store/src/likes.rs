@@ -4,14 +4,14 @@ use async_trait::async_trait;
 use picshare_domain::{User, UserId};
 use uuid::Uuid;
 
-use crate::{Page, PageRequest, StoreResult};
+use crate::{NewJob, Page, PageRequest, StoreResult};
 
 #[async_trait]
 pub trait LikeStore {
-    /// Likes (idempotent); the like count afterwards.
-    async fn like(&self, post: Uuid, user: UserId) -> StoreResult<i64>;
+    /// Likes (idempotent); the like count afterwards. A new like enqueues `notify` with it.
+    async fn like(&self, post: Uuid, user: UserId, notify: &NewJob) -> StoreResult<i64>;
 
-    /// Unlikes (idempotent); the like count afterwards.
+    /// Unlikes (idempotent), hiding the like's notification; the like count afterwards.
     async fn unlike(&self, post: Uuid, user: UserId) -> StoreResult<i64>;
 
     async fn has_liked(&self, post: Uuid, user: UserId) -> StoreResult<bool>;

@@ -64,20 +64,25 @@ pub enum PostRefusal {
 #[async_trait]
 pub trait PostStore {
     /// Creates the post, attaches its media in order, counts it for the author, puts it in the
-    /// author's own timeline and enqueues `fan_out` (the followers' timelines), in one
-    /// transaction.
+    /// author's own timeline and enqueues `jobs` (the fan-out to followers' timelines, the
+    /// mentions' notifications), in one transaction.
     async fn create_post(
         &self,
         post: &NewPost,
-        fan_out: &NewJob,
+        jobs: &[NewJob],
     ) -> StoreResult<Result<Post, PostRefusal>>;
 
     async fn find_post(&self, id: Uuid) -> StoreResult<Option<Post>>;
 
+    /// The posts among `ids` that exist, in no particular order (one query for a whole page).
+    async fn find_posts(&self, ids: &[Uuid]) -> StoreResult<Vec<Post>>;
+
+    /// Applies the edit and enqueues `jobs` with it, in one transaction.
     async fn update_post(
         &self,
         id: Uuid,
         update: &PostUpdate,
+        jobs: &[NewJob],
     ) -> StoreResult<Result<Post, PostRefusal>>;
 
     /// Deletes the post with its likes, comments and media records, uncounts it, and enqueues

@@ -1,7 +1,10 @@
 pub mod auth;
+pub mod conversations;
 pub mod feed;
 pub mod media;
+pub mod notifications;
 pub mod ops;
 pub mod posts;
 pub mod social;
 pub mod users;
+pub mod ws;

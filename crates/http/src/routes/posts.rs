@@ -115,19 +115,9 @@ pub struct PostResponse {
     #[serde(serialize_with = "crate::timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
-    #[serde(serialize_with = "serialize_optional_time")]
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub edited_at: Option<OffsetDateTime>,
-}
-
-fn serialize_optional_time<S: serde::Serializer>(
-    at: &Option<OffsetDateTime>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match at {
-        Some(at) => crate::timestamp::serialize(at, s),
-        None => s.serialize_none(),
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -87,12 +87,12 @@ impl PublicUser {
         users: impl IntoIterator<Item = &'a User>,
     ) -> Result<HashMap<UserId, Self>, ApiError> {
         let users: Vec<&User> = users.into_iter().collect();
-        let mut avatars = state.app.avatars_of(&users).await?;
+        let avatars = state.app.avatars_of(&users).await?;
         Ok(users
             .into_iter()
             .map(|user| {
                 let public = Self {
-                    avatar: avatars.remove(&user.id).map(Avatar::from),
+                    avatar: avatars.get(&user.id).cloned().map(Avatar::from),
                     ..Self::from(user)
                 };
                 (user.id, public)

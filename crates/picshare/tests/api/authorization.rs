@@ -12,7 +12,8 @@ const CALLERS: [&str; 4] = ["anonymous", "other user", "blocked user", "moderato
 
 struct Route {
     method: Method,
-    /// `{owner}`, `{other}`, `{post}`, `{comment}`, `{media}`, `{upload}` are filled in.
+    /// `{owner}`, `{other}`, `{post}`, `{comment}`, `{media}`, `{upload}`, `{notification}`,
+    /// `{conversation}` are filled in.
     path: &'static str,
     body: Option<&'static str>,
     /// Status for: anonymous, other user, blocked user, moderator.
@@ -193,11 +194,63 @@ fn routes() -> Vec<Route> {
         route(M::GET, "/v1/feed", None, [401, 200, 200, 200]),
         route(M::POST, "/v1/feed/refresh", None, [401, 204, 204, 204]),
         route(M::DELETE, "/v1/posts/{post}", None, [401, 403, 404, 204]),
+        route(M::GET, "/v1/notifications", None, [401, 200, 200, 200]),
+        route(
+            M::POST,
+            "/v1/notifications/{notification}/read",
+            None,
+            [401, 404, 404, 404],
+        ),
+        route(
+            M::POST,
+            "/v1/notifications/read-all",
+            None,
+            [401, 204, 204, 204],
+        ),
+        route(
+            M::GET,
+            "/v1/notifications/unread-count",
+            None,
+            [401, 200, 200, 200],
+        ),
+        route(
+            M::POST,
+            "/v1/conversations",
+            Some(r#"{"participant_ids": ["{owner}"]}"#),
+            [401, 201, 422, 201],
+        ),
+        route(M::GET, "/v1/conversations", None, [401, 200, 200, 200]),
+        route(
+            M::GET,
+            "/v1/conversations/{conversation}",
+            None,
+            [401, 404, 404, 404],
+        ),
+        route(
+            M::GET,
+            "/v1/conversations/{conversation}/messages",
+            None,
+            [401, 404, 404, 404],
+        ),
+        route(
+            M::POST,
+            "/v1/conversations/{conversation}/messages",
+            Some(r#"{"text": "hi", "client_message_id": "m-1"}"#),
+            [401, 404, 404, 404],
+        ),
+        route(
+            M::POST,
+            "/v1/conversations/{conversation}/read",
+            None,
+            [401, 404, 404, 404],
+        ),
+        // Authenticated before the upgrade; a plain GET is then no WebSocket handshake.
+        route(M::GET, "/v1/ws", None, [401, 400, 400, 400]),
     ]
 }
 
-/// An owner with a post (with an image and a comment) and a pending upload; another user; a
-/// user the owner blocked; a moderator.
+/// An owner with a post (with an image and a comment), a pending upload, a notification and a
+/// conversation with a friend; another user; a user the owner blocked; a moderator.
 struct World {
     app: TestApp,
     owner: String,
@@ -208,6 +261,8 @@ struct World {
     comment: String,
     media: String,
     upload: String,
+    notification: String,
+    conversation: String,
 }
 
 async fn world() -> World {
@@ -253,7 +308,32 @@ async fn world() -> World {
         .json()
         .await
         .unwrap();
+    let (friend, friend_token) = app.quick_user("friend").await;
+    app.post_empty(&format!("/v1/users/{owner}/follow"), Some(&friend_token))
+        .await;
+    app.run_jobs().await;
+    let notifications: Value = app
+        .get("/v1/notifications", Some(&owner_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conversation: Value = app
+        .post_json(
+            "/v1/conversations",
+            Some(&owner_token),
+            &json!({"participant_ids": [friend]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     World {
+        notification: notifications["items"][0]["id"]
+            .as_str()
+            .expect("the friend's follow notified the owner")
+            .to_owned(),
+        conversation: conversation["id"].as_str().unwrap().to_owned(),
         owner,
         other,
         callers: [
@@ -280,6 +360,8 @@ impl World {
             .replace("{comment}", &self.comment)
             .replace("{media}", &self.media)
             .replace("{upload}", &self.upload)
+            .replace("{notification}", &self.notification)
+            .replace("{conversation}", &self.conversation)
     }
 
     /// Everything the owner can see of their own things.
@@ -295,6 +377,9 @@ impl World {
             "/v1/follow-requests".to_owned(),
             format!("/v1/media/upload/{}/status", self.upload),
             format!("/v1/media/{}", self.media),
+            "/v1/notifications".to_owned(),
+            "/v1/conversations".to_owned(),
+            format!("/v1/conversations/{}/messages", self.conversation),
         ] {
             let response = self.app.get(&path, Some(&self.owner_token)).await;
             let status = response.status().as_u16();

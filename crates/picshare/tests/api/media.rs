@@ -351,6 +351,7 @@ async fn a_crashed_workers_job_is_taken_over_after_its_lease_and_finishes_once()
             time::OffsetDateTime::now_utc(),
             std::time::Duration::from_millis(1500),
             10,
+            picshare_store::JobLane::Heavy,
         )
         .await
         .unwrap();
@@ -387,6 +388,7 @@ async fn failing_jobs_are_retried_then_dead_and_visible_in_metrics() {
             payload: "{}".into(),
             run_at: time::OffsetDateTime::now_utc(),
             max_attempts: 2,
+            priority: 5,
         })
         .await
         .unwrap();
@@ -514,7 +516,13 @@ async fn a_job_whose_worker_keeps_dying_ends_dead_and_the_upload_failed_without_
     for _ in 0..2 {
         let claimed = app
             .store()
-            .claim_jobs("dying-worker", time::OffsetDateTime::now_utc(), lease, 10)
+            .claim_jobs(
+                "dying-worker",
+                time::OffsetDateTime::now_utc(),
+                lease,
+                10,
+                picshare_store::JobLane::Heavy,
+            )
             .await
             .unwrap();
         assert_eq!(claimed.len(), 1);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use picshare_domain::{DisplayName, Email, Handle, NewUser, Role, UserId, UserLookup};
-use picshare_store::{NewRefreshToken, ProfileUpdate, RefreshRotation, Store, StoreError};
+use picshare_store::{JobLane, NewRefreshToken, ProfileUpdate, RefreshRotation, Store, StoreError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -323,6 +323,7 @@ async fn concurrent_workers_never_claim_the_same_job() {
                         OffsetDateTime::now_utc(),
                         std::time::Duration::from_secs(60),
                         3,
+                        JobLane::Light,
                     )
                     .await
                     .unwrap();
@@ -358,12 +359,16 @@ async fn a_job_is_held_by_its_worker_until_the_lease_expires() {
     let now = OffsetDateTime::now_utc();
     let lease = std::time::Duration::from_secs(30);
     assert_eq!(
-        store.claim_jobs("a", now, lease, 10).await.unwrap().len(),
+        store
+            .claim_jobs("a", now, lease, 10, JobLane::Light)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     assert!(
         store
-            .claim_jobs("b", now, lease, 10)
+            .claim_jobs("b", now, lease, 10, JobLane::Light)
             .await
             .unwrap()
             .is_empty()
@@ -371,7 +376,10 @@ async fn a_job_is_held_by_its_worker_until_the_lease_expires() {
     // Only the holder can finish it.
     store.complete_job(id, "b").await.unwrap();
     let later = now + Duration::seconds(31);
-    let taken_over = store.claim_jobs("b", later, lease, 10).await.unwrap();
+    let taken_over = store
+        .claim_jobs("b", later, lease, 10, JobLane::Light)
+        .await
+        .unwrap();
     assert_eq!(taken_over.len(), 1);
     assert_eq!(taken_over[0].attempt, 2);
     store.complete_job(id, "a").await.unwrap();
@@ -391,6 +399,7 @@ fn test_job(payload: String) -> picshare_store::NewJob {
         payload,
         run_at: OffsetDateTime::now_utc(),
         max_attempts: 3,
+        priority: 5,
     }
 }
 
@@ -417,7 +426,11 @@ async fn a_follow_racing_a_block_never_survives_it() {
             ))
             .await
             .unwrap();
-        let (follow, block) = tokio::join!(store.follow(a.id, b.id, CAPS), store.block(b.id, a.id));
+        let notify = test_job("{}".into());
+        let (follow, block) = tokio::join!(
+            store.follow(a.id, b.id, CAPS, &notify),
+            store.block(b.id, a.id)
+        );
         follow.unwrap();
         block.unwrap();
         // Whichever ran first, the block stands and no follow is left either way, with the
@@ -442,7 +455,10 @@ async fn a_follow_racing_a_block_never_survives_it() {
             (0, 0),
             "round {round}"
         );
-        let again = store.follow(a.id, b.id, CAPS).await.unwrap();
+        let again = store
+            .follow(a.id, b.id, CAPS, &test_job("{}".into()))
+            .await
+            .unwrap();
         assert_eq!(again, picshare_store::FollowOutcome::Blocked);
     }
 }
@@ -470,7 +486,7 @@ async fn one_image_goes_on_one_post_however_many_race_for_it() {
                 created_at: OffsetDateTime::now_utc(),
             };
             store
-                .create_post(&post, &test_job("{}".into()))
+                .create_post(&post, &[test_job("{}".into())])
                 .await
                 .unwrap()
         })

@@ -1,0 +1,294 @@
+//! The real-time scenario: sockets held open across API instances, direct messages between
+//! random pairs at a fixed rate, and how long each takes from send to the recipient's socket.
+//! Then the notification queue: follows as fast as the API takes them, and how fast their
+//! notifications are made end to end.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use picshare_domain::{DisplayName, Email, Handle, NewUser, Role, UserId};
+use picshare_store::Store;
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+pub struct Setup {
+    pub urls: Vec<String>,
+    pub sockets: usize,
+    pub rate: u32,
+    pub duration: Duration,
+    pub pids: Vec<u32>,
+    pub follows: usize,
+}
+
+struct Sent {
+    at: HashMap<String, Instant>,
+    received: HashMap<String, u32>,
+}
+
+/// Resident memory of a process, from /proc (KiB).
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Accounts made straight in the store (no password hashing), with access tokens.
+async fn accounts(
+    store: &Arc<dyn Store>,
+    tokens: &picshare_app::TokenService,
+    count: usize,
+) -> anyhow::Result<Vec<(UserId, String)>> {
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let mut users = Vec::with_capacity(count);
+    for i in 0..count {
+        let handle = format!("rt{}_{i}", &run[20..]);
+        let user = store
+            .create_user(&NewUser {
+                id: UserId::generate(),
+                handle: Handle::parse(&handle).map_err(anyhow::Error::msg)?,
+                email: Email::parse(&format!("{handle}@example.com"))
+                    .map_err(anyhow::Error::msg)?,
+                password_hash: "$argon2id$unused".into(),
+                display_name: DisplayName::default(),
+                role: Role::User,
+                created_at: time::OffsetDateTime::now_utc(),
+            })
+            .await?;
+        users.push((user.id, tokens.issue_access_token(user.id)?));
+    }
+    Ok(users)
+}
+
+fn ws_request(
+    base: &str,
+    token: &str,
+) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
+    let mut request = format!("{}/v1/ws", base.replacen("http", "ws", 1)).into_client_request()?;
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(request)
+}
+
+pub async fn run(
+    store: Arc<dyn Store>,
+    tokens: picshare_app::TokenService,
+    setup: Setup,
+) -> anyhow::Result<Value> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let users = accounts(&store, &tokens, setup.sockets).await?;
+    let url = |i: usize| setup.urls[i % setup.urls.len()].as_str();
+    // Pairs (2k, 2k+1), one conversation each.
+    let pairs: Vec<(usize, usize, String)> = futures::stream::iter(0..users.len() / 2)
+        .map(|k| {
+            let client = client.clone();
+            let (a, b) = (2 * k, 2 * k + 1);
+            let (token, other) = (users[a].1.clone(), users[b].0);
+            let base = url(a).to_owned();
+            async move {
+                let body: Value = client
+                    .post(format!("{base}/v1/conversations"))
+                    .bearer_auth(token)
+                    .json(&json!({"participant_ids": [other.0]}))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                let id = body["id"].as_str().unwrap_or_default().to_owned();
+                anyhow::Ok((a, b, id))
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+
+    let before: u64 = setup.pids.iter().map(|pid| rss_kib(*pid)).sum();
+    let sent = Arc::new(Mutex::new(Sent {
+        at: HashMap::new(),
+        received: HashMap::new(),
+    }));
+    let latency = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+        1, 60_000_000, 3,
+    )?));
+    let frames = Arc::new(AtomicU64::new(0));
+    let mut readers = Vec::new();
+    for (i, (id, token)) in users.iter().enumerate() {
+        let (socket, _) = tokio_tungstenite::connect_async(ws_request(url(i), token)?).await?;
+        let (mut sink, mut stream) = socket.split();
+        let (sent, latency, frames, me) = (sent.clone(), latency.clone(), frames.clone(), *id);
+        readers.push(tokio::spawn(async move {
+            while let Some(Ok(frame)) = stream.next().await {
+                match frame {
+                    Message::Text(text) => {
+                        frames.fetch_add(1, Ordering::Relaxed);
+                        let Ok(event) = serde_json::from_str::<Value>(&text) else {
+                            continue;
+                        };
+                        let from_me = event["data"]["sender"]["id"] == me.0.to_string();
+                        if event["type"] != "message.created" || from_me {
+                            continue;
+                        }
+                        let key = event["data"]["client_message_id"].as_str().unwrap_or("");
+                        let mut sent = sent.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Some(at) = sent.at.get(key).copied() {
+                            *sent.received.entry(key.to_owned()).or_default() += 1;
+                            let micros = at.elapsed().as_micros() as u64;
+                            let _ = latency
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .record(micros.max(1));
+                        }
+                    }
+                    Message::Ping(payload) => {
+                        let _ = sink.send(Message::Pong(payload)).await;
+                    }
+                    _ => {}
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle: u64 = setup.pids.iter().map(|pid| rss_kib(*pid)).sum();
+    let per_socket_kib = (idle.saturating_sub(before)) as f64 / users.len().max(1) as f64;
+
+    // Messages at a fixed rate between random pairs, each through the sender's instance.
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(setup.rate)));
+    let started = Instant::now();
+    let mut sends = Vec::new();
+    let errors = Arc::new(AtomicU64::new(0));
+    while started.elapsed() < setup.duration {
+        tick.tick().await;
+        let (a, b, conversation) = &pairs[rand::rng().random_range(0..pairs.len())];
+        let sender = if rand::rng().random_bool(0.5) { *a } else { *b };
+        let key = uuid::Uuid::now_v7().to_string();
+        sent.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .at
+            .insert(key.clone(), Instant::now());
+        let request = client
+            .post(format!(
+                "{}/v1/conversations/{conversation}/messages",
+                url(sender)
+            ))
+            .bearer_auth(&users[sender].1)
+            .json(&json!({"text": "hello there", "client_message_id": key}));
+        let errors = errors.clone();
+        sends.push(tokio::spawn(async move {
+            let ok = matches!(request.send().await, Ok(r) if r.status().is_success());
+            if !ok {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for send in sends {
+        let _ = send.await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (messages, delivered, duplicated) = {
+        let sent = sent.lock().unwrap_or_else(|e| e.into_inner());
+        let delivered = sent.received.len();
+        let duplicated: u32 = sent.received.values().map(|n| n.saturating_sub(1)).sum();
+        (sent.at.len(), delivered, duplicated)
+    };
+    let latency = latency.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+    let errors = errors.load(Ordering::Relaxed);
+    let report = json!({
+        "sockets": users.len(),
+        "instances": setup.urls.len(),
+        "messages_sent": messages,
+        "send_errors": errors,
+        "delivered": delivered,
+        "lost": messages as u64 - errors - delivered as u64,
+        "duplicated": duplicated,
+        "latency_ms": {"p50": ms(0.5), "p90": ms(0.9), "p99": ms(0.99), "max": latency.max() as f64 / 1000.0},
+        "rss_per_idle_socket_kib": per_socket_kib,
+        "frames_received": frames.load(Ordering::Relaxed),
+    });
+    for reader in readers {
+        reader.abort();
+    }
+    let queue = notification_queue(&client, &setup, &users).await?;
+    Ok(json!({"messages": report, "notification_queue": queue}))
+}
+
+/// Follows as fast as the API takes them (each enqueues a notification job), then how long until
+/// every follow's notification exists: notifications made per second, end to end.
+async fn notification_queue(
+    client: &reqwest::Client,
+    setup: &Setup,
+    users: &[(UserId, String)],
+) -> anyhow::Result<Value> {
+    let n = users.len();
+    let follows: Vec<(usize, usize)> = (0..setup.follows)
+        .map(|i| (i % n, (i % n + 1 + i / n) % n))
+        .filter(|(a, b)| a != b)
+        .collect();
+    let base = |i: usize| setup.urls[i % setup.urls.len()].clone();
+    let started = Instant::now();
+    let failed = futures::stream::iter(&follows)
+        .map(|(a, b)| {
+            let request = client
+                .post(format!("{}/v1/users/{}/follow", base(*a), users[*b].0.0))
+                .bearer_auth(&users[*a].1);
+            async move { !matches!(request.send().await, Ok(r) if r.status().is_success()) }
+        })
+        .buffer_unordered(32)
+        .filter(|failed| futures::future::ready(*failed))
+        .count()
+        .await;
+    let enqueued = started.elapsed();
+    // Every followee's unread count, until all follows are told.
+    let mut followers_of: HashMap<usize, i64> = HashMap::new();
+    for (_, b) in &follows {
+        *followers_of.entry(*b).or_default() += 1;
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let counts = futures::stream::iter(followers_of.keys().copied())
+            .map(|b| {
+                let request = client
+                    .get(format!("{}/v1/notifications/unread-count", base(b)))
+                    .bearer_auth(&users[b].1);
+                async move {
+                    let body: Value = request.send().await?.json().await?;
+                    anyhow::Ok(body["count"].as_i64().unwrap_or(0))
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await;
+        let told: i64 = counts.into_iter().filter_map(Result::ok).sum();
+        let wanted: i64 = followers_of.values().sum();
+        if told >= wanted || Instant::now() > deadline {
+            let elapsed = started.elapsed().as_secs_f64();
+            return Ok(json!({
+                "follows": follows.len(),
+                "failed": failed,
+                "follows_per_second": follows.len() as f64 / enqueued.as_secs_f64(),
+                "notifications": told,
+                "notifications_per_second_end_to_end": told as f64 / elapsed,
+                "seconds": elapsed,
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
