@@ -9,7 +9,8 @@ use sqlx::Transaction;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::dialect::{CLAIM_JOBS, Db, JSON_PARAM, begin_write, ts};
+use super::id_lists::in_ids;
+use crate::dialect::{CLAIM_JOBS, Db, JSON_PARAM, ts};
 use crate::{SqlStore, db_err};
 
 /// Adds `job` inside the transaction of the write that causes it.
@@ -36,7 +37,7 @@ pub(crate) async fn insert_job(tx: &mut Transaction<'_, Db>, job: &NewJob) -> St
 #[async_trait]
 impl JobStore for SqlStore {
     async fn enqueue(&self, job: &NewJob) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -57,7 +58,7 @@ impl JobStore for SqlStore {
             .bind(i64::from(limit))
             .bind(lowest)
             .bind(highest)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await
             .map_err(db_err)?;
         Ok(rows
@@ -86,19 +87,20 @@ impl JobStore for SqlStore {
         .bind(ts(OffsetDateTime::now_utc()))
         .bind(id)
         .bind(worker)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)?;
         Ok(extended.rows_affected() == 1)
     }
 
-    async fn complete_job(&self, id: Uuid, worker: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM jobs WHERE id = $1 AND locked_by = $2")
-            .bind(id)
-            .bind(worker)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+    async fn complete_jobs(&self, ids: &[Uuid], worker: &str) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut query = sqlx::QueryBuilder::new("DELETE FROM jobs WHERE locked_by = ");
+        query.push_bind(worker).push(" AND id");
+        in_ids(&mut query, ids.iter().copied());
+        query.build().execute(&self.writer).await.map_err(db_err)?;
         Ok(())
     }
 
@@ -121,7 +123,7 @@ impl JobStore for SqlStore {
         .bind(ts(OffsetDateTime::now_utc()))
         .bind(id)
         .bind(worker)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)?;
         Ok(())

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::id_lists::in_ids;
 use super::jobs::insert_job;
-use crate::dialect::{Timestamp, begin_write, from_ts, ts};
+use crate::dialect::{Timestamp, from_ts, ts};
 use crate::{SqlStore, db_err};
 
 pub(crate) const MEDIA_COLUMNS: &str = "id, owner_id, purpose, status, content_type, size_bytes, error, \
@@ -112,7 +112,7 @@ impl MediaStore for SqlStore {
         now_at: OffsetDateTime,
         job: &NewJob,
     ) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let updated = sqlx::query(
             "UPDATE media SET status = 'uploaded', updated_at = $1
              WHERE id = $2 AND owner_id = $3 AND status = 'pending' AND upload_expires_at > $1",
@@ -184,7 +184,7 @@ impl MediaStore for SqlStore {
         owner: UserId,
         cleanup: &NewJob,
     ) -> StoreResult<Option<Media>> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let deleted = sqlx::query_as::<_, MediaRow>(&format!(
             "DELETE FROM media WHERE id = $1 AND owner_id = $2
                AND NOT EXISTS (SELECT 1 FROM post_media pm WHERE pm.media_id = media.id)

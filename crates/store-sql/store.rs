@@ -11,7 +11,7 @@ use crate::dialect::{BACKEND, Db, begin_write};
 impl SqlStore {
     /// A transaction for writes that depend on what it reads (see `dialect::begin_write`).
     pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Db>> {
-        begin_write(&self.pool).await
+        begin_write(&self.writer).await
     }
 
     /// Turns the in-process cache of posts' media off (for measuring cold reads).

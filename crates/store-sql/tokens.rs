@@ -6,7 +6,7 @@ use picshare_store::{NewRefreshToken, RefreshRotation, StoreResult, TokenStore};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::dialect::{FOR_UPDATE, Timestamp, begin_write, from_ts, ts};
+use crate::dialect::{FOR_UPDATE, Timestamp, from_ts, ts};
 use crate::{SqlStore, db_err};
 
 #[async_trait]
@@ -34,7 +34,7 @@ impl TokenStore for SqlStore {
         now: OffsetDateTime,
     ) -> StoreResult<RefreshRotation> {
         let now = ts(now);
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
         let spent: Option<(Uuid, Uuid, Timestamp)> = sqlx::query_as(
             "UPDATE refresh_tokens SET rotated_at = $1
              WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $1

@@ -69,7 +69,14 @@ pub struct Worker {
     slots: Arc<Semaphore>,
     /// Bounds the light-lane jobs this worker holds at once.
     light_slots: Arc<Semaphore>,
+    /// Where `run` sends finished jobs to be deleted in batches (`None`: one by one).
+    finished: Option<tokio::sync::mpsc::Sender<uuid::Uuid>>,
 }
+
+/// Finished jobs waiting to be deleted, at most; a full queue makes finishing jobs wait.
+const FINISHED_QUEUE: usize = 4096;
+/// Jobs deleted by one statement, at most.
+const FINISHED_BATCH: usize = 256;
 
 impl Worker {
     pub fn new(app: App, settings: WorkerSettings) -> Self {
@@ -84,6 +91,29 @@ impl Worker {
             cpu,
             slots,
             light_slots,
+            finished: None,
+        }
+    }
+
+    /// Deletes finished jobs, as many per statement as have finished meanwhile: one write for
+    /// many short jobs. A batch that fails to be deleted runs again after its lease, which
+    /// idempotent handlers allow.
+    async fn delete_finished(
+        store: Arc<dyn picshare_store::Store>,
+        worker: String,
+        mut finished: tokio::sync::mpsc::Receiver<uuid::Uuid>,
+    ) {
+        while let Some(first) = finished.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < FINISHED_BATCH {
+                match finished.try_recv() {
+                    Ok(id) => batch.push(id),
+                    Err(_) => break,
+                }
+            }
+            if let Err(err) = store.complete_jobs(&batch, &worker).await {
+                tracing::error!(error = %err, jobs = batch.len(), "recording finished jobs failed");
+            }
         }
     }
 
@@ -95,9 +125,16 @@ impl Worker {
     /// frees its slot when it ends, so a slow job never holds back the jobs claimed with it;
     /// each lane has its own slots, so a backlog of image work never delays a notification and
     /// a burst of fan-outs never delays an image.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         tracing::info!(worker = %self.name, "worker started");
+        let (finished, to_delete) = tokio::sync::mpsc::channel(FINISHED_QUEUE);
+        self.finished = Some(finished);
+        let deleter = tokio::spawn(Self::delete_finished(
+            self.app.store.clone(),
+            self.name.clone(),
+            to_delete,
+        ));
         let mut running = tokio::task::JoinSet::new();
         loop {
             while running.try_join_next().is_some() {}
@@ -137,6 +174,9 @@ impl Worker {
             }
         }
         while running.join_next().await.is_some() {}
+        // The last finished jobs are deleted before the worker says it stopped.
+        self.finished = None;
+        let _ = deleter.await;
         tracing::info!(worker = %self.name, "worker stopped");
     }
 
@@ -244,7 +284,16 @@ impl Worker {
             .record(started.elapsed().as_secs_f64());
         let store = &self.app.store;
         let recorded = match outcome {
-            Ok(()) => store.complete_job(job.id, &self.name).await,
+            Ok(()) => match &self.finished {
+                Some(finished) => {
+                    // Only fails once the worker stops; then it is recorded here instead.
+                    match finished.send(job.id).await {
+                        Ok(()) => Ok(()),
+                        Err(_) => store.complete_job(job.id, &self.name).await,
+                    }
+                }
+                None => store.complete_job(job.id, &self.name).await,
+            },
             Err(Retry(error)) => {
                 metrics::counter!("picshare_job_failures_total", "kind" => kind.clone())
                     .increment(1);

@@ -266,6 +266,7 @@ async fn main() -> anyhow::Result<()> {
                     .iter()
                     .map(|u| u.trim_end_matches('/').to_owned())
                     .collect(),
+                database_url: database_url.clone(),
                 sockets,
                 rate: rate.max(1),
                 duration: Duration::from_secs(duration_secs),

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 pub struct Setup {
     pub urls: Vec<String>,
+    pub database_url: String,
     pub sockets: usize,
     pub rate: u32,
     pub duration: Duration,
@@ -226,14 +227,48 @@ pub async fn run(
     for reader in readers {
         reader.abort();
     }
-    let queue = notification_queue(&client, &setup, &users).await?;
+    let queue = notification_queue(&client, &store, &setup, &users).await?;
     Ok(json!({"messages": report, "notification_queue": queue}))
 }
 
-/// Follows as fast as the API takes them (each enqueues a notification job), then how long until
-/// every follow's notification exists: notifications made per second, end to end.
+/// Runs one statement on the benchmark's database; the first column of its one row.
+async fn scalar(database_url: &str, sql: &str) -> anyhow::Result<i64> {
+    Ok(if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await?;
+        sqlx::query_scalar(sql).fetch_one(&pool).await?
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await?;
+        sqlx::query_scalar(sql).fetch_one(&pool).await?
+    })
+}
+
+/// Waits until `wanted` follow notifications exist; the seconds since `started`.
+async fn follow_notifications(
+    database_url: &str,
+    wanted: i64,
+    started: Instant,
+) -> anyhow::Result<(i64, f64)> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let made = scalar(
+            database_url,
+            "SELECT count(*) FROM notifications WHERE kind = 'follow'",
+        )
+        .await?;
+        if made >= wanted || Instant::now() > deadline {
+            return Ok((made, started.elapsed().as_secs_f64()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The notification queue, twice: follows as fast as the API takes them (each enqueues a
+/// notification job in its transaction), until every one's notification exists; then the same
+/// causes' jobs enqueued again at once into the store (their notifications removed first), until
+/// the workers have made them all: jobs per second through the queue alone.
 async fn notification_queue(
     client: &reqwest::Client,
+    store: &Arc<dyn Store>,
     setup: &Setup,
     users: &[(UserId, String)],
 ) -> anyhow::Result<Value> {
@@ -255,40 +290,67 @@ async fn notification_queue(
         .filter(|failed| futures::future::ready(*failed))
         .count()
         .await;
-    let enqueued = started.elapsed();
-    // Every followee's unread count, until all follows are told.
-    let mut followers_of: HashMap<usize, i64> = HashMap::new();
-    for (_, b) in &follows {
-        *followers_of.entry(*b).or_default() += 1;
+    let enqueued = started.elapsed().as_secs_f64();
+    let wanted = (follows.len() - failed) as i64;
+    let (made, seconds) = follow_notifications(&setup.database_url, wanted, started).await?;
+
+    drop_follow_notifications(&setup.database_url).await?;
+    let started_again = Instant::now();
+    futures::stream::iter(&follows)
+        .map(|(a, b)| {
+            let job = picshare_app::jobs::NotifyJob::Follow {
+                follower: users[*a].0.0,
+                followee: users[*b].0.0,
+            };
+            async move {
+                store
+                    .enqueue(&picshare_store::NewJob {
+                        id: uuid::Uuid::now_v7(),
+                        kind: picshare_app::jobs::NOTIFY.into(),
+                        payload: serde_json::to_string(&job)?,
+                        run_at: time::OffsetDateTime::now_utc(),
+                        max_attempts: 8,
+                        priority: 0,
+                    })
+                    .await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let enqueue_seconds = started_again.elapsed().as_secs_f64();
+    let (remade, drain_seconds) =
+        follow_notifications(&setup.database_url, made, started_again).await?;
+    Ok(json!({
+        "through_the_api": {
+            "follows": follows.len(),
+            "failed": failed,
+            "follows_per_second": follows.len() as f64 / enqueued,
+            "notifications": made,
+            "notifications_per_second_end_to_end": made as f64 / seconds,
+            "seconds": seconds,
+        },
+        "through_the_queue": {
+            "jobs": follows.len(),
+            "enqueue_seconds": enqueue_seconds,
+            "notifications": remade,
+            "notification_jobs_per_second_end_to_end": remade as f64 / drain_seconds,
+            "seconds": drain_seconds,
+        },
+    }))
+}
+
+async fn drop_follow_notifications(database_url: &str) -> anyhow::Result<()> {
+    let sql = "DELETE FROM notifications WHERE kind = 'follow'";
+    if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await?;
+        sqlx::query(sql).execute(&pool).await?;
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await?;
+        sqlx::query(sql).execute(&pool).await?;
     }
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let counts = futures::stream::iter(followers_of.keys().copied())
-            .map(|b| {
-                let request = client
-                    .get(format!("{}/v1/notifications/unread-count", base(b)))
-                    .bearer_auth(&users[b].1);
-                async move {
-                    let body: Value = request.send().await?.json().await?;
-                    anyhow::Ok(body["count"].as_i64().unwrap_or(0))
-                }
-            })
-            .buffer_unordered(32)
-            .collect::<Vec<_>>()
-            .await;
-        let told: i64 = counts.into_iter().filter_map(Result::ok).sum();
-        let wanted: i64 = followers_of.values().sum();
-        if told >= wanted || Instant::now() > deadline {
-            let elapsed = started.elapsed().as_secs_f64();
-            return Ok(json!({
-                "follows": follows.len(),
-                "failed": failed,
-                "follows_per_second": follows.len() as f64 / enqueued.as_secs_f64(),
-                "notifications": told,
-                "notifications_per_second_end_to_end": told as f64 / elapsed,
-                "seconds": elapsed,
-            }));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    Ok(())
 }

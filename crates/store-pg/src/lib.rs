@@ -18,6 +18,8 @@ pub(crate) use PgStore as SqlStore;
 pub struct PgStore {
     pub(crate) media_cache: picshare_store::PostMediaCache,
     pub(crate) pool: PgPool,
+    /// Write transactions' connections: the same pool (PostgreSQL has concurrent writers).
+    pub(crate) writer: PgPool,
 }
 
 impl PgStore {
@@ -35,6 +37,7 @@ impl PgStore {
             .await
             .map_err(StoreError::backend)?;
         Ok(Self {
+            writer: pool.clone(),
             pool,
             media_cache: Default::default(),
         })

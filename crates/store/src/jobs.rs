@@ -85,7 +85,12 @@ pub trait JobStore {
     ) -> StoreResult<bool>;
 
     /// Finishes a job held by `worker` (removing it).
-    async fn complete_job(&self, id: Uuid, worker: &str) -> StoreResult<()>;
+    async fn complete_job(&self, id: Uuid, worker: &str) -> StoreResult<()> {
+        self.complete_jobs(&[id], worker).await
+    }
+
+    /// Finishes the jobs among `ids` that `worker` holds, in one statement.
+    async fn complete_jobs(&self, ids: &[Uuid], worker: &str) -> StoreResult<()>;
 
     /// Records a failure: the job runs again at `retry_at`, or is `dead` when that is `None`.
     async fn fail_job(

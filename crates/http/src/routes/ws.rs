@@ -98,7 +98,14 @@ async fn stream(
         )
     })?;
     let ping_every = state.http.ws_ping_interval;
+    // Small buffers (tungstenite's default is 128 KiB each way): an idle socket costs little,
+    // and what a client may send at once is bounded; events are small.
     Ok(upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(64 * 1024)
+        .max_frame_size(16 * 1024)
         .protocols([SUBPROTOCOL])
         .on_upgrade(move |socket| async move {
             run(socket, state, caller, expires, params.since, ping_every).await;
