@@ -64,6 +64,8 @@ pub struct App {
     pub feed_pages: feed_pages::FeedPages,
     /// Avatars looked up recently (`AvatarViews::off()` without in-process caches).
     pub avatars: users::AvatarViews,
+    /// Accounts read recently (`RecentUsers::off()` without in-process caches).
+    pub recent_users: users::RecentUsers,
     /// Carries real-time events to the sockets of every API instance.
     pub events: Arc<dyn events::EventBus>,
 }

@@ -1,8 +1,6 @@
 //! Direct messages: conversations of 2–32 people, idempotent sends, read receipts, and the
 //! events that carry them to every participant's sockets at once.
 
-use std::collections::HashMap;
-
 use picshare_domain::messaging::{
     self, MAX_CONVERSATION_PARTICIPANTS, parse_client_message_id, parse_message_text,
 };
@@ -127,16 +125,6 @@ impl App {
             .collect())
     }
 
-    async fn users_by_id(&self, ids: &[UserId]) -> AppResult<HashMap<UserId, User>> {
-        Ok(self
-            .store
-            .find_users(ids)
-            .await?
-            .into_iter()
-            .map(|user| (user.id, user))
-            .collect())
-    }
-
     /// Messages with their senders, all read in one query.
     pub async fn message_views(&self, messages: Vec<Message>) -> AppResult<Vec<MessageView>> {
         let ids: Vec<UserId> = messages.iter().filter_map(|m| m.sender_id).collect();
@@ -183,18 +171,20 @@ impl App {
         let (Some(text), Some(client_message_id)) = (text, client_message_id) else {
             return Err(errors.into());
         };
-        let view = self.conversation(caller, conversation).await?;
-        if view.conversation.is_direct {
-            for other in &view.conversation.participant_ids {
-                if *other != caller.user_id
-                    && self
-                        .store
-                        .relationship(caller.user_id, *other)
-                        .await?
-                        .is_blocked_either_way()
-                {
-                    return Err(AppError::Forbidden("you cannot message this user"));
-                }
+        let participants = self.store.participants(conversation).await?;
+        if !participants.contains(&caller.user_id) {
+            return Err(AppError::NotFound);
+        }
+        // Two people make a 1:1 (a group has at least three): no message across a block.
+        if let [a, b] = participants[..] {
+            let other = if a == caller.user_id { b } else { a };
+            if self
+                .store
+                .relationship(caller.user_id, other)
+                .await?
+                .is_blocked_either_way()
+            {
+                return Err(AppError::Forbidden("you cannot message this user"));
             }
         }
         let message = NewMessage {
@@ -224,14 +214,12 @@ impl App {
                 id: message.id,
                 data: EventData::MessageCreated(message.clone()),
             };
-            self.events
-                .publish(&view.conversation.participant_ids, event)
-                .await;
+            self.events.publish(&participants, event).await;
         }
-        let sender = view
-            .participants
-            .into_iter()
-            .find(|user| user.id == caller.user_id);
+        let sender = self
+            .users_by_id(&[caller.user_id])
+            .await?
+            .remove(&caller.user_id);
         Ok((MessageView { message, sender }, created))
     }
 

@@ -78,13 +78,7 @@ impl App {
         let posts = self.store.find_posts(&post_ids).await?;
         let mut user_ids: Vec<UserId> = notifications.iter().map(|n| n.actor_id).collect();
         user_ids.extend(posts.iter().map(|p| p.author_id));
-        let users: HashMap<UserId, User> = self
-            .store
-            .find_users(&user_ids)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
+        let users: HashMap<UserId, User> = self.users_by_id(&user_ids).await?;
         let mut thumbs = HashMap::new();
         for post in &posts {
             let Some(author) = users.get(&post.author_id) else {

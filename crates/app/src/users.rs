@@ -245,3 +245,58 @@ impl AvatarViews {
         }
     }
 }
+
+/// Accounts read recently, by id: events and their lists show the same senders and actors again
+/// and again. Kept as long as a cached feed page may show an old profile (`FEED_PAGE_TTL`).
+#[derive(Clone)]
+pub struct RecentUsers {
+    users: Option<moka::sync::Cache<UserId, User>>,
+}
+
+impl Default for RecentUsers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecentUsers {
+    pub fn new() -> Self {
+        let users = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(crate::feed_pages::FEED_PAGE_TTL)
+            .build();
+        Self { users: Some(users) }
+    }
+
+    pub fn off() -> Self {
+        Self { users: None }
+    }
+}
+
+impl App {
+    /// The accounts among `ids` that exist, by id: those read in the last moments, and the rest
+    /// in one query.
+    pub async fn users_by_id(&self, ids: &[UserId]) -> AppResult<HashMap<UserId, User>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.recent_users.users.as_ref().and_then(|c| c.get(id)) {
+                Some(user) => {
+                    found.insert(*id, user);
+                }
+                None => missing.push(*id),
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        if !missing.is_empty() {
+            for user in self.store.find_users(&missing).await? {
+                if let Some(cache) = &self.recent_users.users {
+                    cache.insert(user.id, user.clone());
+                }
+                found.insert(user.id, user);
+            }
+        }
+        Ok(found)
+    }
+}

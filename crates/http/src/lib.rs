@@ -66,6 +66,7 @@ pub fn router(app: App, http: HttpSettings) -> Router {
         )
         .merge(docs)
         .merge(routes::media::files())
+        .merge(routes::ws::router())
         .fallback(middleware::not_found);
     middleware::apply(routes, &state).with_state(state)
 }

@@ -41,7 +41,6 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::feed::router())
         .merge(routes::notifications::router())
         .merge(routes::conversations::router())
-        .merge(routes::ws::router())
         .merge(routes::ops::router())
 }
 

@@ -12,7 +12,7 @@ use picshare_app::media::MediaSettings;
 use picshare_app::media_urls::MediaUrls;
 use picshare_app::throttle::{MemoryLimiter, RedisLimiter};
 use picshare_app::tokens::load_or_create_signing_key;
-use picshare_app::users::AvatarViews;
+use picshare_app::users::{AvatarViews, RecentUsers};
 use picshare_app::worker::{Worker, WorkerSettings};
 use picshare_app::{
     App, AppSettings, Limiter, LoginThrottleLimits, PasswordHasherPool, TokenService,
@@ -167,6 +167,11 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             AvatarViews::new()
         } else {
             AvatarViews::off()
+        },
+        recent_users: if settings.caches {
+            RecentUsers::new()
+        } else {
+            RecentUsers::off()
         },
     })
 }

@@ -245,7 +245,7 @@ fn routes() -> Vec<Route> {
             [401, 404, 404, 404],
         ),
         // Authenticated before the upgrade; a plain GET is then no WebSocket handshake.
-        route(M::GET, "/v1/ws", None, [401, 400, 400, 400]),
+        route(M::GET, "/v1/ws", None, [401, 426, 426, 426]),
     ]
 }
 
