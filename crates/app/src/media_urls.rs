@@ -16,6 +16,14 @@ use uuid::Uuid;
 
 use crate::{App, AppError, AppResult};
 
+/// A picture as served: a variant's link and size (an avatar, a post's thumb).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageView {
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+}
+
 /// Signed links kept for reuse (one per variant shown recently).
 const SIGNED_URLS: u64 = 100_000;
 
@@ -89,6 +97,19 @@ fn media_id_of(object_key: &str) -> Option<Uuid> {
 }
 
 impl App {
+    /// A stored variant as served, its link as `variant_url` gives it.
+    pub async fn image_view(
+        &self,
+        variant: &picshare_domain::StoredVariant,
+        public: bool,
+    ) -> AppResult<ImageView> {
+        Ok(ImageView {
+            url: self.variant_url(&variant.key, public).await?,
+            width: variant.width,
+            height: variant.height,
+        })
+    }
+
     /// The URL of a stored variant: stable when `public`, signed and short-lived otherwise.
     pub async fn variant_url(&self, object_key: &str, public: bool) -> AppResult<String> {
         if public && let Some(url) = self.objects.public_url(object_key) {

@@ -138,6 +138,20 @@ impl App {
             .collect())
     }
 
+    /// Everyone in a conversation the caller takes part in; any other is not found.
+    async fn participants_of(
+        &self,
+        caller: Principal,
+        conversation: Uuid,
+    ) -> AppResult<Vec<UserId>> {
+        let participants = self.store.participants(conversation).await?;
+        if participants.contains(&caller.user_id) {
+            Ok(participants)
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
     /// A conversation's messages, newest first; only for its participants.
     pub async fn messages(
         &self,
@@ -145,7 +159,7 @@ impl App {
         conversation: Uuid,
         page: PageRequest,
     ) -> AppResult<Page<MessageView>> {
-        self.conversation(caller, conversation).await?;
+        self.participants_of(caller, conversation).await?;
         let page = self.store.messages(conversation, page).await?;
         Ok(Page {
             items: self.message_views(page.items).await?,
@@ -171,10 +185,7 @@ impl App {
         let (Some(text), Some(client_message_id)) = (text, client_message_id) else {
             return Err(errors.into());
         };
-        let participants = self.store.participants(conversation).await?;
-        if !participants.contains(&caller.user_id) {
-            return Err(AppError::NotFound);
-        }
+        let participants = self.participants_of(caller, conversation).await?;
         // Two people make a 1:1 (a group has at least three): no message across a block.
         if let [a, b] = participants[..] {
             let other = if a == caller.user_id { b } else { a };
@@ -230,7 +241,7 @@ impl App {
         conversation: Uuid,
     ) -> AppResult<ReadReceipt> {
         let read_at = OffsetDateTime::now_utc();
-        let participants = self.store.participants(conversation).await?;
+        let participants = self.participants_of(caller, conversation).await?;
         if !self
             .store
             .mark_conversation_read(conversation, caller.user_id, read_at)

@@ -14,22 +14,16 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::events::{Event, EventData};
 use crate::jobs::NotifyJob;
+use crate::media_urls::ImageView;
 use crate::{App, AppError, AppResult};
-
-/// A small picture of the post a notification is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostThumb {
-    pub url: String,
-    pub width: u32,
-    pub height: u32,
-}
 
 /// A notification as its recipient sees it.
 #[derive(Debug, Clone)]
 pub struct NotificationView {
     pub notification: Notification,
     pub actor: User,
-    pub post_thumb: Option<PostThumb>,
+    /// A small picture of the post it is about.
+    pub post_thumb: Option<ImageView>,
 }
 
 fn notification(
@@ -94,12 +88,7 @@ impl App {
                 .first()
                 .and_then(|m| m.variants.iter().find(|v| v.name == "thumb"));
             if let Some(variant) = variant {
-                let thumb = PostThumb {
-                    url: self.variant_url(&variant.key, public).await?,
-                    width: variant.width,
-                    height: variant.height,
-                };
-                thumbs.insert(post.id, thumb);
+                thumbs.insert(post.id, self.image_view(variant, public).await?);
             }
         }
         Ok(notifications

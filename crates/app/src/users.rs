@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::media_urls::ImageView;
 use crate::throttle::{ThrottleKey, network_of};
 use crate::{App, AppError, AppResult};
 
@@ -147,14 +148,6 @@ impl App {
     }
 }
 
-/// A user's avatar as served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AvatarView {
-    pub url: String,
-    pub width: u32,
-    pub height: u32,
-}
-
 impl App {
     async fn is_ready_avatar_of(&self, caller: Principal, media_id: Uuid) -> AppResult<bool> {
         Ok(self.store.find_media(media_id).await?.is_some_and(|media| {
@@ -165,20 +158,20 @@ impl App {
     }
 
     /// The avatar to show for `user`, if it has one that is ready.
-    pub async fn avatar_of(&self, user: &User) -> AppResult<Option<AvatarView>> {
+    pub async fn avatar_of(&self, user: &User) -> AppResult<Option<ImageView>> {
         Ok(self.avatars_of(&[user]).await?.remove(&user.id))
     }
 
     /// The avatars to show for `users`, by user: those looked up recently, and the rest in one
     /// query, however many users a page shows.
-    pub async fn avatars_of(&self, users: &[&User]) -> AppResult<HashMap<UserId, AvatarView>> {
+    pub async fn avatars_of(&self, users: &[&User]) -> AppResult<HashMap<UserId, ImageView>> {
         let mut views = HashMap::new();
         let mut missing: HashMap<Uuid, Vec<UserId>> = HashMap::new();
         for user in users {
             let Some(media_id) = user.avatar_media_id else {
                 continue;
             };
-            match self.avatars.get(media_id) {
+            match self.avatars.get(&media_id) {
                 Some(view) => {
                     views.insert(user.id, view);
                 }
@@ -191,11 +184,7 @@ impl App {
                 continue;
             };
             // Avatars are public: whoever sees the profile sees the picture.
-            let view = AvatarView {
-                url: self.variant_url(&variant.key, true).await?,
-                width: variant.width,
-                height: variant.height,
-            };
+            let view = self.image_view(variant, true).await?;
             self.avatars.insert(media.id, view.clone());
             for user in missing.get(&media.id).into_iter().flatten() {
                 views.insert(*user, view.clone());
@@ -205,71 +194,61 @@ impl App {
     }
 }
 
-/// How long a looked-up avatar is reused. A ready avatar's variants never change; the limit
-/// bounds how long one whose media was deleted is still shown, as long as a cached feed page
-/// may show an old profile (`FEED_PAGE_TTL`).
-const AVATAR_TTL: std::time::Duration = crate::feed_pages::FEED_PAGE_TTL;
+/// How long a looked-up avatar or account is reused: as long as a cached feed page may show an
+/// old profile (`FEED_PAGE_TTL`). A ready avatar's variants never change; the limit bounds how
+/// long one whose media was deleted, or a profile since edited, is still shown.
+const RECENT_TTL: std::time::Duration = crate::feed_pages::FEED_PAGE_TTL;
+
+/// Values looked up recently, by key, for `RECENT_TTL` (`off()` without in-process caches).
+#[derive(Clone)]
+pub struct Recent<K, V> {
+    values: Option<moka::sync::Cache<K, V>>,
+}
 
 /// Avatars looked up recently, by media id: a page of posts shows one per author.
-#[derive(Clone)]
-pub struct AvatarViews {
-    views: Option<moka::sync::Cache<Uuid, AvatarView>>,
-}
+pub type AvatarViews = Recent<Uuid, ImageView>;
 
-impl Default for AvatarViews {
+/// Accounts read recently, by id: events and their lists show the same senders and actors
+/// again and again.
+pub type RecentUsers = Recent<UserId, User>;
+
+impl<K, V> Default for Recent<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl AvatarViews {
+impl<K, V> Recent<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     pub fn new() -> Self {
-        let views = moka::sync::Cache::builder()
+        let values = moka::sync::Cache::builder()
             .max_capacity(100_000)
-            .time_to_live(AVATAR_TTL)
+            .time_to_live(RECENT_TTL)
             .build();
-        Self { views: Some(views) }
-    }
-
-    pub fn off() -> Self {
-        Self { views: None }
-    }
-
-    fn get(&self, media_id: Uuid) -> Option<AvatarView> {
-        self.views.as_ref()?.get(&media_id)
-    }
-
-    fn insert(&self, media_id: Uuid, view: AvatarView) {
-        if let Some(views) = &self.views {
-            views.insert(media_id, view);
+        Self {
+            values: Some(values),
         }
     }
-}
-
-/// Accounts read recently, by id: events and their lists show the same senders and actors again
-/// and again. Kept as long as a cached feed page may show an old profile (`FEED_PAGE_TTL`).
-#[derive(Clone)]
-pub struct RecentUsers {
-    users: Option<moka::sync::Cache<UserId, User>>,
-}
-
-impl Default for RecentUsers {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl RecentUsers {
-    pub fn new() -> Self {
-        let users = moka::sync::Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(crate::feed_pages::FEED_PAGE_TTL)
-            .build();
-        Self { users: Some(users) }
-    }
 
     pub fn off() -> Self {
-        Self { users: None }
+        Self { values: None }
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        self.values.as_ref()?.get(key)
+    }
+
+    fn insert(&self, key: K, value: V) {
+        if let Some(values) = &self.values {
+            values.insert(key, value);
+        }
     }
 }
 
@@ -280,7 +259,7 @@ impl App {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
         for id in ids {
-            match self.recent_users.users.as_ref().and_then(|c| c.get(id)) {
+            match self.recent_users.get(id) {
                 Some(user) => {
                     found.insert(*id, user);
                 }
@@ -291,9 +270,7 @@ impl App {
         missing.dedup();
         if !missing.is_empty() {
             for user in self.store.find_users(&missing).await? {
-                if let Some(cache) = &self.recent_users.users {
-                    cache.insert(user.id, user.clone());
-                }
+                self.recent_users.insert(user.id, user.clone());
                 found.insert(user.id, user);
             }
         }

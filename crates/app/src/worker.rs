@@ -284,16 +284,7 @@ impl Worker {
             .record(started.elapsed().as_secs_f64());
         let store = &self.app.store;
         let recorded = match outcome {
-            Ok(()) => match &self.finished {
-                Some(finished) => {
-                    // Only fails once the worker stops; then it is recorded here instead.
-                    match finished.send(job.id).await {
-                        Ok(()) => Ok(()),
-                        Err(_) => store.complete_job(job.id, &self.name).await,
-                    }
-                }
-                None => store.complete_job(job.id, &self.name).await,
-            },
+            Ok(()) => self.finish(job.id).await,
             Err(Retry(error)) => {
                 metrics::counter!("picshare_job_failures_total", "kind" => kind.clone())
                     .increment(1);
@@ -311,6 +302,16 @@ impl Worker {
         if let Err(err) = recorded {
             tracing::error!(job = %job.id, error = %err, "recording the job's outcome failed");
         }
+    }
+
+    /// Records a job done: through the batch deleter while `run` runs, else at once.
+    async fn finish(&self, id: uuid::Uuid) -> picshare_store::StoreResult<()> {
+        if let Some(finished) = &self.finished {
+            if finished.send(id).await.is_ok() {
+                return Ok(());
+            }
+        }
+        self.app.store.complete_job(id, &self.name).await
     }
 
     fn backoff(&self, attempt: i32) -> Duration {

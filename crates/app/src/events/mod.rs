@@ -2,7 +2,7 @@
 //! published once, after the write it tells of has committed; the bus carries it to every API
 //! instance (`LocalBus` in one process, `RedisBus` across processes), and each instance's `Hub`
 //! hands it to the sockets its recipients hold there. A socket that missed events (it was
-//! away, or Redis was) catches up from the stored notifications and messages (`App::replay`).
+//! away, or Redis was) catches up from the stored notifications and messages (`App::missed_events`).
 
 mod hub;
 mod redis;

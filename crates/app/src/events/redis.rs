@@ -82,8 +82,7 @@ async fn listen(
                     }
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
-                        let payload: Vec<u8> = message.get_payload_bytes().to_vec();
-                        match serde_json::from_slice::<Envelope>(&payload) {
+                        match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
                             Ok(envelope) => {
                                 hub.deliver(&envelope.recipients, &Arc::new(envelope.event))
                             }

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use picshare_app::notifications::{NotificationView, PostThumb};
+use picshare_app::notifications::NotificationView;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, AuthUser};
 use crate::pagination::{PageParams, Paging};
-use crate::routes::users::PublicUser;
+use crate::routes::users::{Image, PublicUser};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,24 +49,6 @@ impl From<picshare_domain::NotificationKind> for NotificationType {
     }
 }
 
-/// A small picture of the post a notification is about.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Thumb {
-    pub url: String,
-    pub width: u32,
-    pub height: u32,
-}
-
-impl From<PostThumb> for Thumb {
-    fn from(thumb: PostThumb) -> Self {
-        Self {
-            url: thumb.url,
-            width: thumb.width,
-            height: thumb.height,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NotificationResponse {
     pub id: Uuid,
@@ -79,7 +61,7 @@ pub struct NotificationResponse {
     pub conversation_id: Option<Uuid>,
     pub message_id: Option<Uuid>,
     /// The post's thumbnail, where the notification is about a post you may see.
-    pub post_thumb: Option<Thumb>,
+    pub post_thumb: Option<Image>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -129,7 +111,7 @@ pub async fn notification_responses(
                 comment_id: n.comment_id,
                 conversation_id: n.conversation_id,
                 message_id: n.message_id,
-                post_thumb: view.post_thumb.map(Thumb::from),
+                post_thumb: view.post_thumb.map(Image::from),
                 created_at: n.created_at,
                 read_at: n.read_at,
             }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use picshare_app::users::{AvatarView, ProfileChange, SignUp};
+use picshare_app::media_urls::ImageView;
+use picshare_app::users::{ProfileChange, SignUp};
 use picshare_domain::{User, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -24,9 +25,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_user, update_user))
 }
 
-/// An avatar picture in its served size.
+/// A picture in its served size (an avatar, a post's thumb).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Avatar {
+pub struct Image {
     pub url: String,
     pub width: u32,
     pub height: u32,
@@ -39,7 +40,7 @@ pub struct PublicUser {
     pub handle: String,
     pub display_name: String,
     pub bio: String,
-    pub avatar: Option<Avatar>,
+    pub avatar: Option<Image>,
     pub is_private: bool,
     pub followers_count: i64,
     pub following_count: i64,
@@ -61,8 +62,8 @@ pub struct PrivateUser {
     pub trust_level: &'static str,
 }
 
-impl From<AvatarView> for Avatar {
-    fn from(view: AvatarView) -> Self {
+impl From<ImageView> for Image {
+    fn from(view: ImageView) -> Self {
         Self {
             url: view.url,
             width: view.width,
@@ -74,7 +75,7 @@ impl From<AvatarView> for Avatar {
 impl PublicUser {
     /// The public view of `user`, with its avatar looked up.
     pub async fn load(state: &AppState, user: &User) -> Result<Self, ApiError> {
-        let avatar = state.app.avatar_of(user).await?.map(Avatar::from);
+        let avatar = state.app.avatar_of(user).await?.map(Image::from);
         Ok(Self {
             avatar,
             ..Self::from(user)
@@ -92,7 +93,7 @@ impl PublicUser {
             .into_iter()
             .map(|user| {
                 let public = Self {
-                    avatar: avatars.get(&user.id).cloned().map(Avatar::from),
+                    avatar: avatars.get(&user.id).cloned().map(Image::from),
                     ..Self::from(user)
                 };
                 (user.id, public)
