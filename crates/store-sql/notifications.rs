@@ -50,38 +50,38 @@ fn cause_of(n: &NewNotification) -> String {
     }
 }
 
-/// The row the notification stands on, by its actor (`$1`, `$2`), locked against deletion
+/// The row the notification stands on, by its actor (`$11`, `$12`), locked against deletion
 /// until the notification is recorded, so an undo that commits meanwhile sees it and hides it.
 fn cause_sql(n: &NewNotification) -> (String, Uuid, Uuid) {
     let actor = n.actor_id.0;
     let (sql, first, second) = match n.kind {
         NotificationKind::Follow => (
-            "SELECT 1 FROM follows WHERE follower_id = $1 AND followee_id = $2",
+            "SELECT 1 FROM follows WHERE follower_id = $11 AND followee_id = $12",
             actor,
             n.recipient_id.0,
         ),
         NotificationKind::FollowRequest => (
-            "SELECT 1 FROM follow_requests WHERE requester_id = $1 AND target_id = $2",
+            "SELECT 1 FROM follow_requests WHERE requester_id = $11 AND target_id = $12",
             actor,
             n.recipient_id.0,
         ),
         NotificationKind::Like => (
-            "SELECT 1 FROM likes WHERE user_id = $1 AND post_id = $2",
+            "SELECT 1 FROM likes WHERE user_id = $11 AND post_id = $12",
             actor,
             n.post_id.unwrap_or_default(),
         ),
         NotificationKind::Comment | NotificationKind::Mention if n.comment_id.is_some() => (
-            "SELECT 1 FROM comments WHERE author_id = $1 AND id = $2",
+            "SELECT 1 FROM comments WHERE author_id = $11 AND id = $12",
             actor,
             n.comment_id.unwrap_or_default(),
         ),
         NotificationKind::Comment | NotificationKind::Mention => (
-            "SELECT 1 FROM posts WHERE author_id = $1 AND id = $2",
+            "SELECT 1 FROM posts WHERE author_id = $11 AND id = $12",
             actor,
             n.post_id.unwrap_or_default(),
         ),
         NotificationKind::Message => (
-            "SELECT 1 FROM messages WHERE sender_id = $1 AND id = $2",
+            "SELECT 1 FROM messages WHERE sender_id = $11 AND id = $12",
             actor,
             n.message_id.unwrap_or_default(),
         ),
@@ -89,35 +89,21 @@ fn cause_sql(n: &NewNotification) -> (String, Uuid, Uuid) {
     (format!("{sql}{FOR_SHARE}"), first, second)
 }
 
-/// Whether the recipient may be told: not their own doing, no block between them and the actor,
-/// and (for anything on a post) the post is one they may see.
-async fn may_notify(tx: &mut Transaction<'_, Db>, n: &NewNotification) -> StoreResult<bool> {
-    if n.actor_id == n.recipient_id {
-        return Ok(false);
-    }
-    let allowed: bool = sqlx::query_scalar(
-        "SELECT NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.blocker_id = $1 AND b.blocked_id = $2)
-                     OR (b.blocker_id = $2 AND b.blocked_id = $1))
-             AND ($3 IS NULL OR EXISTS (
-                  SELECT 1 FROM posts p JOIN users a ON a.id = p.author_id
-                  WHERE p.id = $3
-                    AND NOT EXISTS (SELECT 1 FROM blocks b
-                          WHERE (b.blocker_id = $2 AND b.blocked_id = p.author_id)
-                             OR (b.blocker_id = p.author_id AND b.blocked_id = $2))
-                    AND (p.author_id = $2
-                         OR (p.visibility = 'public' AND NOT a.is_private)
-                         OR EXISTS (SELECT 1 FROM follows f
-                                    WHERE f.follower_id = $2 AND f.followee_id = p.author_id))))",
-    )
-    .bind(n.actor_id.0)
-    .bind(n.recipient_id.0)
-    .bind(n.post_id)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    Ok(allowed)
-}
+/// Whether the recipient (`$2`) may be told of the actor's (`$4`) doing: no block between them
+/// and, for anything on a post (`$5`), the post is one they may see.
+const MAY_NOTIFY: &str = "NOT EXISTS (SELECT 1 FROM blocks b
+          WHERE (b.blocker_id = $4 AND b.blocked_id = $2)
+             OR (b.blocker_id = $2 AND b.blocked_id = $4))
+     AND ($5 IS NULL OR EXISTS (
+          SELECT 1 FROM posts p JOIN users a ON a.id = p.author_id
+          WHERE p.id = $5
+            AND NOT EXISTS (SELECT 1 FROM blocks b
+                  WHERE (b.blocker_id = $2 AND b.blocked_id = p.author_id)
+                     OR (b.blocker_id = p.author_id AND b.blocked_id = $2))
+            AND (p.author_id = $2
+                 OR (p.visibility = 'public' AND NOT a.is_private)
+                 OR EXISTS (SELECT 1 FROM follows f
+                            WHERE f.follower_id = $2 AND f.followee_id = p.author_id))))";
 
 /// What becomes of a notification whose cause is undone.
 #[derive(Clone, Copy)]
@@ -207,55 +193,40 @@ fn into_notifications(rows: Vec<NotificationRow>) -> StoreResult<Vec<Notificatio
 
 #[async_trait]
 impl NotificationStore for SqlStore {
+    /// One statement: the cause still stands and the recipient may be told, then a new row, or
+    /// the hidden row of a redone cause shown again (its old id comes back: nothing new).
     async fn create_notification(&self, n: &NewNotification) -> StoreResult<Option<Notification>> {
-        let mut tx = self.write_tx().await?;
-        let (sql, first, second) = cause_sql(n);
-        let stands: Option<i32> = sqlx::query_scalar(&sql)
-            .bind(first)
-            .bind(second)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        if stands.is_none() || !may_notify(&mut tx, n).await? {
+        if n.actor_id == n.recipient_id {
             return Ok(None);
         }
-        let cause = cause_of(n);
-        let shown_again = sqlx::query(
-            "UPDATE notifications SET hidden = false
-             WHERE recipient_id = $1 AND cause = $2 AND hidden",
-        )
+        let (cause_sql, first, second) = cause_sql(n);
+        let row: Option<NotificationRow> = sqlx::query_as(&format!(
+            "INSERT INTO notifications (id, recipient_id, kind, actor_id, post_id, comment_id,
+                    conversation_id, message_id, cause, created_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+             WHERE EXISTS ({cause_sql}) AND {MAY_NOTIFY}
+             ON CONFLICT (recipient_id, cause) DO UPDATE SET hidden = false
+                 WHERE notifications.hidden
+             RETURNING {NOTIFICATION_COLUMNS}"
+        ))
+        .bind(n.id)
         .bind(n.recipient_id.0)
-        .bind(&cause)
-        .execute(&mut *tx)
+        .bind(n.kind.as_str())
+        .bind(n.actor_id.0)
+        .bind(n.post_id)
+        .bind(n.comment_id)
+        .bind(n.conversation_id)
+        .bind(n.message_id)
+        .bind(cause_of(n))
+        .bind(ts(n.created_at))
+        .bind(first)
+        .bind(second)
+        .fetch_optional(&self.writer)
         .await
-        .map_err(db_err)?
-        .rows_affected();
-        let created = if shown_again == 0 {
-            sqlx::query_as::<_, NotificationRow>(&format!(
-                "INSERT INTO notifications (id, recipient_id, kind, actor_id, post_id, comment_id,
-                        conversation_id, message_id, cause, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                 ON CONFLICT (recipient_id, cause) DO NOTHING
-                 RETURNING {NOTIFICATION_COLUMNS}"
-            ))
-            .bind(n.id)
-            .bind(n.recipient_id.0)
-            .bind(n.kind.as_str())
-            .bind(n.actor_id.0)
-            .bind(n.post_id)
-            .bind(n.comment_id)
-            .bind(n.conversation_id)
-            .bind(n.message_id)
-            .bind(&cause)
-            .bind(ts(n.created_at))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-        } else {
-            None
-        };
-        tx.commit().await.map_err(db_err)?;
-        created.map(NotificationRow::into_notification).transpose()
+        .map_err(db_err)?;
+        row.filter(|row| row.id == n.id)
+            .map(NotificationRow::into_notification)
+            .transpose()
     }
 
     async fn notifications(

@@ -148,7 +148,7 @@ impl App {
     async fn start_timeline(&self, viewer: UserId, restart: bool) -> AppResult<()> {
         let build = job(BUILD_TIMELINE, &BuildTimelineJob { user_id: viewer.0 }, 5)?;
         if self.store.start_timeline(viewer, &build, restart).await? {
-            self.jobs_waiting.notify_one();
+            self.wake_workers().await;
         }
         Ok(())
     }

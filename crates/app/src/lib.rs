@@ -57,8 +57,8 @@ pub struct App {
     pub media: Arc<media::MediaSettings>,
     /// Signs links to non-public media.
     pub media_urls: Arc<media_urls::MediaUrls>,
-    /// Woken when this process enqueues a job, so a worker in the same process starts it at
-    /// once instead of at its next poll.
+    /// What this process's worker waits on between polls: woken through the event bus when any
+    /// process enqueues a job ([`App::wake_workers`]), so jobs start at once.
     pub jobs_waiting: Arc<tokio::sync::Notify>,
     /// Feed pages read recently (`FeedPages::off()` without in-process caches).
     pub feed_pages: feed_pages::FeedPages,
@@ -71,6 +71,11 @@ pub struct App {
 }
 
 impl App {
+    /// After a write that enqueued jobs has committed: workers everywhere start them now.
+    pub(crate) async fn wake_workers(&self) {
+        self.events.wake_workers().await;
+    }
+
     /// Names of the dependencies that do not answer right now (empty when ready).
     pub async fn readiness_failures(&self) -> Vec<&'static str> {
         let database = tokio::time::timeout(std::time::Duration::from_secs(2), self.store.ping());

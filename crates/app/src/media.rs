@@ -214,6 +214,7 @@ impl App {
                 }
                 return Err(AppError::Precondition("this upload has expired"));
             }
+            self.wake_workers().await;
         }
         self.own_media(caller, id).await
     }

@@ -220,7 +220,7 @@ impl App {
             SendOutcome::NotParticipant => return Err(AppError::NotFound),
         };
         if created {
-            self.jobs_waiting.notify_one();
+            self.wake_workers().await;
             let event = Event {
                 id: message.id,
                 data: EventData::MessageCreated(message.clone()),

@@ -105,7 +105,7 @@ impl App {
         }
         match self.store.create_post(&new, &jobs).await? {
             Ok(post) => {
-                self.jobs_waiting.notify_one();
+                self.wake_workers().await;
                 self.view(caller.into(), post).await
             }
             Err(_) => Err(ValidationErrors::single(
@@ -165,7 +165,7 @@ impl App {
         }
         match self.store.update_post(id, &update, &jobs).await? {
             Ok(post) => {
-                self.jobs_waiting.notify_one();
+                self.wake_workers().await;
                 self.view(caller.into(), post).await
             }
             Err(PostRefusal::NotFound) => Err(AppError::NotFound),
@@ -239,7 +239,7 @@ impl App {
             liker: caller.user_id.0,
         })?;
         let count = self.store.like(id, caller.user_id, &notify).await?;
-        self.jobs_waiting.notify_one();
+        self.wake_workers().await;
         Ok(count)
     }
 
@@ -279,7 +279,7 @@ impl App {
         };
         let notify = notify_job(NotifyJob::Comment { comment: new.id })?;
         let comment = self.store.add_comment(&new, &notify).await?;
-        self.jobs_waiting.notify_one();
+        self.wake_workers().await;
         let author = self.find_user(&UserLookup::Id(caller.user_id)).await?;
         Ok((comment, author))
     }

@@ -63,6 +63,7 @@ impl App {
                 self.store
                     .request_follow(caller.user_id, target.id, &notify)
                     .await?;
+                self.wake_workers().await;
             } else {
                 let caps = self.settings.follow_caps;
                 let notify = notify_job(NotifyJob::Follow {
@@ -74,7 +75,7 @@ impl App {
                     .follow(caller.user_id, target.id, caps, &notify)
                     .await?
                 {
-                    FollowOutcome::Following => {}
+                    FollowOutcome::Following => self.wake_workers().await,
                     FollowOutcome::LimitReached => return Err(AppError::FollowLimitReached),
                     // Blocked in the meantime: as if they did not exist.
                     FollowOutcome::Blocked => return Err(AppError::NotFound),
@@ -167,7 +168,10 @@ impl App {
             None => Err(AppError::NotFound),
             Some(FollowOutcome::LimitReached) => Err(AppError::FollowLimitReached),
             Some(FollowOutcome::Blocked) => Err(AppError::NotFound),
-            Some(FollowOutcome::Following) => Ok(()),
+            Some(FollowOutcome::Following) => {
+                self.wake_workers().await;
+                Ok(())
+            }
         }
     }
 

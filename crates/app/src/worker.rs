@@ -140,14 +140,17 @@ impl Worker {
             while running.try_join_next().is_some() {}
             let mut idle = true;
             let mut full = false;
-            for (lane, lane_slots) in [
-                (JobLane::Light, &self.light_slots),
-                (JobLane::Heavy, &self.slots),
+            for (lane, lane_slots, capacity) in [
+                (JobLane::Light, &self.light_slots, self.settings.light_slots),
+                (JobLane::Heavy, &self.slots, self.settings.concurrency),
             ] {
                 // Slots are taken before claiming, so every claimed job has one to run in.
                 let slots: Vec<_> =
                     std::iter::from_fn(|| lane_slots.clone().try_acquire_owned().ok()).collect();
-                if slots.is_empty() {
+                // While a lane is busy it claims once a quarter of its slots are free, not once
+                // per finished job: one claim query serves several short jobs.
+                let busy = slots.len() < capacity.max(1);
+                if slots.is_empty() || (busy && slots.len() < capacity.div_ceil(4)) {
                     full = true;
                     continue;
                 }

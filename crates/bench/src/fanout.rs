@@ -46,7 +46,11 @@ pub async fn prepare(
     Ok(Followers { tokens })
 }
 
-async fn first_page(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<Value> {
+pub async fn first_page(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> anyhow::Result<Value> {
     Ok(client
         .get(format!("{base}/v1/feed?limit=5"))
         .bearer_auth(token)
@@ -57,6 +61,25 @@ async fn first_page(client: &reqwest::Client, base: &str, token: &str) -> anyhow
         .await?)
 }
 
+/// Feed jobs (fan-outs and timeline builds) queued or running, from `/metrics`.
+pub async fn feed_jobs_waiting(client: &reqwest::Client, base: &str) -> anyhow::Result<f64> {
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(metrics
+        .lines()
+        .filter(|line| {
+            line.starts_with("picshare_jobs{")
+                && (line.contains("fan_out_post") || line.contains("build_timeline"))
+                && (line.contains("\"queued\"") || line.contains("\"running\""))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
 /// Waits until no feed job is queued or running; how long that took.
 pub async fn feed_jobs_drained(
     client: &reqwest::Client,
@@ -65,21 +88,7 @@ pub async fn feed_jobs_drained(
 ) -> anyhow::Result<Duration> {
     let started = Instant::now();
     loop {
-        let metrics = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let waiting: f64 = metrics
-            .lines()
-            .filter(|line| {
-                line.starts_with("picshare_jobs{")
-                    && (line.contains("fan_out_post") || line.contains("build_timeline"))
-                    && (line.contains("\"queued\"") || line.contains("\"running\""))
-            })
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
+        let waiting = feed_jobs_waiting(client, base).await?;
         if waiting == 0.0 {
             return Ok(started.elapsed());
         }

@@ -8,6 +8,7 @@ use sqlx::{PgPool, QueryBuilder, SqlitePool};
 use crate::dataset::{Dataset, media_of};
 
 const BATCH: usize = 5_000;
+const BLURHASH: &str = "LEHV6nWB2yk8pyo0adR*.7kCMdnj";
 
 /// What the worker would have stored for a 1080×810 photo.
 fn variants(media: &uuid::Uuid) -> String {
@@ -18,19 +19,17 @@ fn variants(media: &uuid::Uuid) -> String {
     .to_string()
 }
 
-/// Every generated post's media item, then the hot author's spare uploads: (media, owner, post).
-fn media_rows(
-    data: &Dataset,
-) -> impl Iterator<Item = (uuid::Uuid, uuid::Uuid, Option<uuid::Uuid>)> {
+/// Every generated post's media item, then the hot author's spare uploads: (media, owner).
+fn media_rows(data: &Dataset) -> Vec<(uuid::Uuid, uuid::Uuid)> {
     let posts = data
         .posts
         .iter()
-        .map(|(author, id)| (media_of(*id), data.users[*author], Some(*id)));
+        .map(|(author, id)| (media_of(*id), data.users[*author]));
     let spare = data
         .spare_media
         .iter()
-        .map(|id| (*id, data.users[data.hot_author], None));
-    posts.chain(spare)
+        .map(|id| (*id, data.users[data.hot_author]));
+    posts.chain(spare).collect()
 }
 
 fn handle(index: usize) -> String {
@@ -94,29 +93,7 @@ pub async fn sqlite(pool: &SqlitePool, data: &Dataset, password_hash: &str) -> a
         });
         insert.build().execute(pool).await?;
     }
-    let media: Vec<_> = media_rows(data).collect();
-    for chunk in media.chunks(BATCH / 10) {
-        let mut insert = QueryBuilder::new(
-            "INSERT INTO media (id, owner_id, purpose, status, content_type, size_bytes, width, height,
-                                blurhash, variants, upload_expires_at, created_at, updated_at) ",
-        );
-        insert.push_values(chunk, |mut row, (id, owner, _)| {
-            row.push_bind(*id)
-                .push_bind(*owner)
-                .push_bind("post")
-                .push_bind("ready")
-                .push_bind("image/jpeg")
-                .push_bind(2_000_000)
-                .push_bind(1080)
-                .push_bind(810)
-                .push_bind("LEHV6nWB2yk8pyo0adR*.7kCMdnj")
-                .push_bind(variants(id))
-                .push_bind(micros(id))
-                .push_bind(micros(id))
-                .push_bind(micros(id));
-        });
-        insert.build().execute(pool).await?;
-    }
+    sqlite_media(pool, &media_rows(data)).await?;
     for chunk in data.posts.chunks(BATCH / 5) {
         let mut insert = QueryBuilder::new("INSERT INTO post_media (post_id, media_id, position) ");
         insert.push_values(chunk, |mut row, (_, id)| {
@@ -182,31 +159,10 @@ pub async fn postgres(pool: &PgPool, data: &Dataset, password_hash: &str) -> any
         .execute(pool)
         .await?;
     }
-    let media: Vec<_> = media_rows(data).collect();
-    for chunk in media.chunks(BATCH * 2) {
-        let ids: Vec<uuid::Uuid> = chunk.iter().map(|(id, _, _)| *id).collect();
-        let owners: Vec<uuid::Uuid> = chunk.iter().map(|(_, owner, _)| *owner).collect();
-        let variants: Vec<String> = ids.iter().map(variants).collect();
-        let times: Vec<time::OffsetDateTime> = ids.iter().map(timestamp).collect();
-        sqlx::query(
-            "INSERT INTO media (id, owner_id, purpose, status, content_type, size_bytes, width, height,
-                                blurhash, variants, upload_expires_at, created_at, updated_at)
-             SELECT id, owner, 'post', 'ready', 'image/jpeg', 2000000, 1080, 810,
-                    'LEHV6nWB2yk8pyo0adR*.7kCMdnj', variants::jsonb, at, at, at
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) AS t(id, owner, variants, at)",
-        )
-        .bind(&ids)
-        .bind(&owners)
-        .bind(&variants)
-        .bind(&times)
-        .execute(pool)
-        .await?;
-        let attached: Vec<(uuid::Uuid, uuid::Uuid)> = chunk
-            .iter()
-            .filter_map(|(id, _, post)| post.map(|post| (post, *id)))
-            .collect();
-        let posts: Vec<uuid::Uuid> = attached.iter().map(|(post, _)| *post).collect();
-        let media: Vec<uuid::Uuid> = attached.iter().map(|(_, media)| *media).collect();
+    postgres_media(pool, &media_rows(data)).await?;
+    for chunk in data.posts.chunks(BATCH * 4) {
+        let posts: Vec<uuid::Uuid> = chunk.iter().map(|(_, id)| *id).collect();
+        let media: Vec<uuid::Uuid> = posts.iter().map(|id| media_of(*id)).collect();
         sqlx::query(
             "INSERT INTO post_media (post_id, media_id, position)
              SELECT post, media, 0 FROM UNNEST($1::uuid[], $2::uuid[]) AS t(post, media)",
@@ -226,4 +182,66 @@ pub async fn postgres(pool: &PgPool, data: &Dataset, password_hash: &str) -> any
 
 pub fn handle_of(index: usize) -> String {
     handle(index)
+}
+
+/// Ready, unattached post media for `(media, owner)` pairs, as the worker would have left them.
+pub async fn ready_media(
+    database_url: &str,
+    rows: &[(uuid::Uuid, uuid::Uuid)],
+) -> anyhow::Result<()> {
+    if database_url.starts_with("sqlite:") {
+        sqlite_media(&SqlitePool::connect(database_url).await?, rows).await
+    } else {
+        postgres_media(&PgPool::connect(database_url).await?, rows).await
+    }
+}
+
+async fn sqlite_media(pool: &SqlitePool, rows: &[(uuid::Uuid, uuid::Uuid)]) -> anyhow::Result<()> {
+    for chunk in rows.chunks(BATCH / 10) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO media (id, owner_id, purpose, status, content_type, size_bytes, width, height,
+                                blurhash, variants, upload_expires_at, created_at, updated_at) ",
+        );
+        insert.push_values(chunk, |mut row, (id, owner)| {
+            row.push_bind(*id)
+                .push_bind(*owner)
+                .push_bind("post")
+                .push_bind("ready")
+                .push_bind("image/jpeg")
+                .push_bind(2_000_000)
+                .push_bind(1080)
+                .push_bind(810)
+                .push_bind(BLURHASH)
+                .push_bind(variants(id))
+                .push_bind(micros(id))
+                .push_bind(micros(id))
+                .push_bind(micros(id));
+        });
+        insert.build().execute(pool).await?;
+    }
+    Ok(())
+}
+
+async fn postgres_media(pool: &PgPool, rows: &[(uuid::Uuid, uuid::Uuid)]) -> anyhow::Result<()> {
+    for chunk in rows.chunks(BATCH * 2) {
+        let ids: Vec<uuid::Uuid> = chunk.iter().map(|(id, _)| *id).collect();
+        let owners: Vec<uuid::Uuid> = chunk.iter().map(|(_, owner)| *owner).collect();
+        let variants: Vec<String> = ids.iter().map(variants).collect();
+        let times: Vec<time::OffsetDateTime> = ids.iter().map(timestamp).collect();
+        sqlx::query(
+            "INSERT INTO media (id, owner_id, purpose, status, content_type, size_bytes, width, height,
+                                blurhash, variants, upload_expires_at, created_at, updated_at)
+             SELECT id, owner, 'post', 'ready', 'image/jpeg', 2000000, 1080, 810,
+                    $5, variants::jsonb, at, at, at
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) AS t(id, owner, variants, at)",
+        )
+        .bind(&ids)
+        .bind(&owners)
+        .bind(&variants)
+        .bind(&times)
+        .bind(BLURHASH)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
 }

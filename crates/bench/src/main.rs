@@ -7,6 +7,8 @@
 //! picshare-bench realtime --url http://127.0.0.1:8080 --database-url … --token-key-file …
 //! ```
 
+mod accounts;
+mod burst;
 mod dataset;
 mod driver;
 mod fanout;
@@ -93,6 +95,18 @@ enum Command {
         /// Follows made for the notification queue phase.
         #[arg(long, default_value_t = 20_000)]
         follows: usize,
+        /// Seconds of the fan-out burst phase (0 skips it).
+        #[arg(long, default_value_t = 60)]
+        burst_secs: u64,
+        /// Followers of the bursting author, each with a timeline.
+        #[arg(long, default_value_t = 2000)]
+        burst_followers: usize,
+        /// The bursting author's posts per second.
+        #[arg(long, default_value_t = 10)]
+        burst_rate: u32,
+        /// Likes per second between other users during the burst.
+        #[arg(long, default_value_t = 20)]
+        likes_rate: u32,
     },
     /// Time the feed read path against the naive query (same dataset arguments as generate).
     Baseline {
@@ -251,6 +265,10 @@ async fn main() -> anyhow::Result<()> {
             duration_secs,
             pid,
             follows,
+            burst_secs,
+            burst_followers,
+            burst_rate,
+            likes_rate,
         } => {
             let store = open_store(&database_url).await?;
             let key = picshare_app::tokens::load_or_create_signing_key(&token_key_file)?;
@@ -272,6 +290,12 @@ async fn main() -> anyhow::Result<()> {
                 duration: Duration::from_secs(duration_secs),
                 pids: pid,
                 follows,
+                burst: (burst_secs > 0).then(|| burst::Burst {
+                    followers: burst_followers,
+                    rate: burst_rate,
+                    duration: Duration::from_secs(burst_secs),
+                    likes_rate,
+                }),
             };
             let report = realtime::run(store, tokens, setup).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use picshare_domain::{DisplayName, Email, Handle, NewUser, Role, UserId};
+use picshare_domain::UserId;
 use picshare_store::Store;
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::accounts::{accounts, ws_request};
 
 pub struct Setup {
     pub urls: Vec<String>,
@@ -25,6 +26,8 @@ pub struct Setup {
     pub duration: Duration,
     pub pids: Vec<u32>,
     pub follows: usize,
+    /// The fan-out burst phase, unless skipped.
+    pub burst: Option<crate::burst::Burst>,
 }
 
 struct Sent {
@@ -43,44 +46,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// Accounts made straight in the store (no password hashing), with access tokens.
-async fn accounts(
-    store: &Arc<dyn Store>,
-    tokens: &picshare_app::TokenService,
-    count: usize,
-) -> anyhow::Result<Vec<(UserId, String)>> {
-    let run = uuid::Uuid::now_v7().simple().to_string();
-    let mut users = Vec::with_capacity(count);
-    for i in 0..count {
-        let handle = format!("rt{}_{i}", &run[20..]);
-        let user = store
-            .create_user(&NewUser {
-                id: UserId::generate(),
-                handle: Handle::parse(&handle).map_err(anyhow::Error::msg)?,
-                email: Email::parse(&format!("{handle}@example.com"))
-                    .map_err(anyhow::Error::msg)?,
-                password_hash: "$argon2id$unused".into(),
-                display_name: DisplayName::default(),
-                role: Role::User,
-                created_at: time::OffsetDateTime::now_utc(),
-            })
-            .await?;
-        users.push((user.id, tokens.issue_access_token(user.id)?));
-    }
-    Ok(users)
-}
-
-fn ws_request(
-    base: &str,
-    token: &str,
-) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
-    let mut request = format!("{}/v1/ws", base.replacen("http", "ws", 1)).into_client_request()?;
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(request)
 }
 
 pub async fn run(
@@ -228,7 +193,23 @@ pub async fn run(
         reader.abort();
     }
     let queue = notification_queue(&client, &store, &setup, &users).await?;
-    Ok(json!({"messages": report, "notification_queue": queue}))
+    let burst = match &setup.burst {
+        Some(burst) => {
+            let urls = &setup.urls;
+            crate::burst::run(
+                &client,
+                &store,
+                &tokens,
+                urls,
+                &setup.database_url,
+                &users,
+                burst,
+            )
+            .await?
+        }
+        None => Value::Null,
+    };
+    Ok(json!({"messages": report, "notification_queue": queue, "fan_out_burst": burst}))
 }
 
 /// Runs one statement on the benchmark's database; the first column of its one row.
@@ -264,8 +245,9 @@ async fn follow_notifications(
 
 /// The notification queue, twice: follows as fast as the API takes them (each enqueues a
 /// notification job in its transaction), until every one's notification exists; then the same
-/// causes' jobs enqueued again at once into the store (their notifications removed first), until
-/// the workers have made them all: jobs per second through the queue alone.
+/// causes' jobs enqueued again into the store (their notifications removed first), due a day
+/// later, and made due all at once: jobs per second through the queue alone, from the moment
+/// they are due until the workers have made every notification.
 async fn notification_queue(
     client: &reqwest::Client,
     store: &Arc<dyn Store>,
@@ -308,7 +290,7 @@ async fn notification_queue(
                         id: uuid::Uuid::now_v7(),
                         kind: picshare_app::jobs::NOTIFY.into(),
                         payload: serde_json::to_string(&job)?,
-                        run_at: time::OffsetDateTime::now_utc(),
+                        run_at: time::OffsetDateTime::now_utc() + time::Duration::days(1),
                         max_attempts: 8,
                         priority: 0,
                     })
@@ -322,8 +304,9 @@ async fn notification_queue(
         .into_iter()
         .collect::<anyhow::Result<Vec<_>>>()?;
     let enqueue_seconds = started_again.elapsed().as_secs_f64();
-    let (remade, drain_seconds) =
-        follow_notifications(&setup.database_url, made, started_again).await?;
+    let due = Instant::now();
+    make_notify_jobs_due(&setup.database_url).await?;
+    let (remade, drain_seconds) = follow_notifications(&setup.database_url, made, due).await?;
     Ok(json!({
         "through_the_api": {
             "follows": follows.len(),
@@ -341,6 +324,20 @@ async fn notification_queue(
             "seconds": drain_seconds,
         },
     }))
+}
+
+async fn make_notify_jobs_due(database_url: &str) -> anyhow::Result<()> {
+    let sql = "UPDATE jobs SET run_at = $1 WHERE kind = 'notify' AND state = 'queued'";
+    if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000;
+        sqlx::query(sql).bind(now as i64).execute(&pool).await?;
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await?;
+        let now = time::OffsetDateTime::now_utc();
+        sqlx::query(sql).bind(now).execute(&pool).await?;
+    }
+    Ok(())
 }
 
 async fn drop_follow_notifications(database_url: &str) -> anyhow::Result<()> {

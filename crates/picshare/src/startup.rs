@@ -67,10 +67,12 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>
 /// The limiter and the event bus: in process, or shared by every instance through Redis.
 async fn shared_state(
     settings: &Settings,
+    jobs_waiting: Arc<tokio::sync::Notify>,
 ) -> anyhow::Result<(Arc<dyn Limiter>, Arc<dyn EventBus>)> {
     let hub = Hub::new(settings.ws_send_queue);
     let Some(url) = &settings.redis_url else {
-        return Ok((Arc::new(MemoryLimiter::new()), Arc::new(LocalBus::new(hub))));
+        let bus = LocalBus::new(hub, jobs_waiting);
+        return Ok((Arc::new(MemoryLimiter::new()), Arc::new(bus)));
     };
     let client = redis::Client::open(url.as_str()).context("PICSHARE_REDIS_URL")?;
     let config = redis::aio::ConnectionManagerConfig::new()
@@ -85,7 +87,7 @@ async fn shared_state(
     .context("connecting to Redis timed out")?
     .context("connecting to Redis (PICSHARE_REDIS_URL)")?;
     let prefix = &settings.redis_prefix;
-    let bus = RedisBus::start(client, manager.clone(), prefix, hub).await;
+    let bus = RedisBus::start(client, manager.clone(), prefix, hub, jobs_waiting).await;
     Ok((Arc::new(RedisLimiter::new(manager, prefix)), Arc::new(bus)))
 }
 
@@ -124,7 +126,8 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     let media_urls = MediaUrls::new(tokens.derived_key("media links"), settings.media_url_ttl)?;
     let workers = settings.password_hash_workers;
     let hasher = PasswordHasherPool::new(workers, workers * HASH_QUEUE_PER_WORKER)?;
-    let (limiter, events) = shared_state(settings).await?;
+    let jobs_waiting = Arc::new(tokio::sync::Notify::new());
+    let (limiter, events) = shared_state(settings, jobs_waiting.clone()).await?;
     Ok(App {
         store,
         hasher: Arc::new(hasher),
@@ -157,7 +160,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             follow_caps: settings.follow_caps,
             feed_timelines: settings.feed_timelines,
         }),
-        jobs_waiting: Arc::new(tokio::sync::Notify::new()),
+        jobs_waiting,
         feed_pages: if settings.caches {
             FeedPages::new()
         } else {

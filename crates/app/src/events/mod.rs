@@ -60,6 +60,10 @@ pub trait EventBus: Send + Sync {
     /// an event that cannot be carried is logged and left to replay.
     async fn publish(&self, recipients: &[UserId], event: Event);
 
+    /// Tells the workers of every process that jobs were just enqueued, so they need not wait
+    /// for their next poll. A hint: lost wake-ups cost at most one poll interval.
+    async fn wake_workers(&self);
+
     /// This instance's sockets.
     fn hub(&self) -> &Arc<Hub>;
 }
@@ -67,11 +71,13 @@ pub trait EventBus: Send + Sync {
 /// Delivery within one process (the embedded shape).
 pub struct LocalBus {
     hub: Arc<Hub>,
+    jobs_waiting: Arc<tokio::sync::Notify>,
 }
 
 impl LocalBus {
-    pub fn new(hub: Arc<Hub>) -> Self {
-        Self { hub }
+    /// `jobs_waiting` is what this process's worker waits on between polls.
+    pub fn new(hub: Arc<Hub>, jobs_waiting: Arc<tokio::sync::Notify>) -> Self {
+        Self { hub, jobs_waiting }
     }
 }
 
@@ -79,6 +85,10 @@ impl LocalBus {
 impl EventBus for LocalBus {
     async fn publish(&self, recipients: &[UserId], event: Event) {
         self.hub.deliver(recipients, &Arc::new(event));
+    }
+
+    async fn wake_workers(&self) {
+        self.jobs_waiting.notify_one();
     }
 
     fn hub(&self) -> &Arc<Hub> {

@@ -1,8 +1,10 @@
 //! Events across API instances through Redis pub/sub: every instance publishes to one channel
 //! and hands what it receives to its own hub. Redis going away loses only live delivery: each
 //! instance keeps its sockets, reconnects with backoff, and clients catch up by resuming.
+//! A second channel wakes the workers of every process when jobs are enqueued.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,30 +28,52 @@ struct Envelope {
 pub struct RedisBus {
     hub: Arc<Hub>,
     publisher: ConnectionManager,
-    channel: String,
+    channels: Channels,
+    jobs_waiting: Arc<tokio::sync::Notify>,
+    /// A wake-up is about to be published: later ones until then are covered by it.
+    wake_pending: Arc<AtomicBool>,
     listener: tokio::task::JoinHandle<()>,
 }
 
+#[derive(Clone)]
+struct Channels {
+    events: String,
+    jobs: String,
+}
+
 impl RedisBus {
-    /// Starts listening on `<prefix>:events` for this instance's hub; returns once subscribed
-    /// (or after `CONNECT_TIMEOUT`, the listener trying on), so that an instance that answers
-    /// requests also hears the others' events.
+    /// Starts listening on `<prefix>:events` for this instance's hub and on `<prefix>:jobs` for
+    /// this process's worker (`jobs_waiting`); returns once subscribed (or after
+    /// `CONNECT_TIMEOUT`, the listener trying on), so that an instance that answers requests
+    /// also hears the others' events.
     pub async fn start(
         client: redis::Client,
         publisher: ConnectionManager,
         prefix: &str,
         hub: Arc<Hub>,
+        jobs_waiting: Arc<tokio::sync::Notify>,
     ) -> Self {
-        let channel = format!("{prefix}:events");
+        let channels = Channels {
+            events: format!("{prefix}:events"),
+            jobs: format!("{prefix}:jobs"),
+        };
         let (subscribed, ready) = tokio::sync::oneshot::channel();
-        let listener = tokio::spawn(listen(client, channel.clone(), hub.clone(), subscribed));
+        let listener = tokio::spawn(listen(
+            client,
+            channels.clone(),
+            hub.clone(),
+            jobs_waiting.clone(),
+            subscribed,
+        ));
         if tokio::time::timeout(CONNECT_TIMEOUT, ready).await.is_err() {
             tracing::warn!("not yet subscribed to events; delivery across instances starts later");
         }
         Self {
             hub,
             publisher,
-            channel,
+            channels,
+            jobs_waiting,
+            wake_pending: Arc::new(AtomicBool::new(false)),
             listener,
         }
     }
@@ -65,23 +89,29 @@ impl Drop for RedisBus {
 /// subscription drops.
 async fn listen(
     client: redis::Client,
-    channel: String,
+    channels: Channels,
     hub: Arc<Hub>,
+    jobs_waiting: Arc<tokio::sync::Notify>,
     subscribed: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut subscribed = Some(subscribed);
     let mut backoff = Duration::from_millis(100);
     loop {
         match tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub()).await {
-            Ok(Ok(mut pubsub)) => match pubsub.subscribe(&channel).await {
+            Ok(Ok(mut pubsub)) => match pubsub.subscribe(&[&channels.events, &channels.jobs]).await
+            {
                 Ok(()) => {
-                    tracing::info!(channel, "listening for events");
+                    tracing::info!(channel = channels.events, "listening for events");
                     backoff = Duration::from_millis(100);
                     if let Some(subscribed) = subscribed.take() {
                         let _ = subscribed.send(());
                     }
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
+                        if message.get_channel_name() == channels.jobs {
+                            jobs_waiting.notify_one();
+                            continue;
+                        }
                         match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
                             Ok(envelope) => {
                                 hub.deliver(&envelope.recipients, &Arc::new(envelope.event))
@@ -120,7 +150,7 @@ impl EventBus for RedisBus {
         let sent = tokio::time::timeout(
             PUBLISH_TIMEOUT,
             redis::cmd("PUBLISH")
-                .arg(&self.channel)
+                .arg(&self.channels.events)
                 .arg(payload)
                 .query_async::<i64>(&mut connection),
         )
@@ -133,6 +163,28 @@ impl EventBus for RedisBus {
             self.hub
                 .deliver(&envelope.recipients, &Arc::new(envelope.event));
         }
+    }
+
+    async fn wake_workers(&self) {
+        self.jobs_waiting.notify_one();
+        if self.wake_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (mut connection, channel) = (self.publisher.clone(), self.channels.jobs.clone());
+        let pending = self.wake_pending.clone();
+        // Off the request's path; cleared before publishing, so a job enqueued after the
+        // clear asks for a wake-up of its own.
+        tokio::spawn(async move {
+            pending.store(false, Ordering::Release);
+            let _ = tokio::time::timeout(
+                PUBLISH_TIMEOUT,
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg("")
+                    .query_async::<i64>(&mut connection),
+            )
+            .await;
+        });
     }
 
     fn hub(&self) -> &Arc<Hub> {

@@ -429,16 +429,55 @@ impl TestApp {
         }
     }
 
-    /// Runs raw SQL against the test database (to corrupt counters on purpose).
+    /// Runs raw SQL, one or more statements without parameters, against the test database (to
+    /// corrupt counters on purpose, to stall writers).
     pub async fn execute_sql(&self, sql: &str) {
         let url = self.config.database_url.clone().expect("database url");
         if url.starts_with("sqlite:") {
             let pool = sqlx::SqlitePool::connect(&url).await.expect("sqlite");
-            sqlx::query(sql).execute(&pool).await.expect("sql");
+            sqlx::raw_sql(sql).execute(&pool).await.expect("sql");
         } else {
             let pool = sqlx::PgPool::connect(&url).await.expect("postgres");
-            sqlx::query(sql).execute(&pool).await.expect("sql");
+            sqlx::raw_sql(sql).execute(&pool).await.expect("sql");
         }
+    }
+
+    /// Makes every insert into `table` stall inside its transaction until
+    /// [`TestApp::unstall_inserts`]: a writer is caught in the middle of its work.
+    pub async fn stall_inserts(&self, table: &str) {
+        let sql = if self.is_sqlite() {
+            // A cross join too large to finish: the insert holds the write lock until killed.
+            format!(
+                "CREATE TABLE stall (x INTEGER);
+                 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000)
+                     INSERT INTO stall SELECT x FROM c;
+                 CREATE TRIGGER stall_{table} BEFORE INSERT ON {table}
+                     BEGIN SELECT count(*) FROM stall a, stall b, stall c; END;"
+            )
+        } else {
+            format!(
+                "CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql
+                     AS $$ BEGIN PERFORM pg_sleep(600); RETURN NEW; END $$;
+                 CREATE TRIGGER stall_{table} BEFORE INSERT ON {table}
+                     FOR EACH ROW EXECUTE FUNCTION stall();"
+            )
+        };
+        self.execute_sql(&sql).await;
+    }
+
+    /// Ends [`TestApp::stall_inserts`]. On PostgreSQL it first ends the server sessions still
+    /// sleeping in the trigger: a killed client's session runs on until its statement ends.
+    pub async fn unstall_inserts(&self, table: &str) {
+        let sql = if self.is_sqlite() {
+            format!("DROP TRIGGER stall_{table}; DROP TABLE stall;")
+        } else {
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event = 'PgSleep';
+                 DROP TRIGGER stall_{table} ON {table}; DROP FUNCTION stall();"
+            )
+        };
+        self.execute_sql(&sql).await;
     }
 
     /// One integer from raw SQL against the test database (to observe what the API does not show).

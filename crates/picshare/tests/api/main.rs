@@ -14,6 +14,7 @@ mod messaging;
 mod notifications;
 mod ops;
 mod posts;
+mod processes;
 mod realtime;
 mod social;
 mod store_conformance;

@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::processes::Process;
 
 async fn notifications(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
     let response = app
@@ -396,34 +397,54 @@ async fn a_notification_waits_for_no_backlog_of_other_jobs() {
 }
 
 #[tokio::test]
-async fn a_worker_that_dies_mid_notification_leaves_it_to_another_exactly_once() {
+async fn a_worker_process_killed_mid_notification_leaves_it_to_another_exactly_once() {
     let app = spawn_app().await;
     let (alice, alice_token) = app.quick_user("alice").await;
-    let (_bob, bob_token) = app.quick_user("bob").await;
+    let (bob, bob_token) = app.quick_user("bob").await;
+    let mut socket = crate::realtime::connect(&app, &alice_token, "").await;
+    app.stall_inserts("notifications").await;
     app.post_empty(&format!("/v1/users/{alice}/follow"), Some(&bob_token))
         .await;
-    let lease = std::time::Duration::from_millis(300);
-    let claimed = app
-        .store()
-        .claim_jobs(
-            "dying-worker",
-            time::OffsetDateTime::now_utc(),
-            lease,
-            10,
-            picshare_store::JobLane::Light,
-        )
-        .await
-        .unwrap();
-    assert_eq!(claimed.len(), 1);
+    let mut worker = Process::start(
+        &app.config,
+        "worker",
+        &[
+            ("PICSHARE_JOB_LEASE_SECS", "1"),
+            ("PICSHARE_LOG_LEVEL", "error"),
+        ],
+    );
+    let running = "SELECT count(*) FROM jobs WHERE state = 'running'";
+    for _ in 0..200 {
+        if app.query_i64(running).await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.query_i64(running).await, 1, "the worker took the job");
+    // Inside its notification insert, transaction open, the worker is killed.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    worker.kill();
+    app.unstall_inserts("notifications").await;
     assert!(notifications(&app, &alice_token, "").await.is_empty());
-    tokio::time::sleep(lease * 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     app.run_jobs().await;
+    assert_eq!(
+        kinds(&notifications(&app, &alice_token, "").await),
+        ["follow"]
+    );
+    let event = crate::realtime::next_event(&mut socket).await;
+    assert_eq!(event["type"], "notification.created");
+
     // The same cause delivered twice (at-least-once) still makes one notification.
+    let job = picshare_app::jobs::NotifyJob::Follow {
+        follower: bob.parse().unwrap(),
+        followee: alice.parse().unwrap(),
+    };
     app.store()
         .enqueue(&picshare_store::NewJob {
             id: uuid::Uuid::now_v7(),
-            kind: claimed[0].kind.clone(),
-            payload: claimed[0].payload.clone(),
+            kind: picshare_app::jobs::NOTIFY.into(),
+            payload: serde_json::to_string(&job).unwrap(),
             run_at: time::OffsetDateTime::now_utc(),
             max_attempts: 3,
             priority: 0,
@@ -435,5 +456,51 @@ async fn a_worker_that_dies_mid_notification_leaves_it_to_another_exactly_once()
         kinds(&notifications(&app, &alice_token, "").await),
         ["follow"]
     );
+    crate::realtime::assert_quiet(&mut socket).await;
     assert!(app.store().job_counts().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_worker_in_another_process_starts_a_job_at_once_not_at_its_next_poll() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.redis_url = Some(crate::realtime::shared_redis())
+    })
+    .await;
+    let (alice, alice_token) = app.quick_user("alice").await;
+    let (_bob, bob_token) = app.quick_user("bob").await;
+    let _worker = Process::start(
+        &app.config,
+        "worker",
+        &[
+            ("PICSHARE_JOB_POLL_INTERVAL_MS", "600000"),
+            ("PICSHARE_LOG_LEVEL", "error"),
+        ],
+    );
+    // Once the worker listens for wake-ups (this instance listens too), its first poll is done.
+    let redis = redis::Client::open(crate::realtime::shared_redis()).unwrap();
+    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
+    let channel = format!("{}:jobs", app.config.redis_prefix);
+    for _ in 0..200 {
+        let (_, listeners): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if listeners >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.post_empty(&format!("/v1/users/{alice}/follow"), Some(&bob_token))
+        .await;
+    let started = std::time::Instant::now();
+    while notifications(&app, &alice_token, "").await.is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the worker waited for its ten-minute poll"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

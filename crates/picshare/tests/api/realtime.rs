@@ -43,7 +43,7 @@ async fn connect_with(
     tokio_tungstenite::connect_async(request).await
 }
 
-async fn connect(app: &TestApp, token: &str, query: &str) -> Socket {
+pub(crate) async fn connect(app: &TestApp, token: &str, query: &str) -> Socket {
     connect_with(app, query, &[("authorization", format!("Bearer {token}"))])
         .await
         .expect("upgrade")
@@ -51,7 +51,7 @@ async fn connect(app: &TestApp, token: &str, query: &str) -> Socket {
 }
 
 /// The next event, skipping pings.
-async fn next_event(socket: &mut Socket) -> Value {
+pub(crate) async fn next_event(socket: &mut Socket) -> Value {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -64,7 +64,7 @@ async fn next_event(socket: &mut Socket) -> Value {
     }
 }
 
-async fn assert_quiet(socket: &mut Socket) {
+pub(crate) async fn assert_quiet(socket: &mut Socket) {
     match tokio::time::timeout(Duration::from_millis(400), socket.next()).await {
         Err(_) | Ok(Some(Ok(Message::Ping(_)))) => {}
         Ok(other) => panic!("expected nothing more, got {other:?}"),
@@ -113,7 +113,7 @@ async fn send(app: &TestApp, token: &str, conversation: &str, text: &str) -> Val
 }
 
 /// Redis for tests that need two instances to share events, whichever database runs.
-fn shared_redis() -> String {
+pub(crate) fn shared_redis() -> String {
     std::env::var("PICSHARE_TEST_REDIS_URL")
         .or_else(|_| std::env::var("PICSHARE_TEST_REDIS_SERVER"))
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
