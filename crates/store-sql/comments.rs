@@ -7,8 +7,12 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::jobs::insert_job;
+use super::rows::{qualified, taken_down};
 use crate::dialect::{Timestamp, from_ts, ts};
 use crate::{SqlStore, db_err};
+
+const COMMENT_COLUMNS: &str =
+    "id, post_id, author_id, text, created_at, taken_down_at, takedown_reason";
 
 #[derive(FromRow)]
 struct CommentRow {
@@ -17,6 +21,8 @@ struct CommentRow {
     author_id: Uuid,
     text: String,
     created_at: Timestamp,
+    taken_down_at: Option<Timestamp>,
+    takedown_reason: Option<String>,
 }
 
 impl CommentRow {
@@ -27,6 +33,7 @@ impl CommentRow {
             author_id: UserId(self.author_id),
             text: self.text,
             created_at: from_ts(self.created_at),
+            taken_down: taken_down(self.taken_down_at, self.takedown_reason),
         }
     }
 }
@@ -35,10 +42,10 @@ impl CommentRow {
 impl CommentStore for SqlStore {
     async fn add_comment(&self, comment: &NewComment, notify: &NewJob) -> StoreResult<Comment> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query_as::<_, CommentRow>(
+        let row = sqlx::query_as::<_, CommentRow>(&format!(
             "INSERT INTO comments (id, post_id, author_id, text, created_at) VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, post_id, author_id, text, created_at",
-        )
+             RETURNING {COMMENT_COLUMNS}"
+        ))
         .bind(comment.id)
         .bind(comment.post_id)
         .bind(comment.author_id.0)
@@ -61,19 +68,23 @@ impl CommentStore for SqlStore {
         &self,
         post: Uuid,
         viewer: Option<UserId>,
+        moderator: bool,
         page: PageRequest,
     ) -> StoreResult<Page<Comment>> {
-        let rows = sqlx::query_as::<_, CommentRow>(
-            "SELECT c.id, c.post_id, c.author_id, c.text, c.created_at FROM comments c
+        let rows = sqlx::query_as::<_, CommentRow>(&format!(
+            "SELECT {} FROM comments c
              WHERE c.post_id = $1 AND c.id > $2 AND NOT EXISTS (SELECT 1 FROM blocks b
                    WHERE (b.blocker_id = $3 AND b.blocked_id = c.author_id)
                       OR (b.blocker_id = c.author_id AND b.blocked_id = $3))
+               AND (c.taken_down_at IS NULL OR c.author_id = $3 OR $5)
              ORDER BY c.id ASC LIMIT $4",
-        )
+            qualified(COMMENT_COLUMNS, "c")
+        ))
         .bind(post)
         .bind(page.after.unwrap_or(Uuid::nil()))
         .bind(viewer.map(|v| v.0).unwrap_or(Uuid::nil()))
         .bind(i64::from(page.limit) + 1)
+        .bind(moderator)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -85,9 +96,9 @@ impl CommentStore for SqlStore {
     }
 
     async fn find_comment(&self, id: Uuid) -> StoreResult<Option<Comment>> {
-        Ok(sqlx::query_as::<_, CommentRow>(
-            "SELECT id, post_id, author_id, text, created_at FROM comments WHERE id = $1",
-        )
+        Ok(sqlx::query_as::<_, CommentRow>(&format!(
+            "SELECT {COMMENT_COLUMNS} FROM comments WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await

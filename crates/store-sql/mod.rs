@@ -8,6 +8,7 @@ mod id_lists;
 mod jobs;
 mod likes;
 mod media;
+mod moderation;
 mod notifications;
 mod posts;
 mod rows;

@@ -386,17 +386,20 @@ impl PostStore for SqlStore {
         &self,
         author: UserId,
         include_followers_only: bool,
+        include_taken_down: bool,
         page: PageRequest,
     ) -> StoreResult<Page<Post>> {
         let rows = sqlx::query_as::<_, PostRow>(&format!(
             "SELECT {POST_COLUMNS} FROM posts
              WHERE author_id = $1 AND id < $2 AND ($3 OR visibility = 'public')
+               AND ($5 OR taken_down_at IS NULL)
              ORDER BY id DESC LIMIT $4"
         ))
         .bind(author.0)
         .bind(page.after.unwrap_or(Uuid::max()))
         .bind(include_followers_only)
         .bind(i64::from(page.limit) + 1)
+        .bind(include_taken_down)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;

@@ -29,7 +29,7 @@ pub(crate) const NOT_BLOCKED_WITH_VIEWER: &str = "NOT EXISTS (SELECT 1 FROM bloc
          OR (b.blocker_id = u.id AND b.blocked_id = :viewer))";
 
 pub(crate) const POST_COLUMNS: &str = "id, author_id, caption, visibility, location_name, lat, lon, hashtags, \
-     like_count, comment_count, created_at, edited_at";
+     like_count, comment_count, created_at, edited_at, taken_down_at, takedown_reason";
 
 /// The post columns qualified with `p.`, for joins.
 pub(crate) fn prefixed_post_columns() -> String {
@@ -50,6 +50,19 @@ pub(crate) struct PostRow {
     pub(crate) comment_count: i64,
     pub(crate) created_at: Timestamp,
     pub(crate) edited_at: Option<Timestamp>,
+    pub(crate) taken_down_at: Option<Timestamp>,
+    pub(crate) takedown_reason: Option<String>,
+}
+
+/// A takedown from its two columns.
+pub(crate) fn taken_down(
+    at: Option<Timestamp>,
+    reason: Option<String>,
+) -> Option<picshare_domain::TakenDown> {
+    at.map(|at| picshare_domain::TakenDown {
+        at: from_ts(at),
+        reason: reason.unwrap_or_default(),
+    })
 }
 
 /// A value the database holds that the domain does not accept.
@@ -75,5 +88,6 @@ pub(crate) fn post_from_row(row: PostRow, media: Vec<picshare_domain::Media>) ->
         hashtags: row.hashtags.0,
         created_at: from_ts(row.created_at),
         edited_at: row.edited_at.map(from_ts),
+        taken_down: taken_down(row.taken_down_at, row.takedown_reason),
     })
 }

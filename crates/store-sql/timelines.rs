@@ -32,6 +32,7 @@ fn graph_feed_sql(columns: &str) -> String {
              UNION ALL SELECT $1{UUID_PARAM}),
          newest(id, top) AS MATERIALIZED (
              SELECT a.id, (SELECT p.id FROM posts p WHERE p.author_id = a.id AND p.id < $2
+                             AND p.taken_down_at IS NULL
                            ORDER BY p.id DESC LIMIT 1)
              FROM authors a),
          bound(id) AS (
@@ -39,7 +40,7 @@ fn graph_feed_sql(columns: &str) -> String {
                               ORDER BY top DESC LIMIT 1 OFFSET $3 - 1), {NIL_UUID}))
          SELECT {columns} FROM newest n CROSS JOIN bound b
          JOIN posts p ON p.author_id = n.id AND p.id >= b.id AND p.id < $2
-         WHERE n.top >= b.id
+         WHERE n.top >= b.id AND p.taken_down_at IS NULL
          ORDER BY p.id DESC LIMIT $3"
     )
 }
@@ -58,13 +59,14 @@ static BUILD_TIMELINE_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// After `FROM home_timeline t JOIN posts p ON p.id = t.post_id`: the newest `$3` entries of
-/// the viewer's timeline below `$2` and at or above its floor, whose post exists and whose author
-/// the viewer still follows, newest first. The rows of a page, and what its stamp is made of (a
+/// the viewer's timeline below `$2` and at or above its floor, whose post exists and is not taken
+/// down and whose author the viewer still follows, newest first. The rows of a page, and what its stamp is made of (a
 /// post's author always exists: posts go with their author). See `dialect::PROBE_PER_ROW`.
 static TIMELINE_ROWS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WHERE t.user_id = $1 AND t.post_id < $2
            AND t.post_id >= (SELECT floor FROM timeline_state WHERE user_id = $1)
+           AND p.taken_down_at IS NULL
            AND (t.author_id = $1 OR EXISTS (SELECT 1 FROM follows f
                 WHERE f.follower_id = $1 AND f.followee_id = t.author_id{PROBE_PER_ROW}))
          ORDER BY t.post_id DESC LIMIT $3"

@@ -86,6 +86,7 @@ impl App {
         self.limiter
             .remember(&known_address(user.id, &network), KNOWN_ADDRESS_TTL)
             .await?;
+        self.refuse_if_suspended(user.id)?;
         self.start_session(user.id).await
     }
 
@@ -103,12 +104,15 @@ impl App {
             RefreshRotation::Rotated {
                 user_id,
                 expires_at,
-            } => Ok(TokenPair {
-                access_token: self.tokens.issue_access_token(user_id)?,
-                expires_in: self.tokens.access_ttl.as_secs(),
-                refresh_token: replacement,
-                refresh_expires_in: seconds_until(expires_at, now),
-            }),
+            } => {
+                self.refuse_if_suspended(user_id)?;
+                Ok(TokenPair {
+                    access_token: self.tokens.issue_access_token(user_id)?,
+                    expires_in: self.tokens.access_ttl.as_secs(),
+                    refresh_token: replacement,
+                    refresh_expires_in: seconds_until(expires_at, now),
+                })
+            }
             RefreshRotation::ReuseDetected => {
                 tracing::warn!("refresh token reuse detected; token family revoked");
                 metrics::counter!("picshare_refresh_reuse_total").increment(1);
@@ -127,12 +131,11 @@ impl App {
         Ok(())
     }
 
-    /// The caller named by a bearer token, if the token is valid and the account still exists.
+    /// The caller named by a bearer token, if the token is valid and its account is not
+    /// suspended (checked in memory: a suspension reaches every instance at once).
     pub fn authenticate(&self, access_token: &str) -> AppResult<Principal> {
-        self.tokens
-            .verify_access_token(access_token)
-            .map(|user_id| Principal { user_id })
-            .ok_or(AppError::Unauthorized)
+        self.authenticate_until(access_token)
+            .map(|(principal, _)| principal)
     }
 
     /// `authenticate`, with the moment the token expires (a socket closes then).
@@ -140,10 +143,19 @@ impl App {
         &self,
         access_token: &str,
     ) -> AppResult<(Principal, time::OffsetDateTime)> {
-        self.tokens
+        let (user_id, expires) = self
+            .tokens
             .verify_access_token_expiry(access_token)
-            .map(|(user_id, expires)| (Principal { user_id }, expires))
-            .ok_or(AppError::Unauthorized)
+            .ok_or(AppError::Unauthorized)?;
+        self.refuse_if_suspended(user_id)?;
+        Ok((Principal { user_id }, expires))
+    }
+
+    fn refuse_if_suspended(&self, user: UserId) -> AppResult<()> {
+        match self.suspensions.until(user, OffsetDateTime::now_utc()) {
+            Some(until) => Err(AppError::AccountSuspended(until)),
+            None => Ok(()),
+        }
     }
 
     /// The caller's own account.

@@ -38,6 +38,8 @@ pub enum AppError {
     UnsupportedMediaType(&'static str),
     #[error("payload too large")]
     PayloadTooLarge(String),
+    #[error("the account is suspended until {0}")]
+    AccountSuspended(time::OffsetDateTime),
     #[error("an invite code is required")]
     InviteRequired,
     #[error("temporarily unavailable: {0}")]

@@ -10,10 +10,12 @@ pub mod jobs;
 pub mod media;
 pub mod media_urls;
 pub mod messaging;
+pub mod moderation;
 pub mod notifications;
 pub mod passwords;
 pub mod posts;
 pub mod social;
+pub mod suspensions;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
@@ -43,6 +45,8 @@ pub struct AppSettings {
     pub follow_caps: picshare_domain::FollowCaps,
     /// Read feeds from precomputed timelines (false: always from the follow graph).
     pub feed_timelines: bool,
+    /// How long the 3rd, 4th and 5th-and-later strikes suspend an account.
+    pub suspension_ladder: picshare_domain::SuspensionLadder,
 }
 
 /// Everything a request needs, shared by all handlers.
@@ -68,6 +72,8 @@ pub struct App {
     pub recent_users: users::RecentUsers,
     /// Carries real-time events to the sockets of every API instance.
     pub events: Arc<dyn events::EventBus>,
+    /// The accounts suspended now, checked on every authenticated request.
+    pub suspensions: Arc<suspensions::Suspensions>,
 }
 
 impl App {

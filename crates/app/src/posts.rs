@@ -180,7 +180,7 @@ impl App {
     /// Deletes a post (its author or a moderator); its media files are removed by a job.
     pub async fn delete_post(&self, caller: Principal, id: Uuid) -> AppResult<()> {
         let post = self.post_to_moderate(caller, id).await?;
-        if post.author_id != caller.user_id && !self.is_moderator(caller).await? {
+        if post.author_id != caller.user_id && !self.moderates(Some(caller)).await? {
             return Err(AppError::Forbidden(
                 "only the author or a moderator can delete a post",
             ));
@@ -212,9 +212,16 @@ impl App {
                 next: None,
             });
         }
+        let own = viewer.is_some_and(|v| v.user_id == author.id);
+        let include_taken_down = own || self.moderates(viewer).await?;
         let posts = self
             .store
-            .user_posts(author.id, access == PostAccess::All, page)
+            .user_posts(
+                author.id,
+                access == PostAccess::All,
+                include_taken_down,
+                page,
+            )
             .await?;
         let liked = self.liked_among(viewer, &posts.items).await?;
         let items = posts
@@ -291,9 +298,10 @@ impl App {
         page: PageRequest,
     ) -> AppResult<Page<(Comment, User)>> {
         self.visible_post(viewer, id).await?;
+        let moderator = self.moderates(viewer).await?;
         let comments = self
             .store
-            .comments(id, viewer.map(|v| v.user_id), page)
+            .comments(id, viewer.map(|v| v.user_id), moderator, page)
             .await?;
         // Every author of the page in one query.
         let ids: Vec<UserId> = comments.items.iter().map(|c| c.author_id).collect();
@@ -333,7 +341,7 @@ impl App {
         };
         let allowed = comment.author_id == caller.user_id
             || post.author_id == caller.user_id
-            || self.is_moderator(caller).await?;
+            || self.moderates(Some(caller)).await?;
         if !allowed {
             return Err(AppError::Forbidden(
                 "only the comment's author, the post's author or a moderator can delete it",
@@ -351,7 +359,7 @@ impl App {
     /// The post, for an action a moderator may take on anything: moderators reach every post,
     /// others only those they may see.
     async fn post_to_moderate(&self, caller: Principal, id: Uuid) -> AppResult<Post> {
-        if self.is_moderator(caller).await? {
+        if self.moderates(Some(caller)).await? {
             return self.store.find_post(id).await?.ok_or(AppError::NotFound);
         }
         Ok(self.visible_post(Some(caller), id).await?.0)
@@ -373,10 +381,6 @@ impl App {
             .await?
             .into_iter()
             .collect())
-    }
-
-    async fn is_moderator(&self, caller: Principal) -> AppResult<bool> {
-        Ok(self.me(caller).await?.role.is_moderator())
     }
 
     async fn access_to(&self, viewer: Option<Principal>, author: &User) -> AppResult<PostAccess> {
@@ -406,6 +410,11 @@ impl App {
             .await?
             .allows(post.visibility)
         {
+            return Err(AppError::NotFound);
+        }
+        // Taken down: there for its author and moderators only.
+        let own = viewer.is_some_and(|v| v.user_id == post.author_id);
+        if post.taken_down.is_some() && !own && !self.moderates(viewer).await? {
             return Err(AppError::NotFound);
         }
         Ok((post, author))

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod media;
 pub mod messaging;
+pub mod moderation;
 pub mod social;
 pub mod text;
 pub mod user;
@@ -10,6 +11,10 @@ pub mod user;
 pub use error::{FieldError, ValidationErrors};
 pub use media::{Media, MediaPurpose, MediaStatus, NewMedia, ProcessedMedia, StoredVariant};
 pub use messaging::{Conversation, Message, Notification, NotificationKind};
+pub use moderation::{
+    AuditAction, AuditEntry, Report, ReportReason, ReportState, SuspensionLadder, TakenDown,
+    Target, TargetKind,
+};
 pub use social::{
     Comment, FollowCaps, Location, PostAccess, Relationship, Visibility, post_access,
     visible_to_anyone,

@@ -216,6 +216,7 @@ pub struct Comment {
     pub author_id: UserId,
     pub text: String,
     pub created_at: OffsetDateTime,
+    pub taken_down: Option<crate::TakenDown>,
 }
 
 #[cfg(test)]

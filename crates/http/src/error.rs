@@ -23,6 +23,9 @@ pub struct Problem {
     /// Present for validation failures: one entry per rejected field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemFieldError>,
+    /// Present for `account_suspended`: when the suspension ends (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended_until: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,6 +51,7 @@ pub struct ApiError {
     detail: String,
     errors: Vec<ProblemFieldError>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    suspended_until: Option<String>,
 }
 
 impl ApiError {
@@ -58,6 +62,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             headers: Vec::new(),
+            suspended_until: None,
         }
     }
 
@@ -116,6 +121,7 @@ impl IntoResponse for ApiError {
             detail: self.detail,
             code: self.code.to_owned(),
             errors: self.errors,
+            suspended_until: self.suspended_until,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (
@@ -175,6 +181,15 @@ impl From<AppError> for ApiError {
             ),
             AppError::PayloadTooLarge(reason) => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", reason)
+            }
+            AppError::AccountSuspended(until) => {
+                let mut api = Self::new(
+                    StatusCode::FORBIDDEN,
+                    "account_suspended",
+                    "this account is suspended",
+                );
+                api.suspended_until = Some(crate::timestamp::format(until));
+                api
             }
             AppError::InviteRequired => Self::new(
                 StatusCode::FORBIDDEN,

@@ -64,6 +64,8 @@ pub struct RawConfig {
     pub worker_light_slots: usize,
     pub ws_ping_interval_secs: u64,
     pub ws_send_queue: usize,
+    /// Days of suspension at the 3rd, 4th and 5th-and-later strike, comma-separated.
+    pub strike_suspension_days: String,
 }
 
 impl Default for RawConfig {
@@ -119,8 +121,34 @@ impl Default for RawConfig {
             worker_light_slots: 16,
             ws_ping_interval_secs: 30,
             ws_send_queue: 256,
+            strike_suspension_days: "7,30,365".into(),
         }
     }
+}
+
+/// Three whole numbers of days, 1 to 3650 each.
+fn suspension_ladder(raw: &str) -> Result<picshare_domain::SuspensionLadder, ConfigError> {
+    let problem = "must be three numbers of days (1 to 3650), e.g. 7,30,365";
+    let days: Vec<u64> = raw
+        .split(',')
+        .map(|part| part.trim().parse::<u64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| invalid("strike_suspension_days", problem))?;
+    let [third, fourth, fifth] = days[..] else {
+        return Err(invalid("strike_suspension_days", problem));
+    };
+    if [third, fourth, fifth]
+        .iter()
+        .any(|d| !(1..=3650).contains(d))
+    {
+        return Err(invalid("strike_suspension_days", problem));
+    }
+    let day = |n: u64| Duration::from_secs(n * 24 * 3600);
+    Ok(picshare_domain::SuspensionLadder {
+        third: day(third),
+        fourth: day(fourth),
+        fifth_and_later: day(fifth),
+    })
 }
 
 fn cores() -> usize {
@@ -192,6 +220,7 @@ pub struct Settings {
     pub ws_ping_interval: Duration,
     /// Events queued for one socket before it is disconnected as too slow.
     pub ws_send_queue: usize,
+    pub suspension_ladder: picshare_domain::SuspensionLadder,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -404,7 +433,9 @@ impl Settings {
             return Err(invalid("job_max_attempts", "must be at least 1"));
         }
         let storage = storage(&raw, &storage_url)?;
+        let suspension_ladder = suspension_ladder(&raw.strike_suspension_days)?;
         Ok(Self {
+            suspension_ladder,
             storage,
             max_upload_bytes: raw.max_upload_bytes,
             upload_url_ttl: Duration::from_secs(raw.upload_url_ttl_secs),

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::HeaderValue;
-use picshare_app::events::{EventBus, Hub, LocalBus, RedisBus};
+use picshare_app::events::{EventBus, Hub, Listeners, LocalBus, RedisBus};
 use picshare_app::feed_pages::FeedPages;
 use picshare_app::media::MediaSettings;
 use picshare_app::media_urls::MediaUrls;
+use picshare_app::suspensions::Suspensions;
 use picshare_app::throttle::{MemoryLimiter, RedisLimiter};
 use picshare_app::tokens::load_or_create_signing_key;
 use picshare_app::users::{AvatarViews, RecentUsers};
@@ -68,6 +69,7 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>
 async fn shared_state(
     settings: &Settings,
     jobs_waiting: Arc<tokio::sync::Notify>,
+    suspensions: Arc<Suspensions>,
 ) -> anyhow::Result<(Arc<dyn Limiter>, Arc<dyn EventBus>)> {
     let hub = Hub::new(settings.ws_send_queue);
     let Some(url) = &settings.redis_url else {
@@ -87,7 +89,12 @@ async fn shared_state(
     .context("connecting to Redis timed out")?
     .context("connecting to Redis (PICSHARE_REDIS_URL)")?;
     let prefix = &settings.redis_prefix;
-    let bus = RedisBus::start(client, manager.clone(), prefix, hub, jobs_waiting).await;
+    let listeners = Listeners {
+        hub,
+        jobs_waiting,
+        suspensions,
+    };
+    let bus = RedisBus::start(client, manager.clone(), prefix, listeners).await;
     Ok((Arc::new(RedisLimiter::new(manager, prefix)), Arc::new(bus)))
 }
 
@@ -127,7 +134,20 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     let workers = settings.password_hash_workers;
     let hasher = PasswordHasherPool::new(workers, workers * HASH_QUEUE_PER_WORKER)?;
     let jobs_waiting = Arc::new(tokio::sync::Notify::new());
-    let (limiter, events) = shared_state(settings, jobs_waiting.clone()).await?;
+    // Loaded before the first request, then kept fresh (app/src/suspensions.rs).
+    let suspensions = Suspensions::new();
+    suspensions.replace_all(
+        store
+            .suspensions(time::OffsetDateTime::now_utc())
+            .await
+            .context("reading suspensions")?,
+    );
+    tokio::spawn(Suspensions::keep_loaded(
+        Arc::downgrade(&suspensions),
+        Arc::downgrade(&store),
+    ));
+    let (limiter, events) =
+        shared_state(settings, jobs_waiting.clone(), suspensions.clone()).await?;
     Ok(App {
         store,
         hasher: Arc::new(hasher),
@@ -159,6 +179,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             feed_refreshes_per_hour: settings.feed_refreshes_per_hour,
             follow_caps: settings.follow_caps,
             feed_timelines: settings.feed_timelines,
+            suspension_ladder: settings.suspension_ladder,
         }),
         jobs_waiting,
         feed_pages: if settings.caches {
@@ -176,6 +197,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
         } else {
             RecentUsers::off()
         },
+        suspensions,
     })
 }
 

@@ -21,11 +21,13 @@ pub trait CommentStore {
     /// Adds a comment, counts it and enqueues `notify`, in one transaction.
     async fn add_comment(&self, comment: &NewComment, notify: &NewJob) -> StoreResult<Comment>;
 
-    /// Comments on the post, oldest first, leaving out authors in a block with `viewer`.
+    /// Comments on the post, oldest first, leaving out authors in a block with `viewer` and
+    /// comments taken down (but the viewer's own, and all for a `moderator` viewer).
     async fn comments(
         &self,
         post: Uuid,
         viewer: Option<UserId>,
+        moderator: bool,
         page: PageRequest,
     ) -> StoreResult<Page<Comment>>;
 

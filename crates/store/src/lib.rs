@@ -9,6 +9,7 @@ mod jobs;
 mod likes;
 mod media;
 mod media_cache;
+mod moderation;
 mod notifications;
 mod pagination;
 mod posts;
@@ -27,6 +28,9 @@ pub use jobs::{ClaimedJob, HEAVY_PRIORITY, JobCount, JobLane, JobStore, NewJob};
 pub use likes::LikeStore;
 pub use media::{MediaStore, UnattachedMedia};
 pub use media_cache::PostMediaCache;
+pub use moderation::{
+    AuditFilter, ModerationAct, ModerationStore, NewReport, QueuedReport, Takedown,
+};
 pub use notifications::{NewNotification, NotificationStore};
 pub use pagination::{Page, PageRequest};
 pub use posts::{CaptionEdit, NewPost, Post, PostRefusal, PostStore, PostUpdate};
@@ -62,6 +66,7 @@ pub trait Store:
     + TimelineStore
     + NotificationStore
     + ConversationStore
+    + ModerationStore
     + Send
     + Sync
     + 'static

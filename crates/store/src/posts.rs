@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use picshare_domain::{Location, Media, UserId, Visibility};
+use picshare_domain::{Location, Media, TakenDown, UserId, Visibility};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -32,6 +32,7 @@ pub struct Post {
     pub hashtags: Vec<String>,
     pub created_at: OffsetDateTime,
     pub edited_at: Option<OffsetDateTime>,
+    pub taken_down: Option<TakenDown>,
 }
 
 /// A new caption with what was extracted from it.
@@ -89,11 +90,13 @@ pub trait PostStore {
     /// `cleanup` (removal of the media files), in one transaction.
     async fn delete_post(&self, id: Uuid, cleanup: &NewJob) -> StoreResult<bool>;
 
-    /// The author's posts, newest first; followers-only ones only when `include_followers_only`.
+    /// The author's posts, newest first; followers-only ones only when `include_followers_only`,
+    /// taken-down ones only when `include_taken_down`.
     async fn user_posts(
         &self,
         author: UserId,
         include_followers_only: bool,
+        include_taken_down: bool,
         page: PageRequest,
     ) -> StoreResult<Page<Post>>;
 

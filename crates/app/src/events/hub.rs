@@ -96,6 +96,12 @@ impl Hub {
         }
     }
 
+    /// Drops every socket of `user` here (their event streams end): a suspended account's open
+    /// sessions are cut at once.
+    pub fn disconnect(&self, user: UserId) {
+        lock(self.shard(user)).remove(&user);
+    }
+
     /// Sockets connected here.
     pub fn connections(&self) -> usize {
         self.shards

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use self::redis::RedisBus;
+pub use self::redis::{Listeners, RedisBus};
 pub use hub::{Hub, Subscription};
 
 /// One thing a user hears about as it happens. `id` orders events and is what a client resumes
@@ -64,6 +64,10 @@ pub trait EventBus: Send + Sync {
     /// for their next poll. A hint: lost wake-ups cost at most one poll interval.
     async fn wake_workers(&self);
 
+    /// Tells every other process that an account was suspended until `until`, or that its
+    /// suspension was lifted (`None`); this process has recorded it already.
+    async fn publish_suspension(&self, user: UserId, until: Option<OffsetDateTime>);
+
     /// This instance's sockets.
     fn hub(&self) -> &Arc<Hub>;
 }
@@ -90,6 +94,9 @@ impl EventBus for LocalBus {
     async fn wake_workers(&self) {
         self.jobs_waiting.notify_one();
     }
+
+    /// One process: nobody else to tell.
+    async fn publish_suspension(&self, _user: UserId, _until: Option<OffsetDateTime>) {}
 
     fn hub(&self) -> &Arc<Hub> {
         &self.hub

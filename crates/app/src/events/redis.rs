@@ -1,7 +1,8 @@
 //! Events across API instances through Redis pub/sub: every instance publishes to one channel
 //! and hands what it receives to its own hub. Redis going away loses only live delivery: each
 //! instance keeps its sockets, reconnects with backoff, and clients catch up by resuming.
-//! A second channel wakes the workers of every process when jobs are enqueued.
+//! A second channel wakes the workers of every process when jobs are enqueued; a third carries
+//! suspensions to every process's registry.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,10 +15,17 @@ use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
 use super::{Event, EventBus, Hub};
+use crate::suspensions::Suspensions;
 
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Serialize, Deserialize)]
+struct SuspensionChange {
+    user: UserId,
+    until: Option<time::OffsetDateTime>,
+}
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
@@ -39,32 +47,37 @@ pub struct RedisBus {
 struct Channels {
     events: String,
     jobs: String,
+    suspensions: String,
+}
+
+/// What this process does with what the other processes publish.
+#[derive(Clone)]
+pub struct Listeners {
+    pub hub: Arc<Hub>,
+    /// This process's worker waits on it.
+    pub jobs_waiting: Arc<tokio::sync::Notify>,
+    pub suspensions: Arc<Suspensions>,
 }
 
 impl RedisBus {
-    /// Starts listening on `<prefix>:events` for this instance's hub and on `<prefix>:jobs` for
-    /// this process's worker (`jobs_waiting`); returns once subscribed (or after
-    /// `CONNECT_TIMEOUT`, the listener trying on), so that an instance that answers requests
-    /// also hears the others' events.
+    /// Starts listening on `<prefix>:events` for this instance's hub, on `<prefix>:jobs` for
+    /// this process's worker and on `<prefix>:suspensions` for its registry; returns once
+    /// subscribed (or after `CONNECT_TIMEOUT`, the listener trying on), so that an instance that
+    /// answers requests also hears the others' events.
     pub async fn start(
         client: redis::Client,
         publisher: ConnectionManager,
         prefix: &str,
-        hub: Arc<Hub>,
-        jobs_waiting: Arc<tokio::sync::Notify>,
+        listeners: Listeners,
     ) -> Self {
         let channels = Channels {
             events: format!("{prefix}:events"),
             jobs: format!("{prefix}:jobs"),
+            suspensions: format!("{prefix}:suspensions"),
         };
         let (subscribed, ready) = tokio::sync::oneshot::channel();
-        let listener = tokio::spawn(listen(
-            client,
-            channels.clone(),
-            hub.clone(),
-            jobs_waiting.clone(),
-            subscribed,
-        ));
+        let (hub, jobs_waiting) = (listeners.hub.clone(), listeners.jobs_waiting.clone());
+        let listener = tokio::spawn(listen(client, channels.clone(), listeners, subscribed));
         if tokio::time::timeout(CONNECT_TIMEOUT, ready).await.is_err() {
             tracing::warn!("not yet subscribed to events; delivery across instances starts later");
         }
@@ -90,15 +103,16 @@ impl Drop for RedisBus {
 async fn listen(
     client: redis::Client,
     channels: Channels,
-    hub: Arc<Hub>,
-    jobs_waiting: Arc<tokio::sync::Notify>,
+    listeners: Listeners,
     subscribed: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut subscribed = Some(subscribed);
     let mut backoff = Duration::from_millis(100);
     loop {
         match tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub()).await {
-            Ok(Ok(mut pubsub)) => match pubsub.subscribe(&[&channels.events, &channels.jobs]).await
+            Ok(Ok(mut pubsub)) => match pubsub
+                .subscribe(&[&channels.events, &channels.jobs, &channels.suspensions])
+                .await
             {
                 Ok(()) => {
                     tracing::info!(channel = channels.events, "listening for events");
@@ -108,16 +122,7 @@ async fn listen(
                     }
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
-                        if message.get_channel_name() == channels.jobs {
-                            jobs_waiting.notify_one();
-                            continue;
-                        }
-                        match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
-                            Ok(envelope) => {
-                                hub.deliver(&envelope.recipients, &Arc::new(envelope.event))
-                            }
-                            Err(err) => tracing::warn!(error = %err, "an unreadable event"),
-                        }
+                        listeners.receive(&channels, &message);
                     }
                     tracing::warn!("the event subscription ended; reconnecting");
                 }
@@ -129,6 +134,33 @@ async fn listen(
         metrics::counter!("picshare_event_bus_reconnects_total").increment(1);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+impl Listeners {
+    fn receive(&self, channels: &Channels, message: &redis::Msg) {
+        let channel = message.get_channel_name();
+        let payload = message.get_payload_bytes();
+        if channel == channels.jobs {
+            self.jobs_waiting.notify_one();
+        } else if channel == channels.suspensions {
+            match serde_json::from_slice::<SuspensionChange>(payload) {
+                Ok(change) => {
+                    self.suspensions.set(change.user, change.until);
+                    if change.until.is_some() {
+                        self.hub.disconnect(change.user);
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "an unreadable suspension"),
+            }
+        } else {
+            match serde_json::from_slice::<Envelope>(payload) {
+                Ok(envelope) => self
+                    .hub
+                    .deliver(&envelope.recipients, &Arc::new(envelope.event)),
+                Err(err) => tracing::warn!(error = %err, "an unreadable event"),
+            }
+        }
     }
 }
 
@@ -185,6 +217,25 @@ impl EventBus for RedisBus {
             )
             .await;
         });
+    }
+
+    async fn publish_suspension(&self, user: UserId, until: Option<time::OffsetDateTime>) {
+        let Ok(payload) = serde_json::to_vec(&SuspensionChange { user, until }) else {
+            return;
+        };
+        let mut connection = self.publisher.clone();
+        let sent = tokio::time::timeout(
+            PUBLISH_TIMEOUT,
+            redis::cmd("PUBLISH")
+                .arg(&self.channels.suspensions)
+                .arg(payload)
+                .query_async::<i64>(&mut connection),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(_))) {
+            // The others reload every `suspensions::RELOAD_EVERY` from the database.
+            tracing::warn!("publishing a suspension failed; other instances learn it on reload");
+        }
     }
 
     fn hub(&self) -> &Arc<Hub> {

@@ -2,6 +2,7 @@ pub mod auth;
 pub mod conversations;
 pub mod feed;
 pub mod media;
+pub mod moderation;
 pub mod notifications;
 pub mod ops;
 pub mod posts;

@@ -118,6 +118,26 @@ pub struct PostResponse {
     #[serde(serialize_with = "crate::timestamp::serialize_option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub edited_at: Option<OffsetDateTime>,
+    /// Set when a moderator took the post down: only its author and moderators see it then.
+    pub taken_down: Option<TakenDownBody>,
+}
+
+/// Why and when a moderator took something down.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TakenDownBody {
+    pub reason: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+}
+
+impl From<picshare_domain::TakenDown> for TakenDownBody {
+    fn from(taken: picshare_domain::TakenDown) -> Self {
+        Self {
+            reason: taken.reason,
+            at: taken.at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -148,6 +168,21 @@ pub struct CommentResponse {
     #[serde(serialize_with = "crate::timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// Set when a moderator took the comment down (only its author and moderators see it).
+    pub taken_down: Option<TakenDownBody>,
+}
+
+impl CommentResponse {
+    fn new(comment: Comment, author: PublicUser) -> Self {
+        Self {
+            id: comment.id,
+            post_id: comment.post_id,
+            author,
+            text: comment.text,
+            created_at: comment.created_at,
+            taken_down: comment.taken_down.map(TakenDownBody::from),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -207,6 +242,7 @@ async fn post_body(
         hashtags: post.hashtags,
         created_at: post.created_at,
         edited_at: post.edited_at,
+        taken_down: post.taken_down.map(TakenDownBody::from),
     })
 }
 
@@ -215,13 +251,10 @@ async fn comment_response(
     comment: Comment,
     author: &User,
 ) -> Result<CommentResponse, ApiError> {
-    Ok(CommentResponse {
-        id: comment.id,
-        post_id: comment.post_id,
-        author: PublicUser::load(state, author).await?,
-        text: comment.text,
-        created_at: comment.created_at,
-    })
+    Ok(CommentResponse::new(
+        comment,
+        PublicUser::load(state, author).await?,
+    ))
 }
 
 /// Publish a post.
@@ -457,13 +490,7 @@ async fn comments(
             .get(&author.id)
             .cloned()
             .unwrap_or_else(|| PublicUser::from(&author));
-        items.push(CommentResponse {
-            id: comment.id,
-            post_id: comment.post_id,
-            author: public,
-            text: comment.text,
-            created_at: comment.created_at,
-        });
+        items.push(CommentResponse::new(comment, public));
     }
     Ok(ApiJson(CommentList {
         items,

@@ -41,6 +41,7 @@ const REMEMBERED_IDS: usize = 1024;
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
 pub const CLOSE_TOO_SLOW: u16 = 4002;
 pub const CLOSE_MISSED_PONGS: u16 = 4003;
+pub const CLOSE_SUSPENDED: u16 = 4004;
 
 #[derive(Debug, Deserialize)]
 pub struct StreamParams {
@@ -183,6 +184,10 @@ async fn run(
                         if recent.insert(event.id) && !send_event(&mut sink, &state, caller, &event).await {
                             return Ending::Closed;
                         }
+                    }
+                    // The hub let the socket go: its account was suspended.
+                    None if state.app.suspensions.until(caller.user_id, OffsetDateTime::now_utc()).is_some() => {
+                        return Ending::Code(CLOSE_SUSPENDED, "account suspended");
                     }
                     None => return Ending::Closed,
                 },

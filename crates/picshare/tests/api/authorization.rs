@@ -246,6 +246,77 @@ fn routes() -> Vec<Route> {
         ),
         // Authenticated before the upgrade; a plain GET is then no WebSocket handshake.
         route(M::GET, "/v1/ws", None, [401, 426, 426, 426]),
+        // Reports: anyone signed in, about what they can see.
+        route(
+            M::POST,
+            "/v1/moderation/users/{owner}/flag",
+            Some(r#"{"reason": "spam"}"#),
+            [401, 201, 404, 201],
+        ),
+        route(
+            M::POST,
+            "/v1/moderation/posts/{post}/flag",
+            Some(r#"{"reason": "spam"}"#),
+            [401, 201, 404, 201],
+        ),
+        route(
+            M::POST,
+            "/v1/moderation/comments/{comment}/flag",
+            Some(r#"{"reason": "harassment", "text": "rude"}"#),
+            [401, 201, 404, 201],
+        ),
+        // Moderators only: 403 for users, whoever they are.
+        route(M::GET, "/v1/moderation/reports", None, [401, 403, 403, 200]),
+        route(
+            M::POST,
+            "/v1/moderation/reports/00000000-0000-0000-0000-000000000000/resolve",
+            Some(r#"{"resolution": "dismiss"}"#),
+            [401, 403, 403, 404],
+        ),
+        route(
+            M::POST,
+            "/v1/moderation/posts/{post}/takedown",
+            Some(r#"{"reason": "against the rules"}"#),
+            [401, 403, 403, 200],
+        ),
+        route(
+            M::POST,
+            "/v1/moderation/comments/{comment}/takedown",
+            Some(r#"{"reason": "against the rules"}"#),
+            [401, 403, 403, 200],
+        ),
+        route(
+            M::POST,
+            "/v1/moderation/posts/{post}/reinstate",
+            Some(r#"{"reason": "appeal"}"#),
+            [401, 403, 403, 404],
+        ),
+        route(
+            M::POST,
+            "/v1/moderation/comments/{comment}/reinstate",
+            Some(r#"{"reason": "appeal"}"#),
+            [401, 403, 403, 404],
+        ),
+        route(
+            M::POST,
+            "/v1/moderation/users/{owner}/suspend",
+            Some(r#"{"duration_secs": 60, "reason": "spam wave"}"#),
+            [401, 403, 403, 200],
+        ),
+        route(
+            M::POST,
+            "/v1/moderation/users/{owner}/unsuspend",
+            Some(r#"{"reason": "mistake"}"#),
+            [401, 403, 403, 204],
+        ),
+        route(M::GET, "/v1/moderation/audit", None, [401, 403, 403, 200]),
+        // Admins only: a moderator is refused too.
+        route(
+            M::POST,
+            "/v1/admin/users/{owner}/role",
+            Some(r#"{"role": "moderator"}"#),
+            [401, 403, 403, 403],
+        ),
     ]
 }
 

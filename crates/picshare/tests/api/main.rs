@@ -11,6 +11,7 @@ mod hardening;
 mod helpers;
 mod media;
 mod messaging;
+mod moderation;
 mod notifications;
 mod ops;
 mod posts;

@@ -72,7 +72,7 @@ pub(crate) async fn assert_quiet(socket: &mut Socket) {
 }
 
 /// Reads until the server closes; the close code.
-async fn close_code(socket: &mut Socket, within: Duration) -> CloseCode {
+pub(crate) async fn close_code(socket: &mut Socket, within: Duration) -> CloseCode {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let frame = tokio::time::timeout_at(deadline, socket.next())

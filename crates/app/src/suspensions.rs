@@ -1,0 +1,88 @@
+//! The accounts suspended right now, held in every API process so that each authenticated
+//! request is checked without a round trip: a suspension made through any instance reaches the
+//! others through the event bus at once, and each process reloads the whole set from the
+//! database every `RELOAD_EVERY` in case a message was lost (Redis away).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use picshare_domain::UserId;
+use picshare_store::Store;
+use time::OffsetDateTime;
+
+/// How often each process reloads the suspended accounts from the database.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+pub struct Suspensions {
+    /// Suspended accounts and the end of each suspension. Never held across an `.await`.
+    until: RwLock<HashMap<UserId, OffsetDateTime>>,
+}
+
+impl Suspensions {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The end of the user's suspension, if it runs past `now`.
+    pub fn until(&self, user: UserId, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let until = self.until.read().unwrap_or_else(|e| e.into_inner());
+        until.get(&user).copied().filter(|end| *end > now)
+    }
+
+    /// Records a suspension (`Some`) or its lifting (`None`).
+    pub fn set(&self, user: UserId, until: Option<OffsetDateTime>) {
+        let mut map = self.until.write().unwrap_or_else(|e| e.into_inner());
+        match until {
+            Some(end) => map.insert(user, end),
+            None => map.remove(&user),
+        };
+    }
+
+    /// Replaces the whole set with the database's (suspensions that ended fall out).
+    pub fn replace_all(&self, current: Vec<(UserId, OffsetDateTime)>) {
+        let fresh: HashMap<_, _> = current.into_iter().collect();
+        *self.until.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+    }
+
+    /// Loads the set now, then reloads it every `RELOAD_EVERY` for as long as both the set and
+    /// the store are in use (the task holds neither alive).
+    pub async fn keep_loaded(set: Weak<Self>, store: Weak<dyn Store>) {
+        loop {
+            let (Some(this), Some(db)) = (set.upgrade(), store.upgrade()) else {
+                return;
+            };
+            match db.suspensions(OffsetDateTime::now_utc()).await {
+                Ok(current) => this.replace_all(current),
+                Err(err) => tracing::warn!(error = %err, "reloading suspensions failed"),
+            }
+            drop((this, db));
+            tokio::time::sleep(RELOAD_EVERY).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_suspension_holds_until_its_end_and_a_reload_drops_lifted_ones() {
+        let set = Suspensions::default();
+        let (alice, bob) = (UserId::generate(), UserId::generate());
+        let now = OffsetDateTime::now_utc();
+        let end = now + time::Duration::hours(1);
+        set.set(alice, Some(end));
+        assert_eq!(set.until(alice, now), Some(end));
+        assert_eq!(set.until(alice, end), None, "over at its end");
+        assert_eq!(set.until(bob, now), None);
+        set.replace_all(vec![(bob, end)]);
+        assert_eq!(
+            (set.until(alice, now), set.until(bob, now)),
+            (None, Some(end))
+        );
+        set.set(bob, None);
+        assert_eq!(set.until(bob, now), None);
+    }
+}
