@@ -147,20 +147,43 @@ fn content_table(kind: TargetKind) -> Option<&'static str> {
     }
 }
 
-/// Sets a suspension's end on the account (`None` lifts it).
+/// Suspends the account until `until` unless a suspension that runs longer is on it (a
+/// suspension never shortens another), with its audit line; the suspension's end now, or `None`
+/// when there is no such user.
 async fn suspend(
     tx: &mut Transaction<'_, Db>,
     user: UserId,
-    until: Option<OffsetDateTime>,
-) -> StoreResult<bool> {
-    let updated = sqlx::query("UPDATE users SET suspended_until = $2 WHERE id = $1")
-        .bind(user.0)
-        .bind(until.map(ts))
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-    Ok(updated == 1)
+    until: OffsetDateTime,
+    act: &ModerationAct,
+) -> StoreResult<Option<OffsetDateTime>> {
+    let extended = sqlx::query(
+        "UPDATE users SET suspended_until = $2
+         WHERE id = $1 AND (suspended_until IS NULL OR suspended_until < $2)",
+    )
+    .bind(user.0)
+    .bind(ts(until))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    if extended == 1 {
+        audit(
+            tx,
+            AuditAction::SuspendUser,
+            user_target(user),
+            act,
+            Some(until),
+        )
+        .await?;
+        return Ok(Some(until));
+    }
+    let current: Option<Option<Timestamp>> =
+        sqlx::query_scalar("SELECT suspended_until FROM users WHERE id = $1")
+            .bind(user.0)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    Ok(current.flatten().map(from_ts))
 }
 
 #[async_trait]
@@ -328,26 +351,34 @@ impl ModerationStore for SqlStore {
             .await
             .map_err(db_err)?;
         }
-        let (strikes, current): (i64, Option<Timestamp>) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM strikes WHERE user_id = $1 AND withdrawn_at IS NULL),
-                    suspended_until
-             FROM users WHERE id = $1",
+        // The author's row, locked: takedowns of two of their posts count strikes in turn.
+        let role: String =
+            sqlx::query_scalar(&format!("SELECT role FROM users WHERE id = $1{FOR_UPDATE}"))
+                .bind(author.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let strikes: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM strikes WHERE user_id = $1 AND withdrawn_at IS NULL",
         )
         .bind(author.0)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
         let strikes = u32::try_from(strikes).unwrap_or(u32::MAX);
-        if taken_down_now && let Some(length) = ladder.for_strikes(strikes) {
+        // Strikes never suspend staff by themselves (no moderator locks out another, or an
+        // admin, by taking their posts down): suspending a moderator is an admin's decision.
+        let staff = role.parse::<Role>().is_ok_and(Role::is_moderator);
+        if taken_down_now
+            && !staff
+            && let Some(length) = ladder.for_strikes(strikes)
+        {
             let until = act.at + length;
-            if current.map(from_ts).is_none_or(|current| current < until) {
-                suspend(&mut tx, author, Some(until)).await?;
-                let user = user_target(author);
-                let why = ModerationAct {
-                    reason: Some(format!("{strikes} strikes")),
-                    ..act.clone()
-                };
-                audit(&mut tx, AuditAction::SuspendUser, user, &why, Some(until)).await?;
+            let why = ModerationAct {
+                reason: Some(format!("{strikes} strikes")),
+                ..act.clone()
+            };
+            if suspend(&mut tx, author, until, &why).await? == Some(until) {
                 suspended_until = Some(until);
             }
         }
@@ -396,23 +427,40 @@ impl ModerationStore for SqlStore {
         Ok(true)
     }
 
-    async fn set_suspension(
+    async fn suspend_user(
         &self,
         user: UserId,
-        until: Option<OffsetDateTime>,
+        until: OffsetDateTime,
         act: &ModerationAct,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<OffsetDateTime>> {
         let mut tx = self.write_tx().await?;
-        if !suspend(&mut tx, user, until).await? {
+        let now = suspend(&mut tx, user, until, act).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(now)
+    }
+
+    async fn lift_suspension(&self, user: UserId, act: &ModerationAct) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let lifted = sqlx::query(
+            "UPDATE users SET suspended_until = NULL WHERE id = $1 AND suspended_until > $2",
+        )
+        .bind(user.0)
+        .bind(ts(act.at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if lifted == 0 {
             return Ok(false);
         }
-        let action = if until.is_some() {
-            AuditAction::SuspendUser
-        } else {
-            AuditAction::UnsuspendUser
-        };
-        let target = user_target(user);
-        audit(&mut tx, action, target, act, until).await?;
+        audit(
+            &mut tx,
+            AuditAction::UnsuspendUser,
+            user_target(user),
+            act,
+            None,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
@@ -437,13 +485,15 @@ impl ModerationStore for SqlStore {
         act: &ModerationAct,
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let changed = sqlx::query("UPDATE users SET role = $2 WHERE id = $1 AND role <> 'admin'")
-            .bind(user.0)
-            .bind(role.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
+        let changed = sqlx::query(
+            "UPDATE users SET role = $2 WHERE id = $1 AND role <> 'admin' AND role <> $2",
+        )
+        .bind(user.0)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
         if changed == 0 {
             return Ok(false);
         }

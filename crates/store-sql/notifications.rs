@@ -90,13 +90,15 @@ fn cause_sql(n: &NewNotification) -> (String, Uuid, Uuid) {
 }
 
 /// Whether the recipient (`$2`) may be told of the actor's (`$4`) doing: no block between them
-/// and, for anything on a post (`$5`), the post is one they may see.
+/// and, for anything on a post (`$5`), the post is one they may see (not taken down, unless
+/// theirs).
 const MAY_NOTIFY: &str = "NOT EXISTS (SELECT 1 FROM blocks b
           WHERE (b.blocker_id = $4 AND b.blocked_id = $2)
              OR (b.blocker_id = $2 AND b.blocked_id = $4))
      AND ($5 IS NULL OR EXISTS (
           SELECT 1 FROM posts p JOIN users a ON a.id = p.author_id
           WHERE p.id = $5
+            AND (p.taken_down_at IS NULL OR p.author_id = $2)
             AND NOT EXISTS (SELECT 1 FROM blocks b
                   WHERE (b.blocker_id = $2 AND b.blocked_id = p.author_id)
                      OR (b.blocker_id = p.author_id AND b.blocked_id = $2))

@@ -25,14 +25,21 @@ use crate::{SqlStore, db_err};
 /// the `$3`-th largest of those is a lower bound for the page, so only posts at or above it are
 /// read. A block deletes follows both ways in the same transaction, so followees need no block
 /// check.
-fn graph_feed_sql(columns: &str) -> String {
+///
+/// `shown_only` leaves taken-down posts out (a read); a build keeps them, as timelines keep
+/// every post, so that a reinstated post is back where it was (timeline reads filter them).
+fn graph_feed_sql(columns: &str, shown_only: bool) -> String {
+    let shown = if shown_only {
+        " AND p.taken_down_at IS NULL"
+    } else {
+        ""
+    };
     format!(
         "WITH authors(id) AS (
              SELECT followee_id FROM follows WHERE follower_id = $1
              UNION ALL SELECT $1{UUID_PARAM}),
          newest(id, top) AS MATERIALIZED (
-             SELECT a.id, (SELECT p.id FROM posts p WHERE p.author_id = a.id AND p.id < $2
-                             AND p.taken_down_at IS NULL
+             SELECT a.id, (SELECT p.id FROM posts p WHERE p.author_id = a.id AND p.id < $2{shown}
                            ORDER BY p.id DESC LIMIT 1)
              FROM authors a),
          bound(id) AS (
@@ -40,21 +47,21 @@ fn graph_feed_sql(columns: &str) -> String {
                               ORDER BY top DESC LIMIT 1 OFFSET $3 - 1), {NIL_UUID}))
          SELECT {columns} FROM newest n CROSS JOIN bound b
          JOIN posts p ON p.author_id = n.id AND p.id >= b.id AND p.id < $2
-         WHERE n.top >= b.id AND p.taken_down_at IS NULL
+         WHERE n.top >= b.id{shown}
          ORDER BY p.id DESC LIMIT $3"
     )
 }
 
 /// The graph read of whole posts (`PostStore::home_feed`).
 pub(crate) static GRAPH_FEED_SQL: LazyLock<String> =
-    LazyLock::new(|| graph_feed_sql(&prefixed_post_columns()));
+    LazyLock::new(|| graph_feed_sql(&prefixed_post_columns(), true));
 
 /// A build: the newest window of the viewer's feed from the graph into their timeline.
 static BUILD_TIMELINE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO home_timeline (user_id, post_id, author_id)
          SELECT $1, id, author_id FROM ({}) g WHERE true ON CONFLICT DO NOTHING",
-        graph_feed_sql("p.id, p.author_id")
+        graph_feed_sql("p.id, p.author_id", false)
     )
 });
 

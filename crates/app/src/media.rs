@@ -250,6 +250,7 @@ impl App {
                 Some(post) => {
                     let (post, author) = self.visible_post(viewer, post).await?;
                     visible_to_anyone(author.id, author.is_private, post.visibility)
+                        && post.taken_down.is_none()
                 }
                 None if owner_viewing => false,
                 None => return Err(AppError::NotFound),

@@ -40,7 +40,8 @@ impl App {
         }
     }
 
-    async fn require_admin(&self, caller: Principal) -> AppResult<User> {
+    /// The caller's account if it is an admin; 403 otherwise.
+    pub async fn require_admin(&self, caller: Principal) -> AppResult<User> {
         let me = self.me(caller).await?;
         if me.role == Role::Admin {
             Ok(me)
@@ -201,12 +202,17 @@ impl App {
             .find_report(id)
             .await?
             .ok_or(AppError::NotFound)?;
-        if report.state != ReportState::Open {
+        let resolved = if report.state == ReportState::Open {
+            self.store
+                .resolve_reports(report.target, state, &act(caller, note))
+                .await?
+        } else {
+            0
+        };
+        // Also when another moderator resolved it a moment ago.
+        if resolved == 0 {
             return Err(AppError::Precondition("this report is already resolved"));
         }
-        self.store
-            .resolve_reports(report.target, state, &act(caller, note))
-            .await?;
         self.store.find_report(id).await?.ok_or(AppError::NotFound)
     }
 
@@ -271,18 +277,27 @@ impl App {
             )
             .into());
         }
+        self.may_suspend(&me, user).await?;
+        let until = OffsetDateTime::now_utc() + length;
+        let until = self
+            .store
+            .suspend_user(user, until, &act(caller, Some(reason)))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        self.suspensions_changed(user, Some(until)).await;
+        Ok(until)
+    }
+
+    /// Nobody suspends themselves (or lifts their own suspension); only an admin suspends a
+    /// moderator or admin, or lifts their suspension.
+    async fn may_suspend(&self, me: &User, user: UserId) -> AppResult<()> {
         let target = self.find_user(&UserLookup::Id(user)).await?;
         if target.id == me.id || target.role.is_moderator() && me.role != Role::Admin {
             return Err(AppError::Forbidden(
                 "you cannot suspend yourself, and only an admin suspends a moderator",
             ));
         }
-        let until = OffsetDateTime::now_utc() + length;
-        self.store
-            .set_suspension(user, Some(until), &act(caller, Some(reason)))
-            .await?;
-        self.suspensions_changed(user, Some(until)).await;
-        Ok(until)
+        Ok(())
     }
 
     /// Lifts a suspension before its end.
@@ -292,15 +307,16 @@ impl App {
         user: UserId,
         reason: &str,
     ) -> AppResult<()> {
-        self.require_moderator(caller).await?;
+        let me = self.require_moderator(caller).await?;
         let reason =
             parse_moderation_reason(reason).map_err(|m| ValidationErrors::single("reason", m))?;
+        self.may_suspend(&me, user).await?;
         if !self
             .store
-            .set_suspension(user, None, &act(caller, Some(reason)))
+            .lift_suspension(user, &act(caller, Some(reason)))
             .await?
         {
-            return Err(AppError::NotFound);
+            return Err(AppError::Precondition("this account is not suspended"));
         }
         self.suspensions_changed(user, None).await;
         Ok(())
@@ -335,6 +351,9 @@ impl App {
         let target = self.find_user(&UserLookup::Id(user)).await?;
         if target.role == Role::Admin {
             return Err(AppError::Forbidden("an admin's role is not changed here"));
+        }
+        if target.role == role {
+            return Ok(target);
         }
         self.store
             .change_role(user, role, &act(caller, None))

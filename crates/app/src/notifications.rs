@@ -79,7 +79,8 @@ impl App {
                 continue;
             };
             // Only a post the viewer may still see shows its picture.
-            let public = visible_to_anyone(post.author_id, author.is_private, post.visibility);
+            let public = visible_to_anyone(post.author_id, author.is_private, post.visibility)
+                && post.taken_down.is_none();
             if post.author_id != viewer && !public {
                 continue;
             }

@@ -405,16 +405,18 @@ impl App {
     ) -> AppResult<(Post, User)> {
         let post = self.store.find_post(id).await?.ok_or(AppError::NotFound)?;
         let author = self.find_user(&UserLookup::Id(post.author_id)).await?;
-        if !self
+        let allowed = self
             .access_to(viewer, &author)
             .await?
-            .allows(post.visibility)
-        {
-            return Err(AppError::NotFound);
-        }
+            .allows(post.visibility);
         // Taken down: there for its author and moderators only.
         let own = viewer.is_some_and(|v| v.user_id == post.author_id);
-        if post.taken_down.is_some() && !own && !self.moderates(viewer).await? {
+        if allowed && (post.taken_down.is_none() || own) {
+            return Ok((post, author));
+        }
+        // Moderators also see taken-down posts whatever their audience (to review a takedown);
+        // other posts they may not see stay hidden from them too.
+        if post.taken_down.is_none() || !self.moderates(viewer).await? {
             return Err(AppError::NotFound);
         }
         Ok((post, author))

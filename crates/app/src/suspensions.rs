@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use picshare_domain::UserId;
 use picshare_store::Store;
@@ -16,8 +16,16 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub struct Suspensions {
-    /// Suspended accounts and the end of each suspension. Never held across an `.await`.
-    until: RwLock<HashMap<UserId, OffsetDateTime>>,
+    /// Never held across an `.await`.
+    state: RwLock<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Suspended accounts and the end of each suspension.
+    until: HashMap<UserId, OffsetDateTime>,
+    /// Changes heard since the last reload began, with when: a reload's read may predate them.
+    changes: HashMap<UserId, (Instant, Option<OffsetDateTime>)>,
 }
 
 impl Suspensions {
@@ -27,23 +35,33 @@ impl Suspensions {
 
     /// The end of the user's suspension, if it runs past `now`.
     pub fn until(&self, user: UserId, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        let until = self.until.read().unwrap_or_else(|e| e.into_inner());
-        until.get(&user).copied().filter(|end| *end > now)
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.until.get(&user).copied().filter(|end| *end > now)
     }
 
     /// Records a suspension (`Some`) or its lifting (`None`).
     pub fn set(&self, user: UserId, until: Option<OffsetDateTime>) {
-        let mut map = self.until.write().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         match until {
-            Some(end) => map.insert(user, end),
-            None => map.remove(&user),
+            Some(end) => state.until.insert(user, end),
+            None => state.until.remove(&user),
         };
+        state.changes.insert(user, (Instant::now(), until));
     }
 
-    /// Replaces the whole set with the database's (suspensions that ended fall out).
-    pub fn replace_all(&self, current: Vec<(UserId, OffsetDateTime)>) {
-        let fresh: HashMap<_, _> = current.into_iter().collect();
-        *self.until.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+    /// Replaces the whole set with the database's as read from `read_at` on (suspensions that
+    /// ended fall out); changes heard since `read_at` stand, as the read may predate them.
+    pub fn replace_all(&self, current: Vec<(UserId, OffsetDateTime)>, read_at: Instant) {
+        let mut fresh: HashMap<_, _> = current.into_iter().collect();
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        state.changes.retain(|_, (at, _)| *at >= read_at);
+        for (user, (_, until)) in &state.changes {
+            match until {
+                Some(end) => fresh.insert(*user, *end),
+                None => fresh.remove(user),
+            };
+        }
+        state.until = fresh;
     }
 
     /// Loads the set now, then reloads it every `RELOAD_EVERY` for as long as both the set and
@@ -53,8 +71,9 @@ impl Suspensions {
             let (Some(this), Some(db)) = (set.upgrade(), store.upgrade()) else {
                 return;
             };
+            let read_at = Instant::now();
             match db.suspensions(OffsetDateTime::now_utc()).await {
-                Ok(current) => this.replace_all(current),
+                Ok(current) => this.replace_all(current, read_at),
                 Err(err) => tracing::warn!(error = %err, "reloading suspensions failed"),
             }
             drop((this, db));
@@ -77,12 +96,21 @@ mod tests {
         assert_eq!(set.until(alice, now), Some(end));
         assert_eq!(set.until(alice, end), None, "over at its end");
         assert_eq!(set.until(bob, now), None);
-        set.replace_all(vec![(bob, end)]);
+        set.replace_all(vec![(bob, end)], Instant::now());
         assert_eq!(
             (set.until(alice, now), set.until(bob, now)),
             (None, Some(end))
         );
         set.set(bob, None);
         assert_eq!(set.until(bob, now), None);
+        // A reload whose read began before a change does not undo it.
+        let stale_read = Instant::now();
+        set.set(alice, Some(end));
+        set.set(bob, None);
+        set.replace_all(vec![(bob, end)], stale_read);
+        assert_eq!(
+            (set.until(alice, now), set.until(bob, now)),
+            (Some(end), None)
+        );
     }
 }

@@ -44,6 +44,35 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// A caller who may moderate (moderator or admin): 401 without a valid token, 403 for users.
+/// Taken before the body, so a user learns nothing from how a body would be judged.
+#[derive(Debug, Clone, Copy)]
+pub struct Moderator(pub Principal);
+
+impl FromRequestParts<AppState> for Moderator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(caller) = AuthUser::from_request_parts(parts, state).await?;
+        state.app.require_moderator(caller).await?;
+        Ok(Self(caller))
+    }
+}
+
+/// An admin caller: 401 without a valid token, 403 for anyone else.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin(pub Principal);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(caller) = AuthUser::from_request_parts(parts, state).await?;
+        state.app.require_admin(caller).await?;
+        Ok(Self(caller))
+    }
+}
+
 /// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive (RFC 9110 §11.1).
 pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;

@@ -136,12 +136,12 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     let jobs_waiting = Arc::new(tokio::sync::Notify::new());
     // Loaded before the first request, then kept fresh (app/src/suspensions.rs).
     let suspensions = Suspensions::new();
-    suspensions.replace_all(
-        store
-            .suspensions(time::OffsetDateTime::now_utc())
-            .await
-            .context("reading suspensions")?,
-    );
+    let read_at = std::time::Instant::now();
+    let current = store
+        .suspensions(time::OffsetDateTime::now_utc())
+        .await
+        .context("reading suspensions")?;
+    suspensions.replace_all(current, read_at);
     tokio::spawn(Suspensions::keep_loaded(
         Arc::downgrade(&suspensions),
         Arc::downgrade(&store),

@@ -2,6 +2,8 @@
 
 -- A suspended account cannot log in, refresh or act until this moment passes.
 ALTER TABLE users ADD COLUMN suspended_until INTEGER;
+-- Every API process reloads the suspended accounts every 30 s.
+CREATE INDEX users_suspended_idx ON users (suspended_until) WHERE suspended_until IS NOT NULL;
 
 -- Taken-down content is hidden from everyone but its author and moderators, and kept so a
 -- takedown can be reversed.

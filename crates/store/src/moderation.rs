@@ -94,20 +94,24 @@ pub trait ModerationStore {
     /// false when the content does not exist or is not taken down.
     async fn reinstate(&self, target: Target, act: &ModerationAct) -> StoreResult<bool>;
 
-    /// Suspends the user until `until`, or lifts a suspension (`None`), with its audit line;
-    /// false when there is no such user.
-    async fn set_suspension(
+    /// Suspends the user until `until`, with its audit line, unless a suspension that runs
+    /// longer is on them (one never shortens another); the suspension's end now, `None` when
+    /// there is no such user.
+    async fn suspend_user(
         &self,
         user: UserId,
-        until: Option<OffsetDateTime>,
+        until: OffsetDateTime,
         act: &ModerationAct,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Option<OffsetDateTime>>;
+
+    /// Lifts the user's suspension, with its audit line; false when they are not suspended.
+    async fn lift_suspension(&self, user: UserId, act: &ModerationAct) -> StoreResult<bool>;
 
     /// Accounts suspended past `now`, with the end of each suspension.
     async fn suspensions(&self, now: OffsetDateTime) -> StoreResult<Vec<(UserId, OffsetDateTime)>>;
 
     /// Sets the role of a user who is not an admin, with its audit line; false when there is
-    /// no such user or the user is an admin.
+    /// no such user, the user is an admin, or the role is theirs already (nothing to record).
     async fn change_role(&self, user: UserId, role: Role, act: &ModerationAct)
     -> StoreResult<bool>;
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, AuthUser};
+use crate::extract::{Admin, ApiJson, AuthUser, Moderator};
 use crate::pagination::{PageParams, Paging};
 use crate::routes::users::PublicUser;
 
@@ -313,7 +313,7 @@ async fn flag_comment(
     ))]
 async fn list_reports(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    Moderator(caller): Moderator,
     Paging(page): Paging,
 ) -> Result<ApiJson<ReportList>, ApiError> {
     let page = state.app.open_reports(caller, page).await?;
@@ -336,7 +336,7 @@ async fn list_reports(
     ))]
 async fn resolve_report(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    Moderator(caller): Moderator,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<ResolveRequest>,
 ) -> Result<ApiJson<ReportResponse>, ApiError> {
@@ -381,7 +381,7 @@ async fn take_down(
     ))]
 async fn take_down_post(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    Moderator(caller): Moderator,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<ApiJson<TakedownResponse>, ApiError> {
@@ -400,7 +400,7 @@ async fn take_down_post(
     ))]
 async fn take_down_comment(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    Moderator(caller): Moderator,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<ApiJson<TakedownResponse>, ApiError> {
@@ -425,7 +425,7 @@ async fn take_down_comment(
     ))]
 async fn reinstate_post(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    Moderator(caller): Moderator,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -446,7 +446,7 @@ async fn reinstate_post(
     ))]
 async fn reinstate_comment(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    Moderator(caller): Moderator,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -461,14 +461,14 @@ async fn reinstate_comment(
     params(("id" = Uuid, Path, description = "User id")), request_body = SuspendRequest,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Suspended", body = SuspensionResponse),
+        (status = 200, description = "Suspended; a longer suspension already on the account stays, and its end is returned", body = SuspensionResponse),
         (status = 403, description = "Not a moderator, or the user is yourself or a moderator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad duration or no reason", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn suspend_user(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    Moderator(caller): Moderator,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<SuspendRequest>,
 ) -> Result<ApiJson<SuspensionResponse>, ApiError> {
@@ -489,13 +489,14 @@ async fn suspend_user(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Lifted"),
-        (status = 403, description = "Not a moderator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a moderator, or the user is yourself or a moderator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not suspended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No reason given", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn unsuspend_user(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    Moderator(caller): Moderator,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -516,7 +517,7 @@ async fn unsuspend_user(
     ))]
 async fn audit_log(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    Moderator(caller): Moderator,
     Query(query): Query<AuditQuery>,
     Paging(page): Paging,
 ) -> Result<ApiJson<AuditList>, ApiError> {
@@ -545,7 +546,7 @@ async fn audit_log(
     ))]
 async fn change_role(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    Admin(caller): Admin,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<RoleRequest>,
 ) -> Result<ApiJson<RoleResponse>, ApiError> {

@@ -219,8 +219,10 @@ async fn post_body(
     author: PublicUser,
 ) -> Result<PostResponse, ApiError> {
     let post = view.post;
-    // Links are stable only where anyone may see the post; others are signed and expire.
-    let public = visible_to_anyone(post.author_id, author.is_private, post.visibility);
+    // Links are stable only where anyone may see the post; others (a taken-down post's too)
+    // are signed and expire.
+    let public = visible_to_anyone(post.author_id, author.is_private, post.visibility)
+        && post.taken_down.is_none();
     let mut media = Vec::with_capacity(post.media.len());
     for item in &post.media {
         media.push(media_response(state, item, public).await?);

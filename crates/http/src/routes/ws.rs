@@ -143,9 +143,19 @@ async fn run(
 ) {
     // Subscribed before the replay is read, so nothing falls between the two.
     let mut subscription = state.app.events.hub().subscribe(caller.user_id);
+    // A suspension that came between the handshake's check and the subscription found no
+    // socket to close: this one checks again now that it is subscribed.
+    let suspended = state
+        .app
+        .suspensions
+        .until(caller.user_id, OffsetDateTime::now_utc())
+        .is_some();
     let (mut sink, mut incoming) = socket.split();
     let mut recent = RecentIds::default();
     let ending = async {
+        if suspended {
+            return Ending::Code(CLOSE_SUSPENDED, "account suspended");
+        }
         if let Some(since) = since {
             let missed = state
                 .app

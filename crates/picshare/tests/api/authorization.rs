@@ -307,7 +307,7 @@ fn routes() -> Vec<Route> {
             M::POST,
             "/v1/moderation/users/{owner}/unsuspend",
             Some(r#"{"reason": "mistake"}"#),
-            [401, 403, 403, 204],
+            [401, 403, 403, 409],
         ),
         route(M::GET, "/v1/moderation/audit", None, [401, 403, 403, 200]),
         // Admins only: a moderator is refused too.

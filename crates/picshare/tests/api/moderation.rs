@@ -363,6 +363,16 @@ async fn a_takedown_hides_content_from_everyone_at_once_but_its_author_and_moder
     assert_eq!(count(comments(Some(bob_token.clone())).await), 1);
     assert_eq!(count(comments(Some(mod_token.clone())).await), 1);
 
+    // A timeline built while the post is down (a new follower's) still gets it back.
+    let (_carol, carol_token) = app.quick_user("carol").await;
+    follow(&app, &carol_token, &alice).await;
+    feed_page(&app, &carol_token, "limit=10").await;
+    app.run_jobs().await;
+    assert_eq!(
+        feed_page(&app, &carol_token, "limit=10").await.0,
+        std::slice::from_ref(&kept)
+    );
+
     // Reversed: back for everyone, its strike withdrawn.
     let reinstate = app
         .post_json(
@@ -374,6 +384,10 @@ async fn a_takedown_hides_content_from_everyone_at_once_but_its_author_and_moder
     assert_eq!(reinstate.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         feed_page(&other, &bob_token, "limit=10").await.0,
+        [bad.clone(), kept.clone()]
+    );
+    assert_eq!(
+        feed_page(&app, &carol_token, "limit=10").await.0,
         [bad.clone(), kept.clone()]
     );
     assert_eq!(
@@ -389,14 +403,17 @@ async fn a_takedown_hides_content_from_everyone_at_once_but_its_author_and_moder
         audit(&app, &mod_token, &format!("?target_id={bad}")).await,
         ["reinstate_post", "takedown_post"]
     );
-    let by_user = app
-        .post_json(
-            &format!("/v1/moderation/posts/{kept}/takedown"),
-            Some(&bob_token),
-            &json!({"reason": "x"}),
-        )
-        .await;
-    assert_problem(by_user, StatusCode::FORBIDDEN, "forbidden").await;
+    // A user is refused before the body is looked at: a bad body tells them nothing.
+    for body in [json!({"reason": "x"}), json!({})] {
+        let by_user = app
+            .post_json(
+                &format!("/v1/moderation/posts/{kept}/takedown"),
+                Some(&bob_token),
+                &body,
+            )
+            .await;
+        assert_problem(by_user, StatusCode::FORBIDDEN, "forbidden").await;
+    }
     let no_reason = app
         .post_json(
             &format!("/v1/moderation/posts/{kept}/takedown"),
@@ -431,6 +448,20 @@ async fn strikes_three_four_and_five_suspend_for_a_week_a_month_and_a_year() {
         });
     }
     assert_eq!(lengths, [None, None, Some(7), Some(30), Some(365)]);
+    // Strikes alone never suspend staff: no moderator locks another out.
+    let (_other_mod, other_mod_token) =
+        staff(&app, "moderator2", picshare_domain::Role::Moderator).await;
+    for _ in 0..3 {
+        let id = post(&app, &other_mod_token, "public").await;
+        let takedown = take_down(&app, &mod_token, "posts", &id).await;
+        assert!(takedown["suspended_until"].is_null());
+    }
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&other_mod_token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
     // Taking down what is down already strikes nobody twice.
     assert_eq!(
         take_down(&app, &mod_token, "posts", &posts[0]).await["strikes"],
@@ -498,6 +529,18 @@ async fn a_suspended_account_is_refused_at_once_everywhere_until_its_suspension_
             .await;
         assert_problem(write, StatusCode::FORBIDDEN, "account_suspended").await;
     }
+    // A shorter suspension leaves the longer one in place.
+    let shorter: Value = app
+        .post_json(
+            &format!("/v1/moderation/users/{alice}/suspend"),
+            Some(&mod_token),
+            &json!({"duration_secs": 60, "reason": "again"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shorter["suspended_until"], suspended["suspended_until"]);
     let login = other
         .password_grant("alice", crate::helpers::PASSWORD)
         .await;
@@ -545,6 +588,14 @@ async fn a_suspended_account_is_refused_at_once_everywhere_until_its_suspension_
         audit(&app, &mod_token, &format!("?target_id={alice}")).await,
         ["suspend_user", "unsuspend_user", "suspend_user"]
     );
+    let not_suspended = app
+        .post_json(
+            &format!("/v1/moderation/users/{alice}/unsuspend"),
+            Some(&mod_token),
+            &json!({"reason": "again"}),
+        )
+        .await;
+    assert_problem(not_suspended, StatusCode::CONFLICT, "conflict").await;
     let (_bob, bob_token) = app.quick_user("bob").await;
     let by_user = app
         .post_json(
