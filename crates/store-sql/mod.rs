@@ -5,6 +5,7 @@ mod comments;
 mod conversations;
 mod counters;
 mod id_lists;
+mod invites;
 mod jobs;
 mod likes;
 mod media;

@@ -98,25 +98,39 @@ fn map_unique(err: sqlx::Error) -> StoreError {
     }
 }
 
+/// Inserts the account (`invited_by`: who invited it); a taken handle or email is a conflict.
+pub(crate) async fn insert_user<'e, E>(
+    executor: E,
+    user: &NewUser,
+    invited_by: Option<UserId>,
+) -> StoreResult<User>
+where
+    E: sqlx::Executor<'e, Database = crate::dialect::Db>,
+{
+    let now = ts(user.created_at);
+    sqlx::query_as::<_, UserRow>(&format!(
+        "INSERT INTO users (id, handle, email, password_hash, display_name, role, invited_by,
+                created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {USER_COLUMNS}"
+    ))
+    .bind(user.id.0)
+    .bind(user.handle.as_str())
+    .bind(user.email.as_str())
+    .bind(&user.password_hash)
+    .bind(user.display_name.as_str())
+    .bind(user.role.as_str())
+    .bind(invited_by.map(|id| id.0))
+    .bind(now)
+    .fetch_one(executor)
+    .await
+    .map_err(map_unique)?
+    .into_user()
+}
+
 #[async_trait]
 impl UserStore for SqlStore {
     async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
-        let now = ts(user.created_at);
-        sqlx::query_as::<_, UserRow>(&format!(
-            "INSERT INTO users (id, handle, email, password_hash, display_name, role, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {USER_COLUMNS}"
-        ))
-        .bind(user.id.0)
-        .bind(user.handle.as_str())
-        .bind(user.email.as_str())
-        .bind(&user.password_hash)
-        .bind(user.display_name.as_str())
-        .bind(user.role.as_str())
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map_unique)?
-        .into_user()
+        insert_user(&self.pool, user, None).await
     }
 
     async fn find_user(&self, lookup: &UserLookup) -> StoreResult<Option<User>> {

@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod feed;
 pub mod feed_pages;
+pub mod invites;
 pub mod jobs;
 pub mod media;
 pub mod media_urls;

@@ -77,25 +77,35 @@ impl App {
         else {
             return Err(errors.into());
         };
-        if check_invite && self.settings.invite_only {
-            // Invite codes arrive with the invites feature; until then invite-only mode admits
-            // sign-ups through `picshare admin create-user` only.
+        let code = input
+            .invite_code
+            .as_deref()
+            .map(crate::invites::normalize_code)
+            .filter(|code| !code.is_empty() && check_invite);
+        if check_invite && self.settings.invite_only && code.is_none() {
             return Err(AppError::InviteRequired);
         }
 
         let password_hash = self.hasher.hash(password.expose()).await?;
-        let user = self
-            .store
-            .create_user(&NewUser {
-                id: UserId::generate(),
-                handle,
-                email,
-                password_hash,
-                display_name,
-                role,
-                created_at: OffsetDateTime::now_utc(),
-            })
-            .await?;
+        let new = NewUser {
+            id: UserId::generate(),
+            handle,
+            email,
+            password_hash,
+            display_name,
+            role,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        // A code given is spent with the sign-up (also where invites are optional, so the
+        // invite tree is kept); an unknown, used, revoked or expired one refuses it.
+        let user = match code {
+            Some(code) => self
+                .store
+                .create_invited_user(&new, &code)
+                .await?
+                .ok_or(AppError::InviteRequired)?,
+            None => self.store.create_user(&new).await?,
+        };
         metrics::counter!("picshare_signups_total").increment(1);
         Ok(user)
     }

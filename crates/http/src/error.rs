@@ -194,7 +194,7 @@ impl From<AppError> for ApiError {
             AppError::InviteRequired => Self::new(
                 StatusCode::FORBIDDEN,
                 "invite_required",
-                "sign-up on this server needs a valid invite code",
+                "sign-up needs a valid invite code (unused, unrevoked, unexpired)",
             ),
             AppError::Unavailable(reason) => {
                 let mut api = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason);

@@ -26,6 +26,7 @@ use crate::routes;
         (name = "feed", description = "The home feed"),
         (name = "notifications", description = "What happened to you"),
         (name = "messages", description = "Direct messages and the real-time stream"),
+        (name = "invites", description = "Invite codes"),
         (name = "moderation", description = "Reports, takedowns, suspensions, roles and the audit log"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -43,6 +44,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::notifications::router())
         .merge(routes::conversations::router())
         .merge(routes::moderation::router())
+        .merge(routes::invites::router())
         .merge(routes::ops::router())
 }
 

@@ -5,6 +5,7 @@ mod comments;
 mod conversations;
 mod counters;
 mod error;
+mod invites;
 mod jobs;
 mod likes;
 mod media;
@@ -24,6 +25,7 @@ pub use comments::{CommentStore, NewComment};
 pub use conversations::{ConversationStore, NewConversation, NewMessage, SendOutcome};
 pub use counters::CounterStore;
 pub use error::StoreError;
+pub use invites::{Invite, InviteStats, InviteStore, NewInvite};
 pub use jobs::{ClaimedJob, HEAVY_PRIORITY, JobCount, JobLane, JobStore, NewJob};
 pub use likes::LikeStore;
 pub use media::{MediaStore, UnattachedMedia};
@@ -67,6 +69,7 @@ pub trait Store:
     + NotificationStore
     + ConversationStore
     + ModerationStore
+    + InviteStore
     + Send
     + Sync
     + 'static

@@ -1,6 +1,7 @@
 pub mod auth;
 pub mod conversations;
 pub mod feed;
+pub mod invites;
 pub mod media;
 pub mod moderation;
 pub mod notifications;

@@ -310,6 +310,22 @@ fn routes() -> Vec<Route> {
             [401, 403, 403, 409],
         ),
         route(M::GET, "/v1/moderation/audit", None, [401, 403, 403, 200]),
+        route(
+            M::GET,
+            "/v1/moderation/users/{owner}/invite-tree",
+            None,
+            [401, 403, 403, 200],
+        ),
+        // Invites: each caller's own.
+        route(M::POST, "/v1/invites", None, [401, 201, 201, 201]),
+        route(M::GET, "/v1/invites", None, [401, 200, 200, 200]),
+        route(M::GET, "/v1/invites/stats", None, [401, 200, 200, 200]),
+        route(
+            M::POST,
+            "/v1/invites/NOSUCHCODE23/revoke",
+            None,
+            [401, 404, 404, 404],
+        ),
         // Admins only: a moderator is refused too.
         route(
             M::POST,

@@ -9,6 +9,7 @@ mod feed;
 mod feed_pages;
 mod hardening;
 mod helpers;
+mod invites;
 mod media;
 mod messaging;
 mod moderation;
