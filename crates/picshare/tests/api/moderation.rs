@@ -721,3 +721,75 @@ async fn the_audit_log_cannot_be_edited_even_through_the_database() {
         ["grant_moderator"]
     );
 }
+
+#[tokio::test]
+async fn a_taken_down_post_notifies_nobody_and_its_images_go_only_by_signed_links() {
+    let app = spawn_app().await;
+    let (_mod_id, mod_token) = staff(&app, "moderator", picshare_domain::Role::Moderator).await;
+    let (_alice, alice_token) = app.quick_user("alice").await;
+    let (_bob, bob_token) = app.quick_user("bob").await;
+    let shown = post(&app, &alice_token, "public").await;
+    let hidden = post(&app, &alice_token, "public").await;
+    let signed = |post: &Value| {
+        let url = post["media"][0]["variants"]["thumb"]["url"]
+            .as_str()
+            .unwrap();
+        url.contains("sig=") || url.contains("X-Amz-Signature=")
+    };
+    let before: Value = app
+        .get(&format!("/v1/posts/{hidden}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    // Local storage serves a public post's images by stable links (S3 signs every link).
+    let local = app.config.storage_url.is_none();
+    assert!(
+        !local || !signed(&before),
+        "a public post's images have stable links"
+    );
+    take_down(&app, &mod_token, "posts", &hidden).await;
+    let own: Value = app
+        .get(&format!("/v1/posts/{hidden}"), Some(&alice_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        signed(&own),
+        "taken down: its author gets signed, expiring links"
+    );
+    let thumb = own["media"][0]["variants"]["thumb"]["url"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        app.client.get(thumb).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // Mentions in both captions: only the post others may see notifies.
+    for id in [&shown, &hidden] {
+        let edited = app
+            .patch_json(
+                &format!("/v1/posts/{id}"),
+                Some(&alice_token),
+                &json!({"caption": "look @bob"}),
+            )
+            .await;
+        assert_eq!(edited.status(), StatusCode::OK);
+    }
+    app.run_jobs().await;
+    let seen: Value = app
+        .get("/v1/notifications", Some(&bob_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let about: Vec<&Value> = seen["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["post_id"])
+        .collect();
+    assert_eq!(about, [&json!(shown)]);
+}
