@@ -95,6 +95,16 @@ impl TokenStore for SqlStore {
         Ok(outcome)
     }
 
+    async fn refresh_token_owner(&self, token_hash: &[u8]) -> StoreResult<Option<UserId>> {
+        let owner: Option<uuid::Uuid> =
+            sqlx::query_scalar("SELECT user_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(owner.map(UserId))
+    }
+
     async fn revoke_refresh_family(
         &self,
         token_hash: &[u8],

@@ -94,6 +94,11 @@ impl App {
     /// token that was already spent revokes the whole family (RFC 9700 §4.14.2).
     pub async fn refresh(&self, refresh_token: &str) -> AppResult<TokenPair> {
         let presented = hash_refresh_token(refresh_token);
+        // Refused before the rotation, so a suspended account's token is not spent: it works
+        // again once the suspension is over.
+        if let Some(owner) = self.store.refresh_token_owner(&presented).await? {
+            self.refuse_if_suspended(owner)?;
+        }
         let (replacement, replacement_hash) = new_refresh_token();
         let now = OffsetDateTime::now_utc();
         match self
@@ -105,6 +110,7 @@ impl App {
                 user_id,
                 expires_at,
             } => {
+                // Suspended between the check above and the rotation.
                 self.refuse_if_suspended(user_id)?;
                 Ok(TokenPair {
                     access_token: self.tokens.issue_access_token(user_id)?,

@@ -45,6 +45,9 @@ pub trait TokenStore {
         now: OffsetDateTime,
     ) -> StoreResult<RefreshRotation>;
 
+    /// Whose the token with this hash is, whatever its state (`None` if unknown).
+    async fn refresh_token_owner(&self, token_hash: &[u8]) -> StoreResult<Option<UserId>>;
+
     /// Revokes the family of the token with this hash; unknown hashes are ignored.
     async fn revoke_refresh_family(
         &self,

@@ -582,6 +582,8 @@ async fn a_suspended_account_is_refused_at_once_everywhere_until_its_suspension_
         other.get("/v1/auth/me", Some(&alice_token)).await.status(),
         StatusCode::OK
     );
+    // The refresh token refused while suspended was not spent by the refusal.
+    assert_eq!(other.refresh_grant(&refresh).await.status(), StatusCode::OK);
     assert_eq!(
         other
             .password_grant("alice", crate::helpers::PASSWORD)
