@@ -110,7 +110,7 @@ impl App {
                     .ok_or(AppError::NotFound)?;
                 self.visible_post(viewer, comment.post_id).await?;
                 let own = viewer.is_some_and(|v| v.user_id == comment.author_id);
-                if comment.taken_down.is_some() && !own && !self.moderates(viewer).await? {
+                if comment.taken_down.is_some() && !own && !self.sees_as_moderator(viewer).await? {
                     return Err(AppError::NotFound);
                 }
                 comment.author_id
@@ -118,12 +118,23 @@ impl App {
         })
     }
 
-    /// Whether the viewer is a moderator or admin.
-    pub(crate) async fn moderates(&self, viewer: Option<Principal>) -> AppResult<bool> {
-        Ok(match viewer {
-            Some(viewer) => self.me(viewer).await?.role.is_moderator(),
-            None => false,
-        })
+    /// Whether the viewer sees as a moderator (taken-down content in reads). On read paths
+    /// (comment lists, profiles), so the account comes from the recent-accounts cache: a role
+    /// change shows in reads within its 2 s.
+    pub(crate) async fn sees_as_moderator(&self, viewer: Option<Principal>) -> AppResult<bool> {
+        let Some(viewer) = viewer else {
+            return Ok(false);
+        };
+        let accounts = self.users_by_id(&[viewer.user_id]).await?;
+        Ok(accounts
+            .get(&viewer.user_id)
+            .is_some_and(|account| account.role.is_moderator()))
+    }
+
+    /// Whether the caller may act as a moderator (delete others' posts and comments), read
+    /// fresh: a removed moderator acts no more.
+    pub(crate) async fn acts_as_moderator(&self, caller: Principal) -> AppResult<bool> {
+        Ok(self.me(caller).await?.role.is_moderator())
     }
 
     /// Open reports, oldest first, each with its reporter and target.

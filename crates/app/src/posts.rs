@@ -180,7 +180,7 @@ impl App {
     /// Deletes a post (its author or a moderator); its media files are removed by a job.
     pub async fn delete_post(&self, caller: Principal, id: Uuid) -> AppResult<()> {
         let post = self.post_to_moderate(caller, id).await?;
-        if post.author_id != caller.user_id && !self.moderates(Some(caller)).await? {
+        if post.author_id != caller.user_id && !self.acts_as_moderator(caller).await? {
             return Err(AppError::Forbidden(
                 "only the author or a moderator can delete a post",
             ));
@@ -213,7 +213,7 @@ impl App {
             });
         }
         let own = viewer.is_some_and(|v| v.user_id == author.id);
-        let include_taken_down = own || self.moderates(viewer).await?;
+        let include_taken_down = own || self.sees_as_moderator(viewer).await?;
         let posts = self
             .store
             .user_posts(
@@ -298,7 +298,7 @@ impl App {
         page: PageRequest,
     ) -> AppResult<Page<(Comment, User)>> {
         self.visible_post(viewer, id).await?;
-        let moderator = self.moderates(viewer).await?;
+        let moderator = self.sees_as_moderator(viewer).await?;
         let comments = self
             .store
             .comments(id, viewer.map(|v| v.user_id), moderator, page)
@@ -341,7 +341,7 @@ impl App {
         };
         let allowed = comment.author_id == caller.user_id
             || post.author_id == caller.user_id
-            || self.moderates(Some(caller)).await?;
+            || self.acts_as_moderator(caller).await?;
         if !allowed {
             return Err(AppError::Forbidden(
                 "only the comment's author, the post's author or a moderator can delete it",
@@ -359,7 +359,7 @@ impl App {
     /// The post, for an action a moderator may take on anything: moderators reach every post,
     /// others only those they may see.
     async fn post_to_moderate(&self, caller: Principal, id: Uuid) -> AppResult<Post> {
-        if self.moderates(Some(caller)).await? {
+        if self.acts_as_moderator(caller).await? {
             return self.store.find_post(id).await?.ok_or(AppError::NotFound);
         }
         Ok(self.visible_post(Some(caller), id).await?.0)
@@ -416,7 +416,7 @@ impl App {
         }
         // Moderators also see taken-down posts whatever their audience (to review a takedown);
         // other posts they may not see stay hidden from them too.
-        if post.taken_down.is_none() || !self.moderates(viewer).await? {
+        if post.taken_down.is_none() || !self.sees_as_moderator(viewer).await? {
             return Err(AppError::NotFound);
         }
         Ok((post, author))
