@@ -17,4 +17,5 @@ mod social;
 mod store;
 mod timelines;
 mod tokens;
+mod trust;
 mod users;

@@ -83,7 +83,7 @@ impl AuditRow {
 }
 
 /// Appends one line to the audit log.
-async fn audit(
+pub(super) async fn audit(
     tx: &mut Transaction<'_, Db>,
     action: AuditAction,
     target: Target,
@@ -131,7 +131,7 @@ async fn resolve_open(
     .rows_affected())
 }
 
-fn user_target(user: UserId) -> Target {
+pub(super) fn user_target(user: UserId) -> Target {
     Target {
         kind: TargetKind::User,
         id: user.0,

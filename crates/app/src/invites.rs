@@ -61,7 +61,7 @@ impl App {
             expires_at: now + INVITE_LIFETIME,
         };
         self.store
-            .create_invite(&invite, invite_quota(me.trust_level))
+            .create_invite(&invite, invite_quota(self.trust_level(me.id).await?))
             .await?
             .ok_or(AppError::Precondition(
                 "you hold as many open invites as your trust level allows; revoke one or wait",

@@ -2,6 +2,7 @@
 //! `picshare-store` and know nothing of HTTP.
 
 pub mod auth;
+pub mod devices;
 pub mod error;
 pub mod events;
 pub mod feed;
@@ -19,6 +20,7 @@ pub mod social;
 pub mod suspensions;
 pub mod throttle;
 pub mod tokens;
+pub mod trust;
 pub mod users;
 pub mod worker;
 
@@ -48,6 +50,8 @@ pub struct AppSettings {
     pub feed_timelines: bool,
     /// How long the 3rd, 4th and 5th-and-later strikes suspend an account.
     pub suspension_ladder: picshare_domain::SuspensionLadder,
+    /// Each trust level's per-action quotas.
+    pub trust_limits: picshare_domain::TrustLimits,
 }
 
 /// Everything a request needs, shared by all handlers.
@@ -75,6 +79,10 @@ pub struct App {
     pub events: Arc<dyn events::EventBus>,
     /// The accounts suspended now, checked on every authenticated request.
     pub suspensions: Arc<suspensions::Suspensions>,
+    /// Standings assessed in the last minute (`Standings::off()` without in-process caches).
+    pub standings: trust::Standings,
+    /// Keys device fingerprints before they are stored.
+    pub devices: Arc<devices::FingerprintKey>,
 }
 
 impl App {

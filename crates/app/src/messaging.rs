@@ -4,7 +4,7 @@
 use picshare_domain::messaging::{
     self, MAX_CONVERSATION_PARTICIPANTS, parse_client_message_id, parse_message_text,
 };
-use picshare_domain::{Conversation, Message, User, UserId, ValidationErrors};
+use picshare_domain::{Action, Conversation, Message, User, UserId, ValidationErrors};
 use picshare_store::{NewConversation, NewMessage, Page, PageRequest, SendOutcome};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -52,6 +52,7 @@ impl App {
         if !valid {
             return Err(ValidationErrors::single("participant_ids", NOT_MESSAGEABLE).into());
         }
+        self.spend_quota(caller.user_id, Action::Message).await?;
         let found = self.store.find_users(&others).await?;
         if found.len() != others.len() {
             return Err(ValidationErrors::single("participant_ids", NOT_MESSAGEABLE).into());
@@ -185,6 +186,7 @@ impl App {
         let (Some(text), Some(client_message_id)) = (text, client_message_id) else {
             return Err(errors.into());
         };
+        self.spend_quota(caller.user_id, Action::Message).await?;
         let participants = self.participants_of(caller, conversation).await?;
         // Two people make a 1:1 (a group has at least three): no message across a block.
         if let [a, b] = participants[..] {

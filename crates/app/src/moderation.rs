@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use picshare_domain::moderation::{MAX_SUSPENSION, parse_moderation_reason, parse_report_text};
 use picshare_domain::{
-    AuditEntry, Report, ReportReason, ReportState, Role, Target, TargetKind, User, UserId,
+    Action, AuditEntry, Report, ReportReason, ReportState, Role, Target, TargetKind, User, UserId,
     UserLookup, ValidationErrors,
 };
 use picshare_store::{
@@ -27,6 +27,8 @@ pub struct ReportView {
     pub target_owner: Option<User>,
     /// The reported post's caption or comment's text.
     pub target_text: Option<String>,
+    /// The target owner's risk score (shared devices), 0–100.
+    pub target_owner_risk: u8,
 }
 
 impl App {
@@ -66,6 +68,7 @@ impl App {
         let (Some(reason), Some(text)) = (reason, text) else {
             return Err(AppError::NotFound);
         };
+        self.spend_quota(caller.user_id, Action::Report).await?;
         let owner = self.owner_visible_to(Some(caller), target).await?;
         if owner == caller.user_id {
             return Err(AppError::Precondition(
@@ -157,7 +160,18 @@ impl App {
                 reporter,
                 target_owner,
                 target_text,
+                target_owner_risk: 0,
             });
+        }
+        let owners: Vec<UserId> = items
+            .iter()
+            .filter_map(|view| view.target_owner.as_ref().map(|owner| owner.id))
+            .collect();
+        let risks = self.risk_scores(&owners).await?;
+        for view in &mut items {
+            if let Some(owner) = &view.target_owner {
+                view.target_owner_risk = risks.get(&owner.id).copied().unwrap_or(0);
+            }
         }
         Ok(Page {
             items,
@@ -243,6 +257,8 @@ impl App {
             .take_down(target, &act(caller, Some(reason)), &ladder)
             .await?
             .ok_or(AppError::NotFound)?;
+        // The strike costs the author a level at once (here; elsewhere within a minute).
+        self.standing_changed(takedown.author);
         if let Some(until) = takedown.suspended_until {
             self.suspensions_changed(takedown.author, Some(until)).await;
         }
@@ -395,7 +411,7 @@ impl App {
     }
 }
 
-fn act(caller: Principal, reason: Option<String>) -> ModerationAct {
+pub(crate) fn act(caller: Principal, reason: Option<String>) -> ModerationAct {
     ModerationAct {
         moderator: caller.user_id,
         reason,

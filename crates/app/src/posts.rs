@@ -2,7 +2,7 @@
 
 use picshare_domain::social::{self, MAX_POST_MEDIA};
 use picshare_domain::{
-    Comment, Location, PostAccess, User, UserId, UserLookup, ValidationErrors, Visibility,
+    Action, Comment, Location, PostAccess, User, UserId, UserLookup, ValidationErrors, Visibility,
     post_access,
 };
 use picshare_store::{
@@ -88,6 +88,7 @@ impl App {
             return Err(errors.into());
         };
         errors.into_result()?;
+        self.spend_quota(caller.user_id, Action::Post).await?;
         let new = NewPost {
             id: Uuid::now_v7(),
             author_id: caller.user_id,
@@ -240,6 +241,7 @@ impl App {
     }
 
     pub async fn like(&self, caller: Principal, id: Uuid) -> AppResult<i64> {
+        self.spend_quota(caller.user_id, Action::Like).await?;
         self.visible_post(Some(caller), id).await?;
         let notify = notify_job(NotifyJob::Like {
             post: id,
@@ -276,6 +278,7 @@ impl App {
     ) -> AppResult<(Comment, User)> {
         let text = social::parse_comment(text)
             .map_err(|message| ValidationErrors::single("text", message))?;
+        self.spend_quota(caller.user_id, Action::Comment).await?;
         self.visible_post(Some(caller), id).await?;
         let new = NewComment {
             id: Uuid::now_v7(),

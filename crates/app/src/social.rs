@@ -1,6 +1,6 @@
 //! The follow graph: follows, follow requests for private accounts, blocks, and lists.
 
-use picshare_domain::{Relationship, User, UserLookup, ValidationErrors};
+use picshare_domain::{Action, Relationship, User, UserLookup, ValidationErrors};
 use picshare_store::{FollowOutcome, Page, PageRequest};
 
 use crate::auth::Principal;
@@ -42,6 +42,7 @@ impl App {
 
     /// Follows, or asks to follow a private account. Idempotent.
     pub async fn follow(&self, caller: Principal, target: &UserLookup) -> AppResult<Relationship> {
+        self.spend_quota(caller.user_id, Action::Follow).await?;
         let target = self
             .other_user(caller, target, "you cannot follow yourself")
             .await?;

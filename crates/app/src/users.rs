@@ -238,9 +238,14 @@ where
     V: Clone + Send + Sync + 'static,
 {
     pub fn new() -> Self {
+        Self::with_ttl(RECENT_TTL)
+    }
+
+    /// Values kept for `ttl` instead of `RECENT_TTL`.
+    pub fn with_ttl(ttl: std::time::Duration) -> Self {
         let values = moka::sync::Cache::builder()
             .max_capacity(100_000)
-            .time_to_live(RECENT_TTL)
+            .time_to_live(ttl)
             .build();
         Self {
             values: Some(values),
@@ -251,13 +256,19 @@ where
         Self { values: None }
     }
 
-    fn get(&self, key: &K) -> Option<V> {
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
         self.values.as_ref()?.get(key)
     }
 
-    fn insert(&self, key: K, value: V) {
+    pub(crate) fn insert(&self, key: K, value: V) {
         if let Some(values) = &self.values {
             values.insert(key, value);
+        }
+    }
+
+    pub(crate) fn remove(&self, key: &K) {
+        if let Some(values) = &self.values {
+            values.invalidate(key);
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod messaging;
 pub mod moderation;
 pub mod social;
 pub mod text;
+pub mod trust;
 pub mod user;
 
 pub use error::{FieldError, ValidationErrors};
@@ -18,6 +19,9 @@ pub use moderation::{
 pub use social::{
     Comment, FollowCaps, Location, PostAccess, Relationship, Visibility, post_access,
     visible_to_anyone,
+};
+pub use trust::{
+    Action, LevelLimits, NextLevel, Period, Quota, Requirement, Standing, TrustLimits, TrustRecord,
 };
 pub use user::{
     Bio, DisplayName, Email, Handle, NewUser, Password, Role, TrustLevel, User, UserId, UserLookup,

@@ -171,10 +171,12 @@ pub enum AuditAction {
     ActionReport,
     GrantModerator,
     RemoveModerator,
+    VerifyUser,
+    UnverifyUser,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 12] = [
         AuditAction::TakedownPost,
         AuditAction::ReinstatePost,
         AuditAction::TakedownComment,
@@ -185,6 +187,8 @@ impl AuditAction {
         AuditAction::ActionReport,
         AuditAction::GrantModerator,
         AuditAction::RemoveModerator,
+        AuditAction::VerifyUser,
+        AuditAction::UnverifyUser,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -199,6 +203,8 @@ impl AuditAction {
             AuditAction::ActionReport => "action_report",
             AuditAction::GrantModerator => "grant_moderator",
             AuditAction::RemoveModerator => "remove_moderator",
+            AuditAction::VerifyUser => "verify_user",
+            AuditAction::UnverifyUser => "unverify_user",
         }
     }
 }

@@ -27,6 +27,7 @@ use crate::routes;
         (name = "notifications", description = "What happened to you"),
         (name = "messages", description = "Direct messages and the real-time stream"),
         (name = "invites", description = "Invite codes"),
+        (name = "trust", description = "Trust levels, per-action limits and devices"),
         (name = "moderation", description = "Reports, takedowns, suspensions, roles and the audit log"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -45,6 +46,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::conversations::router())
         .merge(routes::moderation::router())
         .merge(routes::invites::router())
+        .merge(routes::trust::router())
         .merge(routes::ops::router())
 }
 

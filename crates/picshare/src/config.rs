@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use picshare_domain::{TrustLevel, TrustLimits};
 use serde::{Deserialize, Serialize};
 
 /// Settings as written by the operator. Field names are the TOML keys; the environment variable
@@ -66,6 +67,11 @@ pub struct RawConfig {
     pub ws_send_queue: usize,
     /// Days of suspension at the 3rd, 4th and 5th-and-later strike, comma-separated.
     pub strike_suspension_days: String,
+    /// Overrides of each trust level's quotas: `posts_per_hour=3,likes_per_day=500`.
+    pub limits_new: String,
+    pub limits_basic: String,
+    pub limits_trusted: String,
+    pub limits_verified: String,
 }
 
 impl Default for RawConfig {
@@ -122,6 +128,10 @@ impl Default for RawConfig {
             ws_ping_interval_secs: 30,
             ws_send_queue: 256,
             strike_suspension_days: "7,30,365".into(),
+            limits_new: String::new(),
+            limits_basic: String::new(),
+            limits_trusted: String::new(),
+            limits_verified: String::new(),
         }
     }
 }
@@ -149,6 +159,27 @@ fn suspension_ladder(raw: &str) -> Result<picshare_domain::SuspensionLadder, Con
         fourth: day(fourth),
         fifth_and_later: day(fifth),
     })
+}
+
+/// SPEC's quotas with the operator's overrides applied.
+fn trust_limits(raw: &RawConfig) -> Result<TrustLimits, ConfigError> {
+    let mut limits = TrustLimits::default();
+    for (setting, level, overrides) in [
+        ("limits_new", TrustLevel::New, &raw.limits_new),
+        ("limits_basic", TrustLevel::Basic, &raw.limits_basic),
+        ("limits_trusted", TrustLevel::Trusted, &raw.limits_trusted),
+        (
+            "limits_verified",
+            TrustLevel::Verified,
+            &raw.limits_verified,
+        ),
+    ] {
+        limits
+            .level_mut(level)
+            .apply_overrides(overrides)
+            .map_err(|problem| invalid(setting, problem))?;
+    }
+    Ok(limits)
 }
 
 fn cores() -> usize {
@@ -221,6 +252,7 @@ pub struct Settings {
     /// Events queued for one socket before it is disconnected as too slow.
     pub ws_send_queue: usize,
     pub suspension_ladder: picshare_domain::SuspensionLadder,
+    pub trust_limits: TrustLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -434,8 +466,10 @@ impl Settings {
         }
         let storage = storage(&raw, &storage_url)?;
         let suspension_ladder = suspension_ladder(&raw.strike_suspension_days)?;
+        let trust_limits = trust_limits(&raw)?;
         Ok(Self {
             suspension_ladder,
+            trust_limits,
             storage,
             max_upload_bytes: raw.max_upload_bytes,
             upload_url_ttl: Duration::from_secs(raw.upload_url_ttl_secs),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::HeaderValue;
+use picshare_app::devices::FingerprintKey;
 use picshare_app::events::{EventBus, Hub, Listeners, LocalBus, RedisBus};
 use picshare_app::feed_pages::FeedPages;
 use picshare_app::media::MediaSettings;
@@ -13,6 +14,7 @@ use picshare_app::media_urls::MediaUrls;
 use picshare_app::suspensions::Suspensions;
 use picshare_app::throttle::{MemoryLimiter, RedisLimiter};
 use picshare_app::tokens::load_or_create_signing_key;
+use picshare_app::trust::{STANDING_TTL, Standings};
 use picshare_app::users::{AvatarViews, RecentUsers};
 use picshare_app::worker::{Worker, WorkerSettings};
 use picshare_app::{
@@ -131,6 +133,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
         tokens.without_caches()
     };
     let media_urls = MediaUrls::new(tokens.derived_key("media links"), settings.media_url_ttl)?;
+    let device_key = tokens.derived_key("device fingerprints");
     let workers = settings.password_hash_workers;
     let hasher = PasswordHasherPool::new(workers, workers * HASH_QUEUE_PER_WORKER)?;
     let jobs_waiting = Arc::new(tokio::sync::Notify::new());
@@ -180,6 +183,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             follow_caps: settings.follow_caps,
             feed_timelines: settings.feed_timelines,
             suspension_ladder: settings.suspension_ladder,
+            trust_limits: settings.trust_limits.clone(),
         }),
         jobs_waiting,
         feed_pages: if settings.caches {
@@ -198,6 +202,12 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             RecentUsers::off()
         },
         suspensions,
+        standings: if settings.caches {
+            Standings::with_ttl(STANDING_TTL)
+        } else {
+            Standings::off()
+        },
+        devices: Arc::new(FingerprintKey::new(device_key)?),
     })
 }
 

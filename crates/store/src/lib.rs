@@ -17,6 +17,7 @@ mod posts;
 mod social;
 mod timelines;
 mod tokens;
+mod trust;
 mod users;
 
 use async_trait::async_trait;
@@ -42,6 +43,7 @@ pub use timelines::{
     TimelineSlice, TimelineStore,
 };
 pub use tokens::{NewRefreshToken, RefreshRotation, TokenStore};
+pub use trust::{Device, TrustStore};
 pub use users::{ProfileUpdate, UserStore};
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -70,6 +72,7 @@ pub trait Store:
     + ConversationStore
     + ModerationStore
     + InviteStore
+    + TrustStore
     + Send
     + Sync
     + 'static

@@ -3,14 +3,20 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use moka::sync::Cache;
 
+use moka::ops::compute::Op;
+
+use super::gcra::{self, Rate};
 use super::{Limiter, MAX_WINDOW, ThrottleKey};
 use crate::{AppError, AppResult, RateLimit};
 
-/// Counters and remembered keys of one process. Keys are bounded in length by their makers and
-/// in number here, so memory is bounded whatever clients send.
+/// Counters, quotas and remembered keys of one process. Keys are bounded in length by their
+/// makers and in number here, so memory is bounded whatever clients send.
 pub struct MemoryLimiter {
     counters: Cache<String, (u32, Instant)>,
+    /// Per key, each rate's period (ms) and theoretical arrival time (ms after `started`).
+    quotas: Cache<String, Vec<(u64, i64)>>,
     remembered: Cache<String, Instant>,
+    started: Instant,
 }
 
 const MAX_COUNTERS: u64 = 200_000;
@@ -29,9 +35,32 @@ impl MemoryLimiter {
                 .max_capacity(MAX_COUNTERS)
                 .time_to_live(MAX_WINDOW)
                 .build(),
+            // A TAT is at most one period (≤ MAX_WINDOW) past the write that set it.
+            quotas: Cache::builder()
+                .max_capacity(MAX_COUNTERS)
+                .time_to_live(MAX_WINDOW)
+                .build(),
             remembered: Cache::builder().max_capacity(MAX_REMEMBERED).build(),
+            started: Instant::now(),
         }
     }
+
+    fn now_ms(&self) -> i64 {
+        self.started.elapsed().as_millis() as i64
+    }
+}
+
+fn stored_tats(rates: &[Rate], stored: Option<&Vec<(u64, i64)>>) -> Vec<Option<i64>> {
+    rates
+        .iter()
+        .map(|rate| {
+            let period = rate.period.as_millis() as u64;
+            stored?
+                .iter()
+                .find(|(p, _)| *p == period)
+                .map(|(_, tat)| *tat)
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -73,6 +102,42 @@ impl Limiter for MemoryLimiter {
             }
         }
         Ok(())
+    }
+
+    async fn spend(&self, key: &str, rates: &[Rate]) -> AppResult<RateLimit> {
+        let now = self.now_ms();
+        let mut outcome = None;
+        self.quotas.entry_by_ref(key).and_compute_with(|entry| {
+            let stored = entry.map(|entry| entry.into_value());
+            let result = gcra::spend(rates, &stored_tats(rates, stored.as_ref()), now);
+            let op = match &result {
+                Ok((tats, _)) => Op::Put(
+                    rates
+                        .iter()
+                        .zip(tats)
+                        .map(|(rate, tat)| (rate.period.as_millis() as u64, *tat))
+                        .collect(),
+                ),
+                Err(_) => Op::Nop,
+            };
+            outcome = Some(result);
+            op
+        });
+        match outcome {
+            Some(Ok((_, tightest))) => Ok(tightest),
+            Some(Err(refused)) => Err(AppError::RateLimited(refused)),
+            None => Err(AppError::Unavailable("the rate limiter did not answer")),
+        }
+    }
+
+    async fn quota_state(&self, key: &str, rates: &[Rate]) -> AppResult<Vec<RateLimit>> {
+        let now = self.now_ms();
+        let stored = self.quotas.get(key);
+        Ok(rates
+            .iter()
+            .zip(stored_tats(rates, stored.as_ref()))
+            .map(|(rate, tat)| rate.state(tat, now))
+            .collect())
     }
 
     async fn remember(&self, key: &str, ttl: Duration) -> AppResult<()> {

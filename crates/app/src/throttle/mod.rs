@@ -1,9 +1,11 @@
-//! Fixed-window counters for limits that must hold across API instances: failed logins (per
-//! address, per login name at an address, per login name from anywhere), sign-ups per address,
-//! feed refreshes per account. In-process for the embedded shape, in Redis when several API
+//! Limits that must hold across API instances. Fixed-window counters for failed logins (per
+//! address, per login name at an address, per login name from anywhere), sign-ups per address
+//! and feed refreshes per account; GCRA quotas (`gcra`) for the per-action limits of trust
+//! levels. In-process for the embedded shape, in Redis when several API
 //! instances share counts. Keys are short and fixed in shape (names are hashed), and a key is
 //! only counted once every key before it passed, so a refused client creates nothing new.
 
+pub mod gcra;
 mod memory;
 mod redis;
 
@@ -13,9 +15,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+pub use self::gcra::Rate;
 pub use self::memory::MemoryLimiter;
 pub use self::redis::RedisLimiter;
-use crate::AppResult;
+use crate::{AppResult, RateLimit};
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoginThrottleLimits {
@@ -66,6 +69,13 @@ pub trait Limiter: Send + Sync {
 
     /// Whether `key` is remembered.
     async fn remembered(&self, key: &str) -> AppResult<bool>;
+
+    /// Spends one request from each of `rates` (GCRA, see `gcra`) under `key`, or refuses
+    /// (`Err(AppError::RateLimited)`) and spends from none; the tightest rate after spending.
+    async fn spend(&self, key: &str, rates: &[Rate]) -> AppResult<RateLimit>;
+
+    /// Each of `rates` under `key` as it stands, without spending.
+    async fn quota_state(&self, key: &str, rates: &[Rate]) -> AppResult<Vec<RateLimit>>;
 
     /// Whether the shared counter store answers (always true in-process).
     async fn ping(&self) -> bool;

@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
-use super::{Limiter, ThrottleKey};
+use super::{Limiter, MemoryLimiter, Rate, ThrottleKey};
 use crate::{AppError, AppResult, RateLimit};
 
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -28,12 +28,55 @@ for _, key in ipairs(KEYS) do
 end
 return 0";
 
+/// GCRA (`gcra.rs`, the same integer arithmetic) on Redis's clock, so every instance agrees.
+/// KEYS[1]: a hash of period (ms) → theoretical arrival time (ms). ARGV: `1` to spend or `0`
+/// to look, then limit and period (ms) per rate. Spending returns {1, limit, remaining, reset
+/// ms} of the tightest rate, or {0, limit, 0, wait ms} of the rate that refused (nothing spent);
+/// looking returns remaining and reset ms per rate.
+const QUOTA: &str = "
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local spend = ARGV[1] == '1'
+local n = (#ARGV - 1) / 2
+local tats, looked = {}, {}
+local wait, wait_limit = 0, 0
+for i = 1, n do
+  local limit, period = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local interval = math.max(1, math.floor(period / limit))
+  local tat = math.max(tonumber(redis.call('HGET', KEYS[1], ARGV[2 * i + 1]) or now), now)
+  if spend then
+    tats[i] = tat + interval
+    local allowed_at = tats[i] - period
+    if allowed_at - now > wait then wait, wait_limit = allowed_at - now, limit end
+  else
+    looked[#looked + 1] = math.min(limit, math.floor(math.max(period - (tat - now), 0) / interval))
+    looked[#looked + 1] = tat - now
+  end
+end
+if not spend then return looked end
+if wait > 0 then return {0, wait_limit, 0, wait} end
+local best, ttl = nil, 1
+for i = 1, n do
+  local limit, period = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local interval = math.max(1, math.floor(period / limit))
+  redis.call('HSET', KEYS[1], ARGV[2 * i + 1], tats[i])
+  local remaining = math.min(limit, math.floor((period - (tats[i] - now)) / interval))
+  if best == nil or remaining < best[3] then best = {1, limit, remaining, tats[i] - now} end
+  ttl = math.max(ttl, tats[i] - now)
+end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return best";
+
 /// Counters shared by every API instance on one Redis; every key expires with its window.
 pub struct RedisLimiter {
     redis: ConnectionManager,
     prefix: String,
     begin_attempt: redis::Script,
     forgive: redis::Script,
+    quota: redis::Script,
+    /// Counts quotas while Redis is unreachable: each instance then holds the limits alone
+    /// (a fleet of N allows up to N times as much), rather than refusing every write.
+    fallback: MemoryLimiter,
 }
 
 impl RedisLimiter {
@@ -43,11 +86,35 @@ impl RedisLimiter {
             prefix: format!("{prefix}:limits:"),
             begin_attempt: redis::Script::new(BEGIN_ATTEMPT),
             forgive: redis::Script::new(FORGIVE),
+            quota: redis::Script::new(QUOTA),
+            fallback: MemoryLimiter::new(),
         }
     }
 
     fn redis_key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
+    }
+}
+
+impl RedisLimiter {
+    async fn run_quota<T: redis::FromRedisValue>(
+        &self,
+        key: &str,
+        rates: &[Rate],
+        spend: bool,
+    ) -> AppResult<T> {
+        let mut invocation = self.quota.prepare_invoke();
+        invocation.key(self.redis_key(key)).arg(u8::from(spend));
+        for rate in rates {
+            invocation
+                .arg(rate.limit)
+                .arg(rate.period.as_millis() as u64);
+        }
+        let mut conn = self.redis.clone();
+        tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn))
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)
     }
 }
 
@@ -100,6 +167,40 @@ impl Limiter for RedisLimiter {
             .map_err(unavailable)?
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn spend(&self, key: &str, rates: &[Rate]) -> AppResult<RateLimit> {
+        let Ok((allowed, limit, remaining, reset_ms)) = self
+            .run_quota::<(i64, u32, u32, u64)>(key, rates, true)
+            .await
+        else {
+            return self.fallback.spend(key, rates).await;
+        };
+        let state = RateLimit {
+            limit,
+            remaining,
+            reset_after: Duration::from_millis(reset_ms),
+        };
+        if allowed == 1 {
+            Ok(state)
+        } else {
+            Err(AppError::RateLimited(state))
+        }
+    }
+
+    async fn quota_state(&self, key: &str, rates: &[Rate]) -> AppResult<Vec<RateLimit>> {
+        let Ok(looked) = self.run_quota::<Vec<u64>>(key, rates, false).await else {
+            return self.fallback.quota_state(key, rates).await;
+        };
+        Ok(rates
+            .iter()
+            .zip(looked.chunks_exact(2))
+            .map(|(rate, pair)| RateLimit {
+                limit: rate.limit,
+                remaining: pair[0] as u32,
+                reset_after: Duration::from_millis(pair[1]),
+            })
+            .collect())
     }
 
     async fn remember(&self, key: &str, ttl: Duration) -> AppResult<()> {

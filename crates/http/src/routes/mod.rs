@@ -8,5 +8,6 @@ pub mod notifications;
 pub mod ops;
 pub mod posts;
 pub mod social;
+pub mod trust;
 pub mod users;
 pub mod ws;

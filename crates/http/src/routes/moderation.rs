@@ -91,6 +91,8 @@ pub struct QueuedReportResponse {
     pub target_owner: Option<PublicUser>,
     /// The reported post's caption or comment's text.
     pub target_text: Option<String>,
+    /// The target owner's risk score, 0–100 (see `GET /v1/moderation/users/{id}`).
+    pub target_owner_risk_score: u8,
 }
 
 impl From<&ReportView> for QueuedReportResponse {
@@ -101,6 +103,7 @@ impl From<&ReportView> for QueuedReportResponse {
             reporter: view.reporter.as_ref().map(PublicUser::from),
             target_owner: view.target_owner.as_ref().map(PublicUser::from),
             target_text: view.target_text.clone(),
+            target_owner_risk_score: view.target_owner_risk,
         }
     }
 }
@@ -203,7 +206,7 @@ pub struct AuditQuery {
     pub target_id: Option<Uuid>,
     /// Only this action.
     #[param(
-        pattern = "^(takedown_post|reinstate_post|takedown_comment|reinstate_comment|suspend_user|unsuspend_user|dismiss_report|action_report|grant_moderator|remove_moderator)$"
+        pattern = "^(takedown_post|reinstate_post|takedown_comment|reinstate_comment|suspend_user|unsuspend_user|dismiss_report|action_report|grant_moderator|remove_moderator|verify_user|unverify_user)$"
     )]
     pub action: Option<String>,
 }

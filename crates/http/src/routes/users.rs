@@ -106,6 +106,7 @@ impl PrivateUser {
     pub async fn load(state: &AppState, user: &User) -> Result<Self, ApiError> {
         Ok(Self {
             public: PublicUser::load(state, user).await?,
+            trust_level: state.app.trust_level(user.id).await?.as_str(),
             ..Self::from(user)
         })
     }

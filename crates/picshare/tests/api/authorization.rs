@@ -326,11 +326,43 @@ fn routes() -> Vec<Route> {
             None,
             [401, 404, 404, 404],
         ),
+        // Trust: each caller's own standing, quotas and devices.
+        route(
+            M::GET,
+            "/v1/account/trust-score",
+            None,
+            [401, 200, 200, 200],
+        ),
+        route(
+            M::GET,
+            "/v1/account/rate-limits",
+            None,
+            [401, 200, 200, 200],
+        ),
+        route(
+            M::POST,
+            "/v1/account/device/register",
+            Some(r#"{"fingerprint": "device-of-the-caller"}"#),
+            [401, 201, 201, 201],
+        ),
+        route(M::GET, "/v1/account/devices", None, [401, 200, 200, 200]),
+        route(
+            M::GET,
+            "/v1/moderation/users/{owner}",
+            None,
+            [401, 403, 403, 200],
+        ),
         // Admins only: a moderator is refused too.
         route(
             M::POST,
             "/v1/admin/users/{owner}/role",
             Some(r#"{"role": "moderator"}"#),
+            [401, 403, 403, 403],
+        ),
+        route(
+            M::POST,
+            "/v1/admin/users/{owner}/verification",
+            Some(r#"{"verified": true}"#),
             [401, 403, 403, 403],
         ),
     ]

@@ -64,6 +64,10 @@ pub async fn start_s3_server(data: &TempDir) -> String {
     endpoint
 }
 
+pub const GENEROUS_LIMITS: &str = "posts_per_hour=100000,posts_per_day=100000,\
+     follows_per_day=100000,likes_per_hour=100000,comments_per_hour=100000,\
+     messages_per_hour=100000,reports_per_day=100000";
+
 /// The configuration of a fresh test instance: port 0, a temporary data directory, a fresh
 /// database, Redis (with a prefix of its own) when configured.
 pub async fn test_config(data: &TempDir) -> RawConfig {
@@ -76,6 +80,12 @@ pub async fn test_config(data: &TempDir) -> RawConfig {
         password_hash_workers: 2,
         // Tests sign many accounts up from one address; the sign-up limit has tests of its own.
         signups_per_ip: 1_000_000,
+        // Limits stay on, so every write goes through the limiter, but no test meets them
+        // unless it sets its own.
+        limits_new: GENEROUS_LIMITS.into(),
+        limits_basic: GENEROUS_LIMITS.into(),
+        limits_trusted: GENEROUS_LIMITS.into(),
+        limits_verified: GENEROUS_LIMITS.into(),
         job_retry_base_ms: 1,
         log_level: "warn".into(),
         ..RawConfig::default()

@@ -22,4 +22,5 @@ mod social;
 mod store_conformance;
 mod throttle;
 mod timelines;
+mod trust;
 mod users;

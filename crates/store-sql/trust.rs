@@ -1,0 +1,184 @@
+//! Trust records, verification and devices.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use picshare_domain::{AuditAction, TrustLevel, TrustRecord, UserId};
+use picshare_store::{Device, ModerationAct, Page, PageRequest, StoreResult, TrustStore};
+use sqlx::{FromRow, QueryBuilder};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::id_lists::in_ids;
+use super::moderation::{audit, user_target};
+use crate::dialect::{Db, Timestamp, from_ts, ts};
+use crate::{SqlStore, db_err};
+
+#[derive(FromRow)]
+struct DeviceRow {
+    id: Uuid,
+    first_seen_at: Timestamp,
+    last_seen_at: Timestamp,
+}
+
+impl DeviceRow {
+    fn into_device(self) -> Device {
+        Device {
+            id: self.id,
+            first_seen_at: from_ts(self.first_seen_at),
+            last_seen_at: from_ts(self.last_seen_at),
+        }
+    }
+}
+
+/// Accounts seen on a device are counted up to this many (enough for the top risk score), so
+/// a device shared by a whole spam farm costs no more to assess.
+const SHARED_COUNT_CAP: i64 = 50;
+
+#[async_trait]
+impl TrustStore for SqlStore {
+    async fn trust_record(
+        &self,
+        user: UserId,
+        strikes_since: OffsetDateTime,
+    ) -> StoreResult<Option<TrustRecord>> {
+        let row: Option<(Timestamp, i64, i64, String, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT u.created_at, u.posts_count, u.followers_count, u.trust_level,
+                    (SELECT count(*) FROM strikes s
+                     WHERE s.user_id = u.id AND s.withdrawn_at IS NULL AND s.created_at > $2),
+                    (SELECT coalesce(max(shared), 0) FROM (
+                         SELECT (SELECT count(*) FROM (
+                                     SELECT 1 FROM devices other
+                                     WHERE other.fingerprint_hash = mine.fingerprint_hash
+                                       AND other.user_id <> $1
+                                     LIMIT {SHARED_COUNT_CAP})
+                                 AS capped) AS shared
+                         FROM devices mine WHERE mine.user_id = $1) AS per_device)
+             FROM users u WHERE u.id = $1"
+        ))
+        .bind(user.0)
+        .bind(ts(strikes_since))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(
+            |(created_at, posts, followers, level, strikes, others)| TrustRecord {
+                created_at: from_ts(created_at),
+                posts,
+                followers,
+                recent_strikes: u32::try_from(strikes).unwrap_or(u32::MAX),
+                verified: level == TrustLevel::Verified.as_str(),
+                other_accounts_on_device: u32::try_from(others).unwrap_or(0),
+            },
+        ))
+    }
+
+    async fn set_verified(
+        &self,
+        user: UserId,
+        verified: bool,
+        act: &ModerationAct,
+    ) -> StoreResult<bool> {
+        let (level, action) = if verified {
+            (TrustLevel::Verified, AuditAction::VerifyUser)
+        } else {
+            (TrustLevel::New, AuditAction::UnverifyUser)
+        };
+        let mut tx = self.write_tx().await?;
+        let changed =
+            sqlx::query("UPDATE users SET trust_level = $2 WHERE id = $1 AND trust_level <> $2")
+                .bind(user.0)
+                .bind(level.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        audit(&mut tx, action, user_target(user), act, None).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn register_device(
+        &self,
+        user: UserId,
+        fingerprint_hash: &str,
+        now: OffsetDateTime,
+        keep: u32,
+    ) -> StoreResult<Device> {
+        let mut tx = self.write_tx().await?;
+        let row: DeviceRow = sqlx::query_as(
+            "INSERT INTO devices (id, user_id, fingerprint_hash, first_seen_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (user_id, fingerprint_hash) DO UPDATE SET last_seen_at = $4
+             RETURNING id, first_seen_at, last_seen_at",
+        )
+        .bind(Uuid::now_v7())
+        .bind(user.0)
+        .bind(fingerprint_hash)
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "DELETE FROM devices WHERE user_id = $1 AND id NOT IN (
+                 SELECT id FROM devices WHERE user_id = $1
+                 ORDER BY last_seen_at DESC, id DESC LIMIT $2)",
+        )
+        .bind(user.0)
+        .bind(i64::from(keep))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(row.into_device())
+    }
+
+    async fn devices(&self, user: UserId, page: PageRequest) -> StoreResult<Page<Device>> {
+        let rows: Vec<DeviceRow> = sqlx::query_as(
+            "SELECT id, first_seen_at, last_seen_at FROM devices
+             WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(user.0)
+        .bind(page.after.unwrap_or(Uuid::max()))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let items = rows
+            .into_iter()
+            .map(|row| (row.id, row.into_device()))
+            .collect();
+        Ok(Page::from_rows(items, page.limit))
+    }
+
+    async fn other_accounts_on_device(
+        &self,
+        users: &[UserId],
+    ) -> StoreResult<HashMap<UserId, u32>> {
+        if users.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut query = QueryBuilder::<Db>::new(format!(
+            "SELECT mine.user_id, max((SELECT count(*) FROM (
+                     SELECT 1 FROM devices other
+                     WHERE other.fingerprint_hash = mine.fingerprint_hash
+                       AND other.user_id <> mine.user_id
+                     LIMIT {SHARED_COUNT_CAP}) AS capped))
+             FROM devices mine WHERE mine.user_id"
+        ));
+        in_ids(&mut query, users.iter().map(|user| user.0));
+        query.push(" GROUP BY mine.user_id");
+        let rows: Vec<(Uuid, i64)> = query
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, others)| (UserId(user), u32::try_from(others).unwrap_or(0)))
+            .collect())
+    }
+}

@@ -1,0 +1,19 @@
+-- Devices accounts register: a keyed hash of the client's fingerprint, never the fingerprint.
+-- Many accounts on one device raise each one's risk score.
+CREATE TABLE devices (
+    id               BLOB PRIMARY KEY NOT NULL,
+    user_id          BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    fingerprint_hash TEXT NOT NULL,
+    first_seen_at    INTEGER NOT NULL,
+    last_seen_at     INTEGER NOT NULL,
+    UNIQUE (user_id, fingerprint_hash)
+) STRICT;
+CREATE INDEX devices_fingerprint_idx ON devices (fingerprint_hash);
+CREATE INDEX devices_user_idx ON devices (user_id, id);
+
+-- Strikes an account earned lately cost it trust levels.
+CREATE INDEX strikes_user_recent_idx ON strikes (user_id, created_at) WHERE withdrawn_at IS NULL;
+
+-- users.trust_level now holds only an admin's decision: 'verified', or 'new' (the level is
+-- assessed from the account's record whenever it is needed).
+UPDATE users SET trust_level = 'new' WHERE trust_level <> 'verified';
