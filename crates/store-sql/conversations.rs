@@ -322,6 +322,22 @@ impl ConversationStore for SqlStore {
         Ok(true)
     }
 
+    async fn message_sent_before(
+        &self,
+        sender: UserId,
+        client_message_id: &str,
+    ) -> StoreResult<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (
+                 SELECT 1 FROM messages WHERE sender_id = $1 AND client_message_id = $2)",
+        )
+        .bind(sender.0)
+        .bind(client_message_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
     async fn find_message(&self, id: Uuid) -> StoreResult<Option<Message>> {
         let row: Option<MessageRow> = sqlx::query_as(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"

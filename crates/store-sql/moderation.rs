@@ -391,23 +391,22 @@ impl ModerationStore for SqlStore {
         }))
     }
 
-    async fn reinstate(&self, target: Target, act: &ModerationAct) -> StoreResult<bool> {
+    async fn reinstate(&self, target: Target, act: &ModerationAct) -> StoreResult<Option<UserId>> {
         let Some(table) = content_table(target.kind) else {
-            return Ok(false);
+            return Ok(None);
         };
         let mut tx = self.write_tx().await?;
-        let reinstated = sqlx::query(&format!(
+        let author: Option<Uuid> = sqlx::query_scalar(&format!(
             "UPDATE {table} SET taken_down_at = NULL, takedown_reason = NULL
-             WHERE id = $1 AND taken_down_at IS NOT NULL"
+             WHERE id = $1 AND taken_down_at IS NOT NULL RETURNING author_id"
         ))
         .bind(target.id)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
-        .map_err(db_err)?
-        .rows_affected();
-        if reinstated == 0 {
-            return Ok(false);
-        }
+        .map_err(db_err)?;
+        let Some(author) = author else {
+            return Ok(None);
+        };
         sqlx::query(
             "UPDATE strikes SET withdrawn_at = $3
              WHERE target_kind = $1 AND target_id = $2 AND withdrawn_at IS NULL",
@@ -424,7 +423,7 @@ impl ModerationStore for SqlStore {
         };
         audit(&mut tx, action, target, act, None).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        Ok(Some(UserId(author)))
     }
 
     async fn suspend_user(

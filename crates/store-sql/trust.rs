@@ -31,8 +31,8 @@ impl DeviceRow {
     }
 }
 
-/// Accounts seen on a device are counted up to this many (enough for the top risk score), so
-/// a device shared by a whole spam farm costs no more to assess.
+/// Accounts seen on a device are counted up to this many (past the top risk score), so a
+/// device shared by a whole spam farm costs no more to register.
 const SHARED_COUNT_CAP: i64 = 50;
 
 #[async_trait]
@@ -42,20 +42,13 @@ impl TrustStore for SqlStore {
         user: UserId,
         strikes_since: OffsetDateTime,
     ) -> StoreResult<Option<TrustRecord>> {
-        let row: Option<(Timestamp, i64, i64, String, i64, i64)> = sqlx::query_as(&format!(
+        let row: Option<(Timestamp, i64, i64, String, i64, i64)> = sqlx::query_as(
             "SELECT u.created_at, u.posts_count, u.followers_count, u.trust_level,
                     (SELECT count(*) FROM strikes s
                      WHERE s.user_id = u.id AND s.withdrawn_at IS NULL AND s.created_at > $2),
-                    (SELECT coalesce(max(shared), 0) FROM (
-                         SELECT (SELECT count(*) FROM (
-                                     SELECT 1 FROM devices other
-                                     WHERE other.fingerprint_hash = mine.fingerprint_hash
-                                       AND other.user_id <> $1
-                                     LIMIT {SHARED_COUNT_CAP})
-                                 AS capped) AS shared
-                         FROM devices mine WHERE mine.user_id = $1) AS per_device)
-             FROM users u WHERE u.id = $1"
-        ))
+                    u.shared_device_accounts
+             FROM users u WHERE u.id = $1",
+        )
         .bind(user.0)
         .bind(ts(strikes_since))
         .fetch_optional(&self.pool)
@@ -122,6 +115,27 @@ impl TrustStore for SqlStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
+        let others: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM (
+                 SELECT 1 FROM devices WHERE fingerprint_hash = $1 AND user_id <> $2
+                 LIMIT {SHARED_COUNT_CAP}) AS capped"
+        ))
+        .bind(fingerprint_hash)
+        .bind(user.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        // Everyone on the device now shares it with `others` accounts besides themselves.
+        sqlx::query(
+            "UPDATE users SET shared_device_accounts = $2
+             WHERE shared_device_accounts < $2
+               AND id IN (SELECT user_id FROM devices WHERE fingerprint_hash = $1)",
+        )
+        .bind(fingerprint_hash)
+        .bind(others)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         sqlx::query(
             "DELETE FROM devices WHERE user_id = $1 AND id NOT IN (
                  SELECT id FROM devices WHERE user_id = $1
@@ -161,16 +175,10 @@ impl TrustStore for SqlStore {
         if users.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut query = QueryBuilder::<Db>::new(format!(
-            "SELECT mine.user_id, max((SELECT count(*) FROM (
-                     SELECT 1 FROM devices other
-                     WHERE other.fingerprint_hash = mine.fingerprint_hash
-                       AND other.user_id <> mine.user_id
-                     LIMIT {SHARED_COUNT_CAP}) AS capped))
-             FROM devices mine WHERE mine.user_id"
-        ));
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT id, shared_device_accounts FROM users WHERE shared_device_accounts > 0 AND id",
+        );
         in_ids(&mut query, users.iter().map(|user| user.0));
-        query.push(" GROUP BY mine.user_id");
         let rows: Vec<(Uuid, i64)> = query
             .build_query_as()
             .fetch_all(&self.pool)

@@ -101,6 +101,8 @@ impl App {
         }
         let now = OffsetDateTime::now_utc();
         self.check_unattached_media(caller, now).await?;
+        self.spend_quota(caller.user_id, picshare_domain::Action::Upload)
+            .await?;
         let id = Uuid::now_v7();
         let expires_at = now + self.media.upload_ttl;
         self.store

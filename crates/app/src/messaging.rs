@@ -52,7 +52,6 @@ impl App {
         if !valid {
             return Err(ValidationErrors::single("participant_ids", NOT_MESSAGEABLE).into());
         }
-        self.spend_quota(caller.user_id, Action::Message).await?;
         let found = self.store.find_users(&others).await?;
         if found.len() != others.len() {
             return Err(ValidationErrors::single("participant_ids", NOT_MESSAGEABLE).into());
@@ -67,6 +66,7 @@ impl App {
             [other] => Some(messaging::direct_key(caller.user_id, *other)),
             _ => None,
         };
+        self.spend_quota(caller.user_id, Action::Message).await?;
         let mut everyone = others;
         everyone.push(caller.user_id);
         let (id, created) = self
@@ -186,7 +186,6 @@ impl App {
         let (Some(text), Some(client_message_id)) = (text, client_message_id) else {
             return Err(errors.into());
         };
-        self.spend_quota(caller.user_id, Action::Message).await?;
         let participants = self.participants_of(caller, conversation).await?;
         // Two people make a 1:1 (a group has at least three): no message across a block.
         if let [a, b] = participants[..] {
@@ -199,6 +198,14 @@ impl App {
             {
                 return Err(AppError::Forbidden("you cannot message this user"));
             }
+        }
+        // A retry of a message sent already spends nothing (the store answers it below).
+        if !self
+            .store
+            .message_sent_before(caller.user_id, &client_message_id)
+            .await?
+        {
+            self.spend_quota(caller.user_id, Action::Message).await?;
         }
         let message = NewMessage {
             id: Uuid::now_v7(),

@@ -68,13 +68,13 @@ impl App {
         let (Some(reason), Some(text)) = (reason, text) else {
             return Err(AppError::NotFound);
         };
-        self.spend_quota(caller.user_id, Action::Report).await?;
         let owner = self.owner_visible_to(Some(caller), target).await?;
         if owner == caller.user_id {
             return Err(AppError::Precondition(
                 "you cannot report yourself or what you wrote",
             ));
         }
+        self.spend_quota(caller.user_id, Action::Report).await?;
         let filed = self
             .store
             .file_report(&NewReport {
@@ -275,15 +275,14 @@ impl App {
         self.require_moderator(caller).await?;
         let reason =
             parse_moderation_reason(reason).map_err(|m| ValidationErrors::single("reason", m))?;
-        if self
+        let author = self
             .store
             .reinstate(target, &act(caller, Some(reason)))
             .await?
-        {
-            Ok(())
-        } else {
-            Err(AppError::NotFound)
-        }
+            .ok_or(AppError::NotFound)?;
+        // The withdrawn strike gives the level back at once (here; elsewhere within a minute).
+        self.standing_changed(author);
+        Ok(())
     }
 
     /// Suspends an account for `length`; its sessions are refused at once on every instance.

@@ -1,10 +1,12 @@
-//! Argon2id hashing on a bounded blocking pool: a few hashes run at once, a bounded number wait,
-//! and anything beyond that is refused rather than queued without end. New hashes (sign-ups,
+//! Argon2id hashing on a bounded pool: a few hashes run at once, a bounded number wait, and
+//! anything beyond that is refused rather than queued without end. New hashes (sign-ups,
 //! password changes) have a lane of their own with at most half the workers and a quarter of the
 //! places, so a sign-up flood cannot crowd out the logins of people who already have accounts.
+//! The pool's threads run at a lower CPU priority than the request handlers, so a login flood
+//! slows logins rather than every other request.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::password_hash::SaltString;
 use argon2::password_hash::rand_core::OsRng;
@@ -29,7 +31,76 @@ pub struct PasswordHasherPool {
     /// Verified against when a login names no account, so both answers take as long.
     dummy_hash: String,
     verifications: AtomicU64,
+    threads: HashThreads,
 }
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The threads Argon2 runs on, niced (Linux: `nice` is per thread).
+struct HashThreads {
+    jobs: mpsc::SyncSender<HashJob>,
+}
+
+/// How much less CPU a hashing thread gets than a request handler when both want it (nice 10:
+/// about a tenth).
+const HASH_THREAD_NICENESS: i32 = 10;
+
+impl HashThreads {
+    fn start(workers: usize) -> AppResult<Self> {
+        let (jobs, waiting) = mpsc::sync_channel::<HashJob>(workers);
+        let waiting = Arc::new(Mutex::new(waiting));
+        for n in 0..workers {
+            let waiting = waiting.clone();
+            std::thread::Builder::new()
+                .name(format!("picshare-argon2-{n}"))
+                .spawn(move || {
+                    lower_own_priority();
+                    loop {
+                        // The lock is held only to take one job; ends when the pool is dropped.
+                        let job = match waiting.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(AppError::internal)?;
+        }
+        Ok(Self { jobs })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs
+            .try_send(job)
+            .map_err(|_| AppError::Unavailable("too many password checks in progress"))?;
+        result
+            .await
+            .map_err(|_| AppError::Unavailable("password hashing failed"))
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lower_own_priority() {
+    // SAFETY: setpriority only changes the scheduling priority of the calling thread (who = 0);
+    // it reads and writes no memory of ours.
+    let changed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, HASH_THREAD_NICENESS) };
+    if changed != 0 {
+        tracing::warn!("could not lower the password hashing threads' priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_own_priority() {}
 
 impl PasswordHasherPool {
     /// `workers` hashes run in parallel; up to `queue` more may wait.
@@ -47,6 +118,7 @@ impl PasswordHasherPool {
             hashes_running: Arc::new(Semaphore::new((workers / 2).max(1))),
             dummy_hash,
             verifications: AtomicU64::new(0),
+            threads: HashThreads::start(workers)?,
         })
     }
 
@@ -113,9 +185,7 @@ impl PasswordHasherPool {
             .acquire_owned()
             .await
             .map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(AppError::internal)
+        self.threads.run(work).await
     }
 }
 

@@ -155,13 +155,15 @@ impl App {
             location,
             media_ids: edit.media_ids,
         };
-        // Mentions new to the caption notify (those notified before are not again).
+        // Mentions new to the caption notify (those notified before are not again), so an
+        // edit that mentions anyone counts as a post.
         let mut jobs = Vec::new();
         if update
             .caption
             .as_ref()
             .is_some_and(|c| !c.mentions.is_empty())
         {
+            self.spend_quota(caller.user_id, Action::Post).await?;
             jobs.push(notify_job(NotifyJob::PostMentions { post: id })?);
         }
         match self.store.update_post(id, &update, &jobs).await? {
@@ -241,8 +243,8 @@ impl App {
     }
 
     pub async fn like(&self, caller: Principal, id: Uuid) -> AppResult<i64> {
-        self.spend_quota(caller.user_id, Action::Like).await?;
         self.visible_post(Some(caller), id).await?;
+        self.spend_quota(caller.user_id, Action::Like).await?;
         let notify = notify_job(NotifyJob::Like {
             post: id,
             liker: caller.user_id.0,
@@ -278,8 +280,8 @@ impl App {
     ) -> AppResult<(Comment, User)> {
         let text = social::parse_comment(text)
             .map_err(|message| ValidationErrors::single("text", message))?;
-        self.spend_quota(caller.user_id, Action::Comment).await?;
         self.visible_post(Some(caller), id).await?;
+        self.spend_quota(caller.user_id, Action::Comment).await?;
         let new = NewComment {
             id: Uuid::now_v7(),
             post_id: id,

@@ -42,7 +42,6 @@ impl App {
 
     /// Follows, or asks to follow a private account. Idempotent.
     pub async fn follow(&self, caller: Principal, target: &UserLookup) -> AppResult<Relationship> {
-        self.spend_quota(caller.user_id, Action::Follow).await?;
         let target = self
             .other_user(caller, target, "you cannot follow yourself")
             .await?;
@@ -56,6 +55,7 @@ impl App {
             ));
         }
         if !relationship.following {
+            self.spend_quota(caller.user_id, Action::Follow).await?;
             if target.is_private {
                 let notify = notify_job(NotifyJob::FollowRequest {
                     requester: caller.user_id.0,

@@ -2,6 +2,7 @@
 //! reused for a minute; the quotas each limited write spends before it writes; and the admin's
 //! verification.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use picshare_domain::trust::{STRIKE_MEMORY, assess};
@@ -19,15 +20,15 @@ use crate::{App, AppError, AppResult, RateLimit};
 /// verification made here shows at once, elsewhere within it.
 pub const STANDING_TTL: Duration = Duration::from_secs(60);
 
-/// Standings assessed recently, by account.
-pub type Standings = crate::users::Recent<UserId, Standing>;
+/// Standings assessed recently, by account (shared, so a hit copies nothing).
+pub type Standings = crate::users::Recent<UserId, Arc<Standing>>;
 
 /// What moderators see of an account's trust: its standing (with the risk its devices carry),
 /// any suspension, and who invited it.
 #[derive(Debug, Clone)]
 pub struct AccountReview {
     pub user: User,
-    pub standing: Standing,
+    pub standing: Arc<Standing>,
     pub suspended_until: Option<OffsetDateTime>,
     pub invited_by: Option<UserId>,
 }
@@ -61,19 +62,19 @@ fn quota_key(user: UserId, action: Action) -> String {
 
 impl App {
     /// The account's standing, assessed now (and remembered for the limits).
-    pub async fn standing(&self, user: UserId) -> AppResult<Standing> {
+    pub async fn standing(&self, user: UserId) -> AppResult<Arc<Standing>> {
         let now = OffsetDateTime::now_utc();
         let record = self
             .store
             .trust_record(user, now - STRIKE_MEMORY)
             .await?
             .ok_or(AppError::Unauthorized)?;
-        let standing = assess(&record, now);
+        let standing = Arc::new(assess(&record, now));
         self.standings.insert(user, standing.clone());
         Ok(standing)
     }
 
-    async fn recent_standing(&self, user: UserId) -> AppResult<Standing> {
+    async fn recent_standing(&self, user: UserId) -> AppResult<Arc<Standing>> {
         match self.standings.get(&user) {
             Some(standing) => Ok(standing),
             None => self.standing(user).await,
@@ -169,8 +170,11 @@ impl App {
         user: UserId,
         verified: bool,
         reason: Option<&str>,
-    ) -> AppResult<Standing> {
-        self.require_admin(caller).await?;
+    ) -> AppResult<Arc<Standing>> {
+        let me = self.require_admin(caller).await?;
+        if me.id == user {
+            return Err(AppError::Forbidden("nobody verifies themselves"));
+        }
         let reason = reason
             .map(picshare_domain::moderation::parse_moderation_reason)
             .transpose()

@@ -33,6 +33,14 @@ pub(crate) async fn accounts(
     Ok(users)
 }
 
+/// The HTTP client of the benchmarks that drive many accounts at once.
+pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build()?)
+}
+
 pub(crate) fn ws_request(
     base: &str,
     token: &str,

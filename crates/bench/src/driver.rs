@@ -205,39 +205,52 @@ pub async fn run(
     duration: Duration,
     concurrency: usize,
 ) -> anyhow::Result<Outcome> {
+    timed(
+        scenario.name,
+        duration,
+        concurrency,
+        |worker, n| async move {
+            if let Some(maker) = &scenario.posts_by {
+                return maker.publish(client, base).await.is_ok();
+            }
+            let (path, token) = &scenario.requests[(worker + n) % scenario.requests.len()];
+            match read(client, base, path, token.as_deref()).send().await {
+                Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                Err(_) => false,
+            }
+        },
+    )
+    .await
+}
+
+/// Calls `request(worker, n)` from `concurrency` workers in a closed loop for `duration` (`n`
+/// counts each worker's requests; `false` is an error) and reports latency and throughput.
+pub async fn timed<F, R>(
+    name: &'static str,
+    duration: Duration,
+    concurrency: usize,
+    request: F,
+) -> anyhow::Result<Outcome>
+where
+    F: Fn(usize, usize) -> R,
+    R: std::future::Future<Output = bool>,
+{
     let deadline = Instant::now() + duration;
     let started = Instant::now();
-    let workers = (0..concurrency.max(1)).map(|worker| {
-        let client = client.clone();
-        let requests = scenario.requests.clone();
-        let posts_by = scenario.posts_by.clone();
-        let base = base.to_owned();
-        async move {
-            let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-            let (mut count, mut errors) = (0u64, 0u64);
-            let mut next = worker;
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let ok = if let Some(maker) = &posts_by {
-                    maker.publish(&client, &base).await.is_ok()
-                } else {
-                    let (path, token) = &requests[next % requests.len()];
-                    next += 1;
-                    match read(&client, &base, path, token.as_deref()).send().await {
-                        Ok(response) => {
-                            response.status().is_success() && response.bytes().await.is_ok()
-                        }
-                        Err(_) => false,
-                    }
-                };
-                histogram.record(sent.elapsed().as_micros().max(1) as u64)?;
-                count += 1;
-                if !ok {
-                    errors += 1;
-                }
+    let request = &request;
+    let workers = (0..concurrency.max(1)).map(|worker| async move {
+        let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+        let (mut count, mut errors) = (0u64, 0u64);
+        while Instant::now() < deadline {
+            let sent = Instant::now();
+            let ok = request(worker, count as usize).await;
+            histogram.record(sent.elapsed().as_micros().max(1) as u64)?;
+            count += 1;
+            if !ok {
+                errors += 1;
             }
-            anyhow::Ok((histogram, count, errors))
         }
+        anyhow::Ok((histogram, count, errors))
     });
     let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let (mut requests, mut errors) = (0, 0);
@@ -250,7 +263,7 @@ pub async fn run(
     let elapsed = started.elapsed().as_secs_f64();
     let ms = |micros: u64| micros as f64 / 1000.0;
     Ok(Outcome {
-        name: scenario.name,
+        name,
         requests,
         errors,
         per_second: requests as f64 / elapsed,

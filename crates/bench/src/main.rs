@@ -5,6 +5,7 @@
 //! picshare-bench generate --database-url sqlite://bench.db --size small
 //! picshare-bench baseline --database-url sqlite://bench.db --size small
 //! picshare-bench realtime --url http://127.0.0.1:8080 --database-url … --token-key-file …
+//! picshare-bench limits --label on --url http://127.0.0.1:8080 --database-url … --out runs.jsonl
 //! ```
 
 mod accounts;
@@ -12,6 +13,7 @@ mod burst;
 mod dataset;
 mod driver;
 mod fanout;
+mod limits;
 mod load;
 mod realtime;
 
@@ -108,6 +110,42 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         likes_rate: u32,
     },
+    /// Likes (a limited route) against running API instances, and optionally the feed during a
+    /// login flood; appends the figures to `--out` (scripts/bench-limits alternates servers with
+    /// limits off and on, then runs `limits-report`).
+    Limits {
+        /// How the servers run: `off` or `on` (recorded with the figures).
+        #[arg(long)]
+        label: String,
+        /// Base URL of each API instance (repeat the flag).
+        #[arg(long, required = true)]
+        url: Vec<String>,
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        token_key_file: std::path::PathBuf,
+        #[arg(long)]
+        public_url: String,
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        #[arg(long, default_value_t = 20)]
+        posts: usize,
+        #[arg(long, default_value_t = 10)]
+        duration_secs: u64,
+        #[arg(long, value_delimiter = ',', default_value = "1,32")]
+        concurrency: Vec<usize>,
+        /// Failed logins per second from random addresses while the feed is read (0: skip).
+        #[arg(long, default_value_t = 0)]
+        flood_rate: u32,
+        /// File the run's figures are appended to, one JSON document per line.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Compares the runs `limits` recorded.
+    LimitsReport {
+        #[arg(long)]
+        input: std::path::PathBuf,
+    },
     /// Time the feed read path against the naive query (same dataset arguments as generate).
     Baseline {
         #[arg(long)]
@@ -133,6 +171,27 @@ async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     };
     store.migrate().await?;
     Ok(store)
+}
+
+fn base_urls(urls: &[String]) -> Vec<String> {
+    urls.iter()
+        .map(|url| url.trim_end_matches('/').to_owned())
+        .collect()
+}
+
+/// Signs access tokens as the servers under test do (their key file and public URL).
+fn bench_tokens(
+    key_file: &std::path::Path,
+    public_url: &str,
+) -> anyhow::Result<picshare_app::TokenService> {
+    let key = picshare_app::tokens::load_or_create_signing_key(key_file)?;
+    Ok(picshare_app::TokenService::new(
+        &key,
+        public_url.to_owned(),
+        format!("{public_url}/v1"),
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    )?)
 }
 
 #[tokio::main]
@@ -271,19 +330,9 @@ async fn main() -> anyhow::Result<()> {
             likes_rate,
         } => {
             let store = open_store(&database_url).await?;
-            let key = picshare_app::tokens::load_or_create_signing_key(&token_key_file)?;
-            let tokens = picshare_app::TokenService::new(
-                &key,
-                public_url.clone(),
-                format!("{public_url}/v1"),
-                Duration::from_secs(3600),
-                Duration::from_secs(3600),
-            )?;
+            let tokens = bench_tokens(&token_key_file, &public_url)?;
             let setup = realtime::Setup {
-                urls: url
-                    .iter()
-                    .map(|u| u.trim_end_matches('/').to_owned())
-                    .collect(),
+                urls: base_urls(&url),
                 database_url: database_url.clone(),
                 sockets,
                 rate: rate.max(1),
@@ -301,6 +350,42 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
+        Command::Limits {
+            label,
+            url,
+            database_url,
+            token_key_file,
+            public_url,
+            users,
+            posts,
+            duration_secs,
+            concurrency,
+            flood_rate,
+            out,
+        } => {
+            let store = open_store(&database_url).await?;
+            let tokens = bench_tokens(&token_key_file, &public_url)?;
+            let setup = limits::Setup {
+                urls: base_urls(&url),
+                database_url,
+                label,
+                users,
+                posts,
+                duration: Duration::from_secs(duration_secs),
+                concurrency,
+                flood_rate,
+            };
+            let report = limits::run(store, tokens, setup).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&out)?;
+            writeln!(file, "{report}")?;
+            Ok(())
+        }
+        Command::LimitsReport { input } => limits::report(&input),
         Command::Baseline {
             database_url,
             size,

@@ -53,10 +53,7 @@ pub async fn run(
     tokens: picshare_app::TokenService,
     setup: Setup,
 ) -> anyhow::Result<Value> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(64)
-        .build()?;
+    let client = crate::accounts::client()?;
     let users = accounts(&store, &tokens, setup.sockets).await?;
     let url = |i: usize| setup.urls[i % setup.urls.len()].as_str();
     // Pairs (2k, 2k+1), one conversation each.

@@ -1,6 +1,7 @@
 //! Trust levels and what they allow: each level's per-action quotas, how an account's record
 //! earns a level (and a recent strike costs one), and the risk its devices carry.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -17,16 +18,19 @@ pub enum Action {
     /// Sending a message, or starting a conversation.
     Message,
     Report,
+    /// Starting an upload (each becomes a processing job).
+    Upload,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::Post,
         Action::Follow,
         Action::Like,
         Action::Comment,
         Action::Message,
         Action::Report,
+        Action::Upload,
     ];
 
     /// The name in configuration, in `GET /v1/account/rate-limits` and in counter keys.
@@ -38,6 +42,7 @@ impl Action {
             Action::Comment => "comments",
             Action::Message => "messages",
             Action::Report => "reports",
+            Action::Upload => "uploads",
         }
     }
 }
@@ -84,8 +89,9 @@ pub struct LevelLimits {
 }
 
 impl LevelLimits {
-    /// `[posts/h, posts/day, follows/day, likes/h, comments/h, messages/h, reports/day]`.
-    fn from_table(values: [u32; 7]) -> Self {
+    /// `[posts/h, posts/day, follows/day, likes/h, comments/h, messages/h, reports/day,
+    /// uploads/h]`.
+    fn from_table(values: [u32; 8]) -> Self {
         use {Action::*, Period::*};
         let shape = [
             (Post, Hour),
@@ -95,6 +101,7 @@ impl LevelLimits {
             (Comment, Hour),
             (Message, Hour),
             (Report, Day),
+            (Upload, Hour),
         ];
         Self {
             quotas: shape
@@ -144,7 +151,7 @@ impl LevelLimits {
                     Some((action, period))
                 })
                 .ok_or_else(|| {
-                    format!("'{name}' names no quota (actions: posts, follows, likes, comments, messages, reports; periods: hour, day)")
+                    format!("'{name}' names no quota (actions: posts, follows, likes, comments, messages, reports, uploads; periods: hour, day)")
                 })?;
             let limit = value
                 .trim()
@@ -200,13 +207,13 @@ pub struct TrustLimits {
 }
 
 impl Default for TrustLimits {
-    /// SPEC's posts, follows and likes; comments, messages and reports scaled alike.
+    /// SPEC's posts, follows and likes; comments, messages, reports and uploads scaled alike.
     fn default() -> Self {
         Self {
-            new: LevelLimits::from_table([1, 5, 20, 30, 10, 20, 5]),
-            basic: LevelLimits::from_table([5, 20, 100, 100, 50, 100, 20]),
-            trusted: LevelLimits::from_table([20, 100, 500, 500, 200, 500, 50]),
-            verified: LevelLimits::from_table([50, 200, 1000, 1000, 500, 1000, 100]),
+            new: LevelLimits::from_table([1, 5, 20, 30, 10, 20, 5, 10]),
+            basic: LevelLimits::from_table([5, 20, 100, 100, 50, 100, 20, 30]),
+            trusted: LevelLimits::from_table([20, 100, 500, 500, 200, 500, 50, 100]),
+            verified: LevelLimits::from_table([50, 200, 1000, 1000, 500, 1000, 100, 300]),
         }
     }
 }
@@ -223,13 +230,13 @@ impl TrustLimits {
 
     /// The quotas that apply to an account of this standing: its level's, and half of them
     /// for a new account at high risk.
-    pub fn for_standing(&self, standing: &Standing) -> LevelLimits {
+    pub fn for_standing(&self, standing: &Standing) -> Cow<'_, LevelLimits> {
         match standing.level {
-            TrustLevel::New if standing.high_risk => self.new.halved(),
-            TrustLevel::New => self.new.clone(),
-            TrustLevel::Basic => self.basic.clone(),
-            TrustLevel::Trusted => self.trusted.clone(),
-            TrustLevel::Verified => self.verified.clone(),
+            TrustLevel::New if standing.high_risk => Cow::Owned(self.new.halved()),
+            TrustLevel::New => Cow::Borrowed(&self.new),
+            TrustLevel::Basic => Cow::Borrowed(&self.basic),
+            TrustLevel::Trusted => Cow::Borrowed(&self.trusted),
+            TrustLevel::Verified => Cow::Borrowed(&self.verified),
         }
     }
 }
@@ -247,7 +254,7 @@ pub struct TrustRecord {
     pub recent_strikes: u32,
     /// Set by an admin.
     pub verified: bool,
-    /// The most other accounts registered on any one of this account's devices.
+    /// The most other accounts ever seen on one of this account's devices.
     pub other_accounts_on_device: u32,
 }
 
@@ -284,7 +291,7 @@ pub struct Standing {
     pub level: TrustLevel,
     /// 0–100: progress towards `trusted` (100 when verified), less 25 per recent strike.
     pub score: u8,
-    /// `None` at `trusted` and `verified` (verification is an admin's decision).
+    /// `None` at the top: `trusted`, or `verified` for an account an admin verified.
     pub next: Option<NextLevel>,
     /// 0–100: 20 per other account seen on one of this account's devices.
     pub risk_score: u8,
@@ -309,6 +316,13 @@ const NEEDS: [(TrustLevel, [i64; 3]); 2] = [
     (TrustLevel::Trusted, [30, 10, 10]),
 ];
 const LADDER: [TrustLevel; 3] = [TrustLevel::New, TrustLevel::Basic, TrustLevel::Trusted];
+/// A verified account's ladder: its strikes cost it levels as anyone's do.
+const VERIFIED_LADDER: [TrustLevel; 4] = [
+    TrustLevel::New,
+    TrustLevel::Basic,
+    TrustLevel::Trusted,
+    TrustLevel::Verified,
+];
 
 fn figures(record: &TrustRecord, now: OffsetDateTime) -> [i64; 3] {
     let age_days = (now - record.created_at).whole_days().max(0);
@@ -333,35 +347,39 @@ fn needs_of(level: TrustLevel, current: [i64; 3]) -> Vec<Requirement> {
         .collect()
 }
 
-/// Assesses an account: the highest level whose needs its record meets, one step lower per
-/// recent strike; `verified` when an admin said so.
+/// Assesses an account: the highest level whose needs its record meets (`verified` when an
+/// admin said so), one step lower per recent strike.
 pub fn assess(record: &TrustRecord, now: OffsetDateTime) -> Standing {
     let current = figures(record, now);
     let strikes = i64::from(record.recent_strikes);
-    let earned = LADDER
-        .iter()
-        .rposition(|level| needs_of(*level, current).iter().all(Requirement::met))
-        .unwrap_or(0);
+    let ladder: &[TrustLevel] = if record.verified {
+        &VERIFIED_LADDER
+    } else {
+        &LADDER
+    };
+    let earned = if record.verified {
+        ladder.len() - 1
+    } else {
+        LADDER
+            .iter()
+            .rposition(|level| needs_of(*level, current).iter().all(Requirement::met))
+            .unwrap_or(0)
+    };
     let step = (earned as i64 - strikes).max(0) as usize;
     let risk_score = risk_score(record.other_accounts_on_device);
     let high_risk = risk_score >= HIGH_RISK;
-    if record.verified {
-        return Standing {
-            level: TrustLevel::Verified,
-            score: 100,
-            next: None,
-            risk_score,
-            high_risk,
-        };
-    }
     let trusted_needs = needs_of(TrustLevel::Trusted, current);
-    let progress = trusted_needs
-        .iter()
-        .map(|need| (need.current as f64 / need.required as f64).clamp(0.0, 1.0))
-        .sum::<f64>()
-        / trusted_needs.len() as f64;
+    let progress = if record.verified {
+        1.0
+    } else {
+        trusted_needs
+            .iter()
+            .map(|need| (need.current as f64 / need.required as f64).clamp(0.0, 1.0))
+            .sum::<f64>()
+            / trusted_needs.len() as f64
+    };
     let score = ((progress * 100.0).round() as i64 - SCORE_PER_STRIKE * strikes).clamp(0, 100);
-    let next = LADDER.get(step + 1).map(|&level| {
+    let next = ladder.get(step + 1).map(|&level| {
         let mut requirements = needs_of(level, current);
         // The strikes the target still allows: a level earned twice over absorbs one.
         let allowed = earned.saturating_sub(step + 1) as i64;
@@ -377,7 +395,7 @@ pub fn assess(record: &TrustRecord, now: OffsetDateTime) -> Standing {
         }
     });
     Standing {
-        level: LADDER[step],
+        level: ladder[step],
         score: score as u8,
         next,
         risk_score,
@@ -456,16 +474,25 @@ mod tests {
     }
 
     #[test]
-    fn verified_is_kept_whatever_the_record() {
-        let standing = assess(
-            &TrustRecord {
-                verified: true,
-                ..record(0, 0, 0, 2)
-            },
-            now(),
-        );
-        assert_eq!(standing.level, TrustLevel::Verified);
-        assert_eq!(standing.next, None);
+    fn verified_is_kept_whatever_the_record_but_strikes_cost_it_too() {
+        let verified = |strikes| {
+            assess(
+                &TrustRecord {
+                    verified: true,
+                    ..record(0, 0, 0, strikes)
+                },
+                now(),
+            )
+        };
+        assert_eq!(verified(0).level, TrustLevel::Verified);
+        assert_eq!(verified(0).next, None);
+        let struck = verified(1);
+        assert_eq!(struck.level, TrustLevel::Trusted);
+        let next = struck.next.unwrap();
+        assert_eq!(next.level, TrustLevel::Verified);
+        let names: Vec<_> = next.requirements.iter().map(|r| r.name).collect();
+        assert_eq!(names, ["recent_strikes"]);
+        assert_eq!(verified(2).level, TrustLevel::Basic);
     }
 
     #[test]

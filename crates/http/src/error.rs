@@ -211,7 +211,8 @@ impl From<AppError> for ApiError {
 }
 
 fn rate_limited(limit: RateLimit) -> ApiError {
-    let reset = limit.reset_after.as_secs().max(1);
+    // Rounded up: a client that waits exactly this long is let through.
+    let reset = (limit.reset_after.as_millis().div_ceil(1000) as u64).max(1);
     let mut api = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",

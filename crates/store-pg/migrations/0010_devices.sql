@@ -10,6 +10,9 @@ CREATE TABLE devices (
 );
 CREATE INDEX devices_fingerprint_idx ON devices (fingerprint_hash);
 CREATE INDEX devices_user_idx ON devices (user_id, id);
+-- The most other accounts ever seen on one of the account's devices: kept on the account, so
+-- registering throwaway devices (which evicts old ones) cannot erase it.
+ALTER TABLE users ADD COLUMN shared_device_accounts bigint NOT NULL DEFAULT 0;
 
 -- Strikes an account earned lately cost it trust levels.
 CREATE INDEX strikes_user_recent_idx ON strikes (user_id, created_at) WHERE withdrawn_at IS NULL;

@@ -80,6 +80,13 @@ pub trait ConversationStore {
 
     async fn find_message(&self, id: Uuid) -> StoreResult<Option<Message>>;
 
+    /// Whether the sender used this `client_message_id` before, in any conversation.
+    async fn message_sent_before(
+        &self,
+        sender: UserId,
+        client_message_id: &str,
+    ) -> StoreResult<bool>;
+
     /// Everyone taking part in the conversation.
     async fn participants(&self, conversation: Uuid) -> StoreResult<Vec<UserId>>;
 

@@ -91,8 +91,8 @@ pub trait ModerationStore {
     ) -> StoreResult<Option<Takedown>>;
 
     /// Reverses a takedown and withdraws its strike (a suspension it caused stays until lifted);
-    /// false when the content does not exist or is not taken down.
-    async fn reinstate(&self, target: Target, act: &ModerationAct) -> StoreResult<bool>;
+    /// the content's author, `None` when the content does not exist or is not taken down.
+    async fn reinstate(&self, target: Target, act: &ModerationAct) -> StoreResult<Option<UserId>>;
 
     /// Suspends the user until `until`, with its audit line, unless a suspension that runs
     /// longer is on them (one never shortens another); the suspension's end now, `None` when

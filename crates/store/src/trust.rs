@@ -37,7 +37,8 @@ pub trait TrustStore {
     ) -> StoreResult<bool>;
 
     /// Records that `user` uses the device with this fingerprint hash (seen again: its
-    /// `last_seen_at` moves), keeping the account's `keep` most recently seen devices.
+    /// `last_seen_at` moves), keeping the account's `keep` most recently seen devices; raises
+    /// the shared-device count of every account on it (never lowered, also when devices go).
     async fn register_device(
         &self,
         user: UserId,
@@ -49,7 +50,7 @@ pub trait TrustStore {
     /// The account's devices, newest first.
     async fn devices(&self, user: UserId, page: PageRequest) -> StoreResult<Page<Device>>;
 
-    /// For each of `users` that has devices: the most other accounts seen on any one of them.
+    /// For each of `users` that ever shared a device: the most other accounts seen on one.
     async fn other_accounts_on_device(&self, users: &[UserId])
     -> StoreResult<HashMap<UserId, u32>>;
 }

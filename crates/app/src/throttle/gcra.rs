@@ -25,10 +25,16 @@ impl Rate {
         (self.period_ms() / i64::from(self.limit.max(1))).max(1)
     }
 
+    /// How far ahead of now the TAT may run: `limit` intervals (the period, unless the interval
+    /// was rounded down, when using the period would let more than `limit` through at once).
+    fn span_ms(self) -> i64 {
+        self.interval_ms() * i64::from(self.limit.max(1))
+    }
+
     /// The quota as it stands at `now` with `tat` stored: what is left and when it is whole.
     pub fn state(self, tat: Option<i64>, now: i64) -> RateLimit {
         let tat = tat.unwrap_or(now).max(now);
-        let headroom = self.period_ms() - (tat - now);
+        let headroom = self.span_ms() - (tat - now);
         RateLimit {
             limit: self.limit,
             remaining: (headroom.max(0) / self.interval_ms()).min(i64::from(self.limit)) as u32,
@@ -50,7 +56,7 @@ pub fn spend(
     for (i, rate) in rates.iter().enumerate() {
         let tat = tats.get(i).copied().flatten().unwrap_or(now).max(now);
         let new_tat = tat + rate.interval_ms();
-        let allowed_at = new_tat - rate.period_ms();
+        let allowed_at = new_tat - rate.span_ms();
         if allowed_at > now {
             let wait = Duration::from_millis((allowed_at - now) as u64);
             if refused.is_none_or(|r| r.reset_after < wait) {
@@ -134,6 +140,21 @@ mod tests {
         let refused = spend_all(&rates, &mut tats, 2 * HOUR_MS).unwrap_err();
         assert_eq!(refused.limit, 2);
         assert_eq!(refused.reset_after, Duration::from_secs(10 * 3600));
+    }
+
+    #[test]
+    fn a_period_that_does_not_divide_by_the_limit_still_bursts_only_the_limit() {
+        // 3_600_000 ms / 7_000 rounds down to 514 ms an interval.
+        let rate = Rate {
+            limit: 7_000,
+            period: HOUR,
+        };
+        let mut tats = vec![None];
+        let mut passed = 0;
+        while spend_all(&[rate], &mut tats, 0).is_ok() {
+            passed += 1;
+        }
+        assert_eq!(passed, 7_000);
     }
 
     #[test]

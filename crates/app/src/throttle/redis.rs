@@ -43,13 +43,14 @@ local wait, wait_limit = 0, 0
 for i = 1, n do
   local limit, period = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
   local interval = math.max(1, math.floor(period / limit))
+  local span = interval * limit
   local tat = math.max(tonumber(redis.call('HGET', KEYS[1], ARGV[2 * i + 1]) or now), now)
   if spend then
     tats[i] = tat + interval
-    local allowed_at = tats[i] - period
+    local allowed_at = tats[i] - span
     if allowed_at - now > wait then wait, wait_limit = allowed_at - now, limit end
   else
-    looked[#looked + 1] = math.min(limit, math.floor(math.max(period - (tat - now), 0) / interval))
+    looked[#looked + 1] = math.min(limit, math.floor(math.max(span - (tat - now), 0) / interval))
     looked[#looked + 1] = tat - now
   end
 end
@@ -60,7 +61,7 @@ for i = 1, n do
   local limit, period = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
   local interval = math.max(1, math.floor(period / limit))
   redis.call('HSET', KEYS[1], ARGV[2 * i + 1], tats[i])
-  local remaining = math.min(limit, math.floor((period - (tats[i] - now)) / interval))
+  local remaining = math.min(limit, math.floor((interval * limit - (tats[i] - now)) / interval))
   if best == nil or remaining < best[3] then best = {1, limit, remaining, tats[i] - now} end
   ttl = math.max(ttl, tats[i] - now)
 end
@@ -116,6 +117,12 @@ impl RedisLimiter {
             .map_err(unavailable)?
             .map_err(unavailable)
     }
+}
+
+/// A quota Redis did not count: counted in process instead. After a timeout Redis may have
+/// counted it too (the request is then counted twice, never let through uncounted).
+fn counting_in_process() {
+    tracing::warn!("limiter: Redis did not count a quota; counting it in process");
 }
 
 fn unavailable(_: impl std::fmt::Debug) -> AppError {
@@ -174,6 +181,7 @@ impl Limiter for RedisLimiter {
             .run_quota::<(i64, u32, u32, u64)>(key, rates, true)
             .await
         else {
+            counting_in_process();
             return self.fallback.spend(key, rates).await;
         };
         let state = RateLimit {
@@ -190,6 +198,7 @@ impl Limiter for RedisLimiter {
 
     async fn quota_state(&self, key: &str, rates: &[Rate]) -> AppResult<Vec<RateLimit>> {
         let Ok(looked) = self.run_quota::<Vec<u64>>(key, rates, false).await else {
+            counting_in_process();
             return self.fallback.quota_state(key, rates).await;
         };
         Ok(rates

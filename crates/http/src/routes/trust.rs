@@ -96,7 +96,7 @@ impl From<&Standing> for TrustScoreResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuotaResponse {
-    #[schema(value_type = String, pattern = "^(posts|follows|likes|comments|messages|reports)$")]
+    #[schema(value_type = String, pattern = "^(posts|follows|likes|comments|messages|reports|uploads)$")]
     pub action: &'static str,
     #[schema(value_type = String, pattern = "^(hour|day)$")]
     pub period: &'static str,
@@ -224,7 +224,7 @@ async fn trust_score(
     AuthUser(caller): AuthUser,
 ) -> Result<ApiJson<TrustScoreResponse>, ApiError> {
     let standing = state.app.standing(caller.user_id).await?;
-    Ok(ApiJson(TrustScoreResponse::from(&standing)))
+    Ok(ApiJson(TrustScoreResponse::from(standing.as_ref())))
 }
 
 /// Each of your per-action quotas: limit, remaining and when it is whole again.
@@ -321,5 +321,5 @@ async fn set_verification(
         .app
         .set_verified(caller, UserId(id), body.verified, body.reason.as_deref())
         .await?;
-    Ok(ApiJson(TrustScoreResponse::from(&standing)))
+    Ok(ApiJson(TrustScoreResponse::from(standing.as_ref())))
 }

@@ -66,7 +66,7 @@ pub async fn start_s3_server(data: &TempDir) -> String {
 
 pub const GENEROUS_LIMITS: &str = "posts_per_hour=100000,posts_per_day=100000,\
      follows_per_day=100000,likes_per_hour=100000,comments_per_hour=100000,\
-     messages_per_hour=100000,reports_per_day=100000";
+     messages_per_hour=100000,reports_per_day=100000,uploads_per_hour=100000";
 
 /// The configuration of a fresh test instance: port 0, a temporary data directory, a fresh
 /// database, Redis (with a prefix of its own) when configured.

@@ -229,6 +229,19 @@ async fn levels_are_earned_by_the_record_cost_by_strikes_and_granted_by_admins()
     assert_eq!(unmet(&score), ["recent_strikes"]);
     let state = json_of(app.get("/v1/account/rate-limits", Some(&token)).await).await;
     assert_eq!(quota(&state, "posts", "hour")["limit"], 12);
+    // Reversing the takedown withdraws the strike, and the level comes back at once.
+    let reinstate = app
+        .post_json(
+            &format!(
+                "/v1/moderation/posts/{}/reinstate",
+                first["id"].as_str().unwrap()
+            ),
+            Some(&moderator),
+            &json!({"reason": "appeal upheld"}),
+        )
+        .await;
+    assert_eq!(reinstate.status(), StatusCode::NO_CONTENT);
+    assert_eq!(trust_score(&app, &token).await["trust_level"], "trusted");
 
     // Verification is an admin's, audited; a moderator is refused.
     assert_problem(
@@ -237,7 +250,13 @@ async fn levels_are_earned_by_the_record_cost_by_strikes_and_granted_by_admins()
         "forbidden",
     )
     .await;
-    let (_, admin) = staff(&app, "root", picshare_domain::Role::Admin).await;
+    let (admin_id, admin) = staff(&app, "root", picshare_domain::Role::Admin).await;
+    assert_problem(
+        verify(&app, &admin_id, &admin, true).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
     let verified = json_of(verify(&app, &jane, &admin, true).await).await;
     assert_eq!(verified["trust_level"], "verified");
     let state = json_of(app.get("/v1/account/rate-limits", Some(&token)).await).await;
@@ -252,7 +271,7 @@ async fn levels_are_earned_by_the_record_cost_by_strikes_and_granted_by_admins()
     .await;
     assert_eq!(audit["items"][0]["reason"], "the real Jane");
     let withdrawn = json_of(verify(&app, &jane, &admin, false).await).await;
-    assert_eq!(withdrawn["trust_level"], "basic");
+    assert_eq!(withdrawn["trust_level"], "trusted");
 }
 
 #[tokio::test]
@@ -340,6 +359,26 @@ async fn a_device_shared_by_many_accounts_raises_their_risk_and_halves_new_limit
     .await;
     assert_eq!(clean["risk_score"], 0);
 
+    // Throwaway devices push the shared one out of the list, but not out of the record.
+    for n in 0..21 {
+        let register = app
+            .post_json(
+                "/v1/account/device/register",
+                Some(token),
+                &json!({"fingerprint": format!("throwaway-device-{n}")}),
+            )
+            .await;
+        assert_eq!(register.status(), StatusCode::CREATED);
+    }
+    let devices = json_of(app.get("/v1/account/devices?limit=100", Some(token)).await).await;
+    assert_eq!(devices["items"].as_array().unwrap().len(), 20);
+    let review = json_of(
+        app.get(&format!("/v1/moderation/users/{last}"), Some(&moderator))
+            .await,
+    )
+    .await;
+    assert_eq!(review["risk_score"], 60);
+
     let bad = app
         .post_json(
             "/v1/account/device/register",
@@ -362,6 +401,80 @@ async fn verify(app: &TestApp, user: &str, token: &str, verified: bool) -> reqwe
         &format!("/v1/admin/users/{user}/verification"),
         Some(token),
         &json!({"verified": verified, "reason": "the real Jane"}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn retried_messages_and_follows_made_already_spend_nothing_but_uploads_are_counted() {
+    let app = spawn_app_with(|config| {
+        config.limits_new = limits("messages_per_hour=3,follows_per_day=1,uploads_per_hour=2");
+    })
+    .await;
+    let (_, alice) = app.quick_user("alice").await;
+    let (bob, _) = app.quick_user("bob").await;
+    // Starting the conversation counts as a message.
+    let conversation: Value = app
+        .post_json(
+            "/v1/conversations",
+            Some(&alice),
+            &json!({"participant_ids": [bob]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!(
+        "/v1/conversations/{}/messages",
+        conversation["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        send(&app, &path, &alice, "first").await.status(),
+        StatusCode::CREATED
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            send(&app, &path, &alice, "first").await.status(),
+            StatusCode::OK,
+            "a retry"
+        );
+    }
+    assert_eq!(
+        send(&app, &path, &alice, "second").await.status(),
+        StatusCode::CREATED
+    );
+    assert_problem(
+        send(&app, &path, &alice, "third").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+
+    for _ in 0..3 {
+        let follow = app
+            .post_empty(&format!("/v1/users/{bob}/follow"), Some(&alice))
+            .await;
+        assert_eq!(follow.status(), StatusCode::OK);
+    }
+    let (carol, _) = app.quick_user("carol").await;
+    let follow = app
+        .post_empty(&format!("/v1/users/{carol}/follow"), Some(&alice))
+        .await;
+    assert_problem(follow, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+
+    for _ in 0..2 {
+        let upload = app.start_upload(&alice, "image/png", 100, "post").await;
+        assert_eq!(upload.status(), StatusCode::CREATED);
+    }
+    let refused = app.start_upload(&alice, "image/png", 100, "post").await;
+    assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+async fn send(app: &TestApp, path: &str, token: &str, key: &str) -> reqwest::Response {
+    app.post_json(
+        path,
+        Some(token),
+        &json!({"text": "hi", "client_message_id": key}),
     )
     .await
 }
