@@ -41,9 +41,9 @@ struct HashThreads {
     jobs: mpsc::SyncSender<HashJob>,
 }
 
-/// How much less CPU a hashing thread gets than a request handler when both want it (nice 10:
-/// about a tenth).
-const HASH_THREAD_NICENESS: i32 = 10;
+/// How much less CPU a hashing thread gets than a request handler when both want it (nice 19,
+/// the lowest: about 1/70); idle cores still run hashes at full speed.
+const HASH_THREAD_NICENESS: i32 = 19;
 
 impl HashThreads {
     fn start(workers: usize) -> AppResult<Self> {

@@ -248,23 +248,34 @@ pub fn report(path: &Path) -> anyhow::Result<()> {
     }
     let median = |values: &mut Vec<f64>| {
         values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+        match values.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => values[n / 2],
+            n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+        }
+    };
+    let listed = |values: &[f64]| {
+        values
+            .iter()
+            .map(|v| format!("{v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     println!(
-        "| route (concurrency) | runs off/on | p50 off ms | p50 on ms | p50 added ms | p99 off ms | p99 on ms |"
+        "| route (concurrency) | p50 off ms: median (runs) | p50 on ms: median (runs) | p50 added ms | p99 off ms | p99 on ms |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for ((scenario, concurrency), by_label) in &figures {
         let stats = |label: &str| {
             let runs = by_label.get(label).cloned().unwrap_or_default();
-            let mut p50: Vec<f64> = runs.iter().map(|r| r.0).collect();
+            let p50: Vec<f64> = runs.iter().map(|r| r.0).collect();
             let mut p99: Vec<f64> = runs.iter().map(|r| r.1).collect();
-            (runs.len(), median(&mut p50), median(&mut p99))
+            (listed(&p50), median(&mut p50.clone()), median(&mut p99))
         };
         let (off_runs, off50, off99) = stats("off");
         let (on_runs, on50, on99) = stats("on");
         println!(
-            "| {scenario} ({concurrency}) | {off_runs}/{on_runs} | {off50:.3} | {on50:.3} | {:.3} | {off99:.2} | {on99:.2} |",
+            "| {scenario} ({concurrency}) | {off50:.3} ({off_runs}) | {on50:.3} ({on_runs}) | {:.3} | {off99:.2} | {on99:.2} |",
             on50 - off50
         );
     }
