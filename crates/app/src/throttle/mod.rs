@@ -6,6 +6,7 @@
 //! only counted once every key before it passed, so a refused client creates nothing new.
 
 pub mod gcra;
+mod lease;
 mod memory;
 mod redis;
 

@@ -1,8 +1,9 @@
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
+use super::lease::{Leases, Take};
 use super::{Limiter, MemoryLimiter, Rate, ThrottleKey};
 use crate::{AppError, AppResult, RateLimit};
 
@@ -30,43 +31,59 @@ return 0";
 
 /// GCRA (`gcra.rs`, the same integer arithmetic) on Redis's clock, so every instance agrees.
 /// KEYS[1]: a hash of period (ms) → theoretical arrival time (ms). ARGV: `1` to spend or `0`
-/// to look, then limit and period (ms) per rate. Spending returns {1, limit, remaining, reset
-/// ms} of the tightest rate, or {0, limit, 0, wait ms} of the rate that refused (nothing spent);
-/// looking returns remaining and reset ms per rate.
+/// to look; units given back first (an expired lease, `lease.rs`); units wanted on top of the
+/// request's own (granted only if all fit); then limit and period (ms) per rate. Spending
+/// returns {1, limit, remaining, reset ms, units granted} of the tightest rate, or {0, limit,
+/// 0, wait ms, 0} of the rate that refused (nothing spent); looking returns remaining and reset
+/// ms per rate.
 const QUOTA: &str = "
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local spend = ARGV[1] == '1'
-local n = (#ARGV - 1) / 2
-local tats, looked = {}, {}
-local wait, wait_limit = 0, 0
+local spend, refund, want = ARGV[1] == '1', tonumber(ARGV[2]), tonumber(ARGV[3])
+local n = (#ARGV - 3) / 2
+local tats, intervals, spans, limits, looked = {}, {}, {}, {}, {}
 for i = 1, n do
-  local limit, period = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  local interval = math.max(1, math.floor(period / limit))
-  local span = interval * limit
-  local tat = math.max(tonumber(redis.call('HGET', KEYS[1], ARGV[2 * i + 1]) or now), now)
-  if spend then
-    tats[i] = tat + interval
-    local allowed_at = tats[i] - span
-    if allowed_at - now > wait then wait, wait_limit = allowed_at - now, limit end
-  else
-    looked[#looked + 1] = math.min(limit, math.floor(math.max(span - (tat - now), 0) / interval))
-    looked[#looked + 1] = tat - now
-  end
+  local limit, period = tonumber(ARGV[2 * i + 2]), tonumber(ARGV[2 * i + 3])
+  intervals[i] = math.max(1, math.floor(period / limit))
+  spans[i], limits[i] = intervals[i] * limit, limit
+  local tat = math.max(tonumber(redis.call('HGET', KEYS[1], ARGV[2 * i + 3]) or now), now)
+  tats[i] = math.max(tat - refund * intervals[i], now)
+  looked[#looked + 1] = math.min(limit, math.floor(math.max(spans[i] - (tats[i] - now), 0) / intervals[i]))
+  looked[#looked + 1] = tats[i] - now
 end
 if not spend then return looked end
-if wait > 0 then return {0, wait_limit, 0, wait} end
-local best, ttl = nil, 1
+local function fits(units)
+  for i = 1, n do
+    if tats[i] + units * intervals[i] - spans[i] > now then return false end
+  end
+  return true
+end
+local units = 1
+if want > 0 and fits(1 + want) then units = 1 + want end
+local result
+if fits(units) then
+  for i = 1, n do tats[i] = tats[i] + units * intervals[i] end
+  for i = 1, n do
+    local remaining = math.min(limits[i], math.floor((spans[i] - (tats[i] - now)) / intervals[i]))
+    if result == nil or remaining < result[3] then
+      result = {1, limits[i], remaining, tats[i] - now, units - 1}
+    end
+  end
+else
+  local wait = 0
+  for i = 1, n do
+    local allowed_at = tats[i] + intervals[i] - spans[i]
+    if allowed_at - now > wait then result, wait = {0, limits[i], 0, allowed_at - now, 0}, allowed_at - now end
+  end
+  if refund == 0 then return result end
+end
+local ttl = 1
 for i = 1, n do
-  local limit, period = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  local interval = math.max(1, math.floor(period / limit))
-  redis.call('HSET', KEYS[1], ARGV[2 * i + 1], tats[i])
-  local remaining = math.min(limit, math.floor((interval * limit - (tats[i] - now)) / interval))
-  if best == nil or remaining < best[3] then best = {1, limit, remaining, tats[i] - now} end
+  redis.call('HSET', KEYS[1], ARGV[2 * i + 3], tats[i])
   ttl = math.max(ttl, tats[i] - now)
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
-return best";
+return result";
 
 /// Counters shared by every API instance on one Redis; every key expires with its window.
 pub struct RedisLimiter {
@@ -78,6 +95,7 @@ pub struct RedisLimiter {
     /// Counts quotas while Redis is unreachable: each instance then holds the limits alone
     /// (a fleet of N allows up to N times as much), rather than refusing every write.
     fallback: MemoryLimiter,
+    leases: Leases,
 }
 
 impl RedisLimiter {
@@ -89,6 +107,7 @@ impl RedisLimiter {
             forgive: redis::Script::new(FORGIVE),
             quota: redis::Script::new(QUOTA),
             fallback: MemoryLimiter::new(),
+            leases: Leases::default(),
         }
     }
 
@@ -102,10 +121,15 @@ impl RedisLimiter {
         &self,
         key: &str,
         rates: &[Rate],
-        spend: bool,
+        spend: Option<(u32, u32)>,
     ) -> AppResult<T> {
+        let (refund, want) = spend.unwrap_or_default();
         let mut invocation = self.quota.prepare_invoke();
-        invocation.key(self.redis_key(key)).arg(u8::from(spend));
+        invocation
+            .key(self.redis_key(key))
+            .arg(u8::from(spend.is_some()))
+            .arg(refund)
+            .arg(want);
         for rate in rates {
             invocation
                 .arg(rate.limit)
@@ -177,10 +201,15 @@ impl Limiter for RedisLimiter {
     }
 
     async fn spend(&self, key: &str, rates: &[Rate]) -> AppResult<RateLimit> {
-        let Ok((allowed, limit, remaining, reset_ms)) = self
-            .run_quota::<(i64, u32, u32, u64)>(key, rates, true)
-            .await
-        else {
+        let (refund, want) = match self.leases.take(key, rates, Instant::now()) {
+            Take::Leased(state) => return Ok(state),
+            Take::Ask { want, refund } => (refund, want),
+        };
+        let answer = self
+            .run_quota::<(i64, u32, u32, u64, u32)>(key, rates, Some((refund, want)))
+            .await;
+        let Ok((allowed, limit, remaining, reset_ms, granted)) = answer else {
+            self.leases.record(key, rates, None, Instant::now());
             counting_in_process();
             return self.fallback.spend(key, rates).await;
         };
@@ -189,6 +218,8 @@ impl Limiter for RedisLimiter {
             remaining,
             reset_after: Duration::from_millis(reset_ms),
         };
+        self.leases
+            .record(key, rates, Some((granted, state)), Instant::now());
         if allowed == 1 {
             Ok(state)
         } else {
@@ -197,7 +228,7 @@ impl Limiter for RedisLimiter {
     }
 
     async fn quota_state(&self, key: &str, rates: &[Rate]) -> AppResult<Vec<RateLimit>> {
-        let Ok(looked) = self.run_quota::<Vec<u64>>(key, rates, false).await else {
+        let Ok(looked) = self.run_quota::<Vec<u64>>(key, rates, None).await else {
             counting_in_process();
             return self.fallback.quota_state(key, rates).await;
         };

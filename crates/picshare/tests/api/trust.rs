@@ -116,6 +116,73 @@ async fn limits_hold_across_instances_exactly_n_of_m_in_parallel() {
     }
 }
 
+/// In the scaled shape an instance reserves a few units ahead for a user acting several times a
+/// second; the quota still holds exactly across instances, and unused units come back.
+#[tokio::test]
+async fn units_an_instance_reserves_for_a_busy_user_are_counted_and_given_back() {
+    let app = spawn_app_with(|config| {
+        config.limits_new = limits("likes_per_hour=100");
+    })
+    .await;
+    if app.config.redis_url.is_none() {
+        return;
+    }
+    let all = instances(app).await;
+    let (_, author) = all[0].quick_user("author").await;
+    let post = public_post(&all[0], &author).await;
+    let like = format!("/v1/posts/{post}/like");
+    let likes_left = |n: usize, token: String| {
+        let instance = &all[n];
+        async move {
+            let state = json_of(instance.get("/v1/account/rate-limits", Some(&token)).await).await;
+            quota(&state, "likes", "hour")["remaining"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+
+    let (_, busy) = all[0].quick_user("busy").await;
+    for _ in 0..10 {
+        assert!(
+            all[0]
+                .post_empty(&like, Some(&busy))
+                .await
+                .status()
+                .is_success()
+        );
+    }
+    let left = likes_left(1, busy.clone()).await;
+    assert!(
+        (82..90).contains(&left),
+        "ten likes and some units held by the first instance: {left}"
+    );
+    // Held units the first instance did not use in time go back with its next like.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert!(
+        all[0]
+            .post_empty(&like, Some(&busy))
+            .await
+            .status()
+            .is_success()
+    );
+    assert_eq!(likes_left(1, busy).await, 89);
+
+    // One user's likes alternating between the instances: exactly the quota passes.
+    let (_, fan) = all[0].quick_user("fan").await;
+    let mut passed = 0;
+    for n in 0..130 {
+        if all[n % 2]
+            .post_empty(&like, Some(&fan))
+            .await
+            .status()
+            .is_success()
+        {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, 100);
+}
+
 #[tokio::test]
 async fn rate_limits_off_lifts_every_per_action_quota() {
     let app = spawn_app_with(|config| {
