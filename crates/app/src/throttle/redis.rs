@@ -122,7 +122,7 @@ impl RedisLimiter {
         key: &str,
         rates: &[Rate],
         spend: Option<(u32, u32)>,
-    ) -> AppResult<T> {
+    ) -> Result<T, String> {
         let (refund, want) = spend.unwrap_or_default();
         let mut invocation = self.quota.prepare_invoke();
         invocation
@@ -136,17 +136,17 @@ impl RedisLimiter {
                 .arg(rate.period.as_millis() as u64);
         }
         let mut conn = self.redis.clone();
-        tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn))
-            .await
-            .map_err(unavailable)?
-            .map_err(unavailable)
+        match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn)).await {
+            Ok(answer) => answer.map_err(|error| error.to_string()),
+            Err(_) => Err("timed out".to_owned()),
+        }
     }
 }
 
 /// A quota Redis did not count: counted in process instead. After a timeout Redis may have
 /// counted it too (the request is then counted twice, never let through uncounted).
-fn counting_in_process() {
-    tracing::warn!("limiter: Redis did not count a quota; counting it in process");
+fn counting_in_process(reason: &str) {
+    tracing::warn!(%reason, "limiter: Redis did not count a quota; counting it in process");
 }
 
 fn unavailable(_: impl std::fmt::Debug) -> AppError {
@@ -208,10 +208,13 @@ impl Limiter for RedisLimiter {
         let answer = self
             .run_quota::<(i64, u32, u32, u64, u32)>(key, rates, Some((refund, want)))
             .await;
-        let Ok((allowed, limit, remaining, reset_ms, granted)) = answer else {
-            self.leases.record(key, rates, None, Instant::now());
-            counting_in_process();
-            return self.fallback.spend(key, rates).await;
+        let (allowed, limit, remaining, reset_ms, granted) = match answer {
+            Ok(answer) => answer,
+            Err(reason) => {
+                self.leases.record(key, rates, None, Instant::now());
+                counting_in_process(&reason);
+                return self.fallback.spend(key, rates).await;
+            }
         };
         let state = RateLimit {
             limit,
@@ -228,9 +231,12 @@ impl Limiter for RedisLimiter {
     }
 
     async fn quota_state(&self, key: &str, rates: &[Rate]) -> AppResult<Vec<RateLimit>> {
-        let Ok(looked) = self.run_quota::<Vec<u64>>(key, rates, None).await else {
-            counting_in_process();
-            return self.fallback.quota_state(key, rates).await;
+        let looked = match self.run_quota::<Vec<u64>>(key, rates, None).await {
+            Ok(looked) => looked,
+            Err(reason) => {
+                counting_in_process(&reason);
+                return self.fallback.quota_state(key, rates).await;
+            }
         };
         Ok(rates
             .iter()
