@@ -61,7 +61,7 @@ impl From<&Requirement> for RequirementResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NextLevelResponse {
-    #[schema(value_type = String, pattern = "^(basic|trusted)$")]
+    #[schema(value_type = String, pattern = "^(basic|trusted|verified)$")]
     pub trust_level: &'static str,
     pub requirements: Vec<RequirementResponse>,
 }
@@ -72,8 +72,8 @@ pub struct TrustScoreResponse {
     pub trust_level: &'static str,
     /// 0–100: progress towards `trusted` (100 when verified), less 25 per recent strike.
     pub score: u8,
-    /// What the next level needs; null at `trusted` (`verified` is an admin's decision) and
-    /// `verified`.
+    /// What the next level needs (`verified` when a strike holds a verified account back); null
+    /// at `trusted` (`verified` is an admin's decision) and at an unstruck `verified`.
     pub next_level: Option<NextLevelResponse>,
 }
 
