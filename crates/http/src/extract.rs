@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -11,10 +12,42 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// `axum::Json` with our error responses.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` with our error responses, taking only a JSON object: serde would otherwise fill
+/// a struct from an array by position (`["token"]`).
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::Bytes::from_request(
+            axum::extract::Request::from_parts(parts.clone(), body),
+            state,
+        )
+        .await
+        .map_err(|rejection| ApiError::from(JsonRejection::from(rejection)))?;
+        let is_object = bytes
+            .iter()
+            .find(|byte| !byte.is_ascii_whitespace())
+            .is_some_and(|byte| *byte == b'{');
+        let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
+        if !is_object {
+            return Err(ApiError::validation(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "body",
+                "the request body must be a JSON object",
+            ));
+        }
+        Ok(Self(value))
+    }
+}
 
 impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
     fn into_response(self) -> axum::response::Response {

@@ -52,6 +52,26 @@ async fn malformed_json_is_problem_400() {
 }
 
 #[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused_even_when_its_values_would_fit() {
+    let app = spawn_app().await;
+    // serde would read `["token"]` as `{"refresh_token": "token"}`.
+    let response = app
+        .client
+        .post(app.url("/v1/auth/revoke"))
+        .header("content-type", "application/json")
+        .body(r#"  [""]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn wrong_content_type_is_problem_415() {
     let app = spawn_app().await;
     let response = app
