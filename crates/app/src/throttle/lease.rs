@@ -132,9 +132,7 @@ impl Leases {
                 .unwrap_or_else(|| Lease::empty(rates, now));
             lease.in_flight = lease.in_flight.saturating_sub(1);
             if let Some((granted, reported)) = answer {
-                if now >= lease.expires {
-                    lease.units = 0;
-                }
+                // Held units were spent in Redis already: any still here stay usable.
                 lease.units += granted;
                 lease.expires = now + LEASE_TTL;
                 lease.last_call = Some(now);

@@ -48,8 +48,10 @@ for i = 1, n do
   spans[i], limits[i] = intervals[i] * limit, limit
   local tat = math.max(tonumber(redis.call('HGET', KEYS[1], ARGV[2 * i + 3]) or now), now)
   tats[i] = math.max(tat - refund * intervals[i], now)
-  looked[#looked + 1] = math.min(limit, math.floor(math.max(spans[i] - (tats[i] - now), 0) / intervals[i]))
-  looked[#looked + 1] = tats[i] - now
+  if not spend then
+    looked[#looked + 1] = math.min(limit, math.floor(math.max(spans[i] - (tats[i] - now), 0) / intervals[i]))
+    looked[#looked + 1] = tats[i] - now
+  end
 end
 if not spend then return looked end
 local function fits(units)
