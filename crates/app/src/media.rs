@@ -101,11 +101,13 @@ impl App {
         }
         let now = OffsetDateTime::now_utc();
         self.check_unattached_media(caller, now).await?;
-        self.spend_quota(caller.user_id, picshare_domain::Action::Upload)
+        let spent = self
+            .spend_quota(caller.user_id, picshare_domain::Action::Upload)
             .await?;
         let id = Uuid::now_v7();
         let expires_at = now + self.media.upload_ttl;
-        self.store
+        let created = self
+            .store
             .create_media(&NewMedia {
                 id,
                 owner_id: caller.user_id,
@@ -115,7 +117,10 @@ impl App {
                 upload_expires_at: expires_at,
                 created_at: now,
             })
-            .await?;
+            .await
+            .map_err(From::from);
+        self.keep_if(spent, &created, |_| true).await;
+        created?;
         let key = upload_key(&id.to_string());
         let upload_url = match self
             .objects

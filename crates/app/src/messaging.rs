@@ -66,10 +66,10 @@ impl App {
             [other] => Some(messaging::direct_key(caller.user_id, *other)),
             _ => None,
         };
-        self.spend_quota(caller.user_id, Action::Message).await?;
+        let spent = self.spend_quota(caller.user_id, Action::Message).await?;
         let mut everyone = others;
         everyone.push(caller.user_id);
-        let (id, created) = self
+        let opened = self
             .store
             .create_conversation(&NewConversation {
                 id: Uuid::now_v7(),
@@ -77,7 +77,11 @@ impl App {
                 participant_ids: everyone,
                 created_at: OffsetDateTime::now_utc(),
             })
-            .await?;
+            .await
+            .map_err(From::from);
+        // Reopening an existing 1:1 conversation writes nothing.
+        self.keep_if(spent, &opened, |(_, created)| *created).await;
+        let (id, created) = opened?;
         Ok((self.conversation(caller, id).await?, created))
     }
 
@@ -199,14 +203,17 @@ impl App {
                 return Err(AppError::Forbidden("you cannot message this user"));
             }
         }
-        // A retry of a message sent already spends nothing (the store answers it below).
-        if !self
+        // A retry of a message sent already spends nothing (the store answers it below), even
+        // when the quota is used up; one racing the first attempt gives its unit back.
+        let spent = if self
             .store
             .message_sent_before(caller.user_id, &client_message_id)
             .await?
         {
-            self.spend_quota(caller.user_id, Action::Message).await?;
-        }
+            None
+        } else {
+            Some(self.spend_quota(caller.user_id, Action::Message).await?)
+        };
         let message = NewMessage {
             id: Uuid::now_v7(),
             conversation_id: conversation,
@@ -218,7 +225,16 @@ impl App {
         let notify = notify_job(NotifyJob::Message {
             message: message.id,
         })?;
-        let (message, created) = match self.store.send_message(&message, &notify).await? {
+        let sent = self
+            .store
+            .send_message(&message, &notify)
+            .await
+            .map_err(From::from);
+        if let Some(spent) = spent {
+            let done = |outcome: &SendOutcome| matches!(outcome, SendOutcome::Sent(_));
+            self.keep_if(spent, &sent, done).await;
+        }
+        let (message, created) = match sent? {
             SendOutcome::Sent(message) => (message, true),
             SendOutcome::Repeated(message) => (message, false),
             SendOutcome::KeyInUse => {

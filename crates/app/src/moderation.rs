@@ -74,7 +74,7 @@ impl App {
                 "you cannot report yourself or what you wrote",
             ));
         }
-        self.spend_quota(caller.user_id, Action::Report).await?;
+        let spent = self.spend_quota(caller.user_id, Action::Report).await?;
         let filed = self
             .store
             .file_report(&NewReport {
@@ -85,8 +85,10 @@ impl App {
                 text,
                 created_at: OffsetDateTime::now_utc(),
             })
-            .await?;
-        Ok(match filed {
+            .await
+            .map_err(From::from);
+        self.keep_if(spent, &filed, Result::is_ok).await;
+        Ok(match filed? {
             Ok(report) => (report, true),
             Err(open) => (open, false),
         })

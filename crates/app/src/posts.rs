@@ -88,7 +88,6 @@ impl App {
             return Err(errors.into());
         };
         errors.into_result()?;
-        self.spend_quota(caller.user_id, Action::Post).await?;
         let new = NewPost {
             id: Uuid::now_v7(),
             author_id: caller.user_id,
@@ -104,7 +103,14 @@ impl App {
         if !new.mentions.is_empty() {
             jobs.push(notify_job(NotifyJob::PostMentions { post: new.id })?);
         }
-        match self.store.create_post(&new, &jobs).await? {
+        let spent = self.spend_quota(caller.user_id, Action::Post).await?;
+        let created = self
+            .store
+            .create_post(&new, &jobs)
+            .await
+            .map_err(From::from);
+        self.keep_if(spent, &created, Result::is_ok).await;
+        match created? {
             Ok(post) => {
                 self.wake_workers().await;
                 self.view(caller.into(), post).await
@@ -156,17 +162,28 @@ impl App {
             media_ids: edit.media_ids,
         };
         // Mentions new to the caption notify (those notified before are not again), so an
-        // edit that mentions anyone counts as a post.
+        // edit that mentions someone new counts as a post.
+        let mentioned_before = social::mentions(&post.caption);
+        let mentions_someone_new = update.caption.as_ref().is_some_and(|c| {
+            c.mentions
+                .iter()
+                .any(|handle| !mentioned_before.contains(handle))
+        });
         let mut jobs = Vec::new();
-        if update
-            .caption
-            .as_ref()
-            .is_some_and(|c| !c.mentions.is_empty())
-        {
-            self.spend_quota(caller.user_id, Action::Post).await?;
+        let mut spent = None;
+        if mentions_someone_new {
             jobs.push(notify_job(NotifyJob::PostMentions { post: id })?);
+            spent = Some(self.spend_quota(caller.user_id, Action::Post).await?);
         }
-        match self.store.update_post(id, &update, &jobs).await? {
+        let updated = self
+            .store
+            .update_post(id, &update, &jobs)
+            .await
+            .map_err(From::from);
+        if let Some(spent) = spent {
+            self.keep_if(spent, &updated, Result::is_ok).await;
+        }
+        match updated? {
             Ok(post) => {
                 self.wake_workers().await;
                 self.view(caller.into(), post).await
@@ -244,12 +261,18 @@ impl App {
 
     pub async fn like(&self, caller: Principal, id: Uuid) -> AppResult<i64> {
         self.visible_post(Some(caller), id).await?;
-        self.spend_quota(caller.user_id, Action::Like).await?;
         let notify = notify_job(NotifyJob::Like {
             post: id,
             liker: caller.user_id.0,
         })?;
-        let count = self.store.like(id, caller.user_id, &notify).await?;
+        let spent = self.spend_quota(caller.user_id, Action::Like).await?;
+        let liked = self
+            .store
+            .like(id, caller.user_id, &notify)
+            .await
+            .map_err(From::from);
+        self.keep_if(spent, &liked, |_| true).await;
+        let count = liked?;
         self.wake_workers().await;
         Ok(count)
     }
@@ -281,7 +304,6 @@ impl App {
         let text = social::parse_comment(text)
             .map_err(|message| ValidationErrors::single("text", message))?;
         self.visible_post(Some(caller), id).await?;
-        self.spend_quota(caller.user_id, Action::Comment).await?;
         let new = NewComment {
             id: Uuid::now_v7(),
             post_id: id,
@@ -290,7 +312,14 @@ impl App {
             created_at: OffsetDateTime::now_utc(),
         };
         let notify = notify_job(NotifyJob::Comment { comment: new.id })?;
-        let comment = self.store.add_comment(&new, &notify).await?;
+        let spent = self.spend_quota(caller.user_id, Action::Comment).await?;
+        let added = self
+            .store
+            .add_comment(&new, &notify)
+            .await
+            .map_err(From::from);
+        self.keep_if(spent, &added, |_| true).await;
+        let comment = added?;
         self.wake_workers().await;
         let author = self.find_user(&UserLookup::Id(caller.user_id)).await?;
         Ok((comment, author))

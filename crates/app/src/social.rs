@@ -54,33 +54,42 @@ impl App {
                 "you block this user; unblock them first",
             ));
         }
-        if !relationship.following {
-            self.spend_quota(caller.user_id, Action::Follow).await?;
-            if target.is_private {
-                let notify = notify_job(NotifyJob::FollowRequest {
-                    requester: caller.user_id.0,
-                    target: target.id.0,
-                })?;
-                self.store
-                    .request_follow(caller.user_id, target.id, &notify)
-                    .await?;
-                self.wake_workers().await;
-            } else {
-                let caps = self.settings.follow_caps;
-                let notify = notify_job(NotifyJob::Follow {
-                    follower: caller.user_id.0,
-                    followee: target.id.0,
-                })?;
-                match self
-                    .store
-                    .follow(caller.user_id, target.id, caps, &notify)
-                    .await?
-                {
-                    FollowOutcome::Following => self.wake_workers().await,
-                    FollowOutcome::LimitReached => return Err(AppError::FollowLimitReached),
-                    // Blocked in the meantime: as if they did not exist.
-                    FollowOutcome::Blocked => return Err(AppError::NotFound),
-                }
+        if relationship.following || relationship.requested {
+            return Ok(relationship);
+        }
+        if target.is_private {
+            let notify = notify_job(NotifyJob::FollowRequest {
+                requester: caller.user_id.0,
+                target: target.id.0,
+            })?;
+            let spent = self.spend_quota(caller.user_id, Action::Follow).await?;
+            let requested = self
+                .store
+                .request_follow(caller.user_id, target.id, &notify)
+                .await
+                .map_err(From::from);
+            self.keep_if(spent, &requested, |_| true).await;
+            requested?;
+            self.wake_workers().await;
+        } else {
+            let caps = self.settings.follow_caps;
+            let notify = notify_job(NotifyJob::Follow {
+                follower: caller.user_id.0,
+                followee: target.id.0,
+            })?;
+            let spent = self.spend_quota(caller.user_id, Action::Follow).await?;
+            let followed = self
+                .store
+                .follow(caller.user_id, target.id, caps, &notify)
+                .await
+                .map_err(From::from);
+            let done = |outcome: &FollowOutcome| *outcome == FollowOutcome::Following;
+            self.keep_if(spent, &followed, done).await;
+            match followed? {
+                FollowOutcome::Following => self.wake_workers().await,
+                FollowOutcome::LimitReached => return Err(AppError::FollowLimitReached),
+                // Blocked in the meantime: as if they did not exist.
+                FollowOutcome::Blocked => return Err(AppError::NotFound),
             }
         }
         Ok(self.store.relationship(caller.user_id, target.id).await?)

@@ -49,6 +49,10 @@ pub struct RateLimitsView {
     pub quotas: Vec<QuotaState>,
 }
 
+/// A unit spent from a quota (none when limits are off or the action has none).
+#[must_use = "a unit spent for a write that does not happen is given back"]
+pub(crate) struct Spent(Option<(String, Vec<Rate>)>);
+
 fn rate(quota: &Quota) -> Rate {
     Rate {
         limit: quota.limit,
@@ -93,20 +97,43 @@ impl App {
 
     /// Spends one `action` from the caller's quotas for their trust level, before the write it
     /// allows; 429 `rate_limited` when one is spent. Nothing with `PICSHARE_RATE_LIMITS=off`.
-    pub(crate) async fn spend_quota(&self, caller: UserId, action: Action) -> AppResult<()> {
+    /// A write that then does not happen gives the unit back (`give_back`).
+    pub(crate) async fn spend_quota(&self, caller: UserId, action: Action) -> AppResult<Spent> {
         if !self.settings.rate_limits {
-            return Ok(());
+            return Ok(Spent(None));
         }
         let standing = self.recent_standing(caller).await?;
         let quotas = self.settings.trust_limits.for_standing(&standing);
         let rates: Vec<Rate> = quotas.for_action(action).iter().map(rate).collect();
         if rates.is_empty() {
-            return Ok(());
+            return Ok(Spent(None));
         }
-        self.limiter
-            .spend(&quota_key(caller, action), &rates)
-            .await
-            .map(drop)
+        let key = quota_key(caller, action);
+        self.limiter.spend(&key, &rates).await?;
+        Ok(Spent(Some((key, rates))))
+    }
+
+    /// The write `spent` was for did not happen (refused, failed, or nothing new): the quota
+    /// has the unit again. Best effort: the caller's answer does not hinge on it.
+    pub(crate) async fn give_back(&self, spent: Spent) {
+        let Spent(Some((key, rates))) = spent else {
+            return;
+        };
+        if let Err(error) = self.limiter.give_back(&key, &rates).await {
+            tracing::warn!(%error, "quota: a unit could not be given back");
+        }
+    }
+
+    /// Gives `spent` back unless `outcome` is a write done (`done` says which are).
+    pub(crate) async fn keep_if<T>(
+        &self,
+        spent: Spent,
+        outcome: &AppResult<T>,
+        done: impl FnOnce(&T) -> bool,
+    ) {
+        if !outcome.as_ref().is_ok_and(done) {
+            self.give_back(spent).await;
+        }
     }
 
     /// Every quota of the caller's, as it stands now.

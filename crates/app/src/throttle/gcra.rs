@@ -85,6 +85,16 @@ pub fn spend(
     Ok((new_tats, tightest))
 }
 
+/// Gives one request back to every rate with a stored TAT (a write that spent and then did not
+/// happen): each TAT moves one interval earlier, never before now.
+pub fn give_back(rates: &[Rate], tats: &[Option<i64>], now: i64) -> Vec<Option<i64>> {
+    rates
+        .iter()
+        .zip(tats)
+        .map(|(rate, tat)| tat.map(|tat| (tat - rate.interval_ms()).max(now)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +165,26 @@ mod tests {
             passed += 1;
         }
         assert_eq!(passed, 7_000);
+    }
+
+    #[test]
+    fn a_unit_given_back_can_be_spent_again_but_never_beyond_the_limit() {
+        let rate = Rate {
+            limit: 2,
+            period: HOUR,
+        };
+        let mut tats = vec![None];
+        spend_all(&[rate], &mut tats, 0).unwrap();
+        spend_all(&[rate], &mut tats, 0).unwrap();
+        assert!(spend_all(&[rate], &mut tats, 0).is_err());
+        tats = give_back(&[rate], &tats, 0);
+        assert_eq!(spend_all(&[rate], &mut tats, 0), Ok(0));
+        // Giving back more than was spent leaves the quota whole, not larger.
+        for _ in 0..5 {
+            tats = give_back(&[rate], &tats, 0);
+        }
+        assert_eq!(rate.state(tats[0], 0).remaining, 2);
+        assert_eq!(give_back(&[rate], &[None], 0), vec![None]);
     }
 
     #[test]

@@ -54,6 +54,15 @@ impl Lease {
     }
 }
 
+/// What Redis said to an `Ask`.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer {
+    /// It counted the request and granted `granted` more units, held here until `LEASE_TTL`.
+    Counted { granted: u32, reported: RateLimit },
+    /// It did not answer: the `held` units the ask was to give back are held here still.
+    Unanswered { held: u32 },
+}
+
 /// What to do for one request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Take {
@@ -116,27 +125,24 @@ impl Leases {
         take
     }
 
-    /// Redis answered an `Ask` (`None`: it did not): `granted` more units are held here until
-    /// `LEASE_TTL` from now.
-    pub fn record(
-        &self,
-        key: &str,
-        rates: &[Rate],
-        answer: Option<(u32, RateLimit)>,
-        now: Instant,
-    ) {
+    /// What Redis said to an `Ask` of this key.
+    pub fn record(&self, key: &str, rates: &[Rate], answer: Answer, now: Instant) {
         self.leases.entry_by_ref(key).and_compute_with(|entry| {
             let mut lease = entry
                 .map(|entry| entry.into_value())
                 .filter(|lease| lease.rates == rates)
                 .unwrap_or_else(|| Lease::empty(rates, now));
             lease.in_flight = lease.in_flight.saturating_sub(1);
-            if let Some((granted, reported)) = answer {
-                // Held units were spent in Redis already: any still here stay usable.
-                lease.units += granted;
-                lease.expires = now + LEASE_TTL;
-                lease.last_call = Some(now);
-                lease.reported = reported;
+            match answer {
+                Answer::Counted { granted, reported } => {
+                    // Held units were spent in Redis already: any still here stay usable.
+                    lease.units += granted;
+                    lease.expires = now + LEASE_TTL;
+                    lease.last_call = Some(now);
+                    lease.reported = reported;
+                }
+                // Past their lease: they go back with the next call that Redis answers.
+                Answer::Unanswered { held } => lease.units += held,
             }
             Op::Put(lease)
         });
@@ -160,6 +166,10 @@ mod tests {
         }
     }
 
+    fn counted(granted: u32, reported: RateLimit) -> Answer {
+        Answer::Counted { granted, reported }
+    }
+
     #[test]
     fn a_key_used_now_and_then_asks_redis_every_time_for_exactly_one() {
         let leases = Leases::default();
@@ -168,7 +178,7 @@ mod tests {
             let now = start + i * 2 * HOT_WINDOW;
             let take = leases.take("k", &RATES, now);
             assert_eq!(take, Take::Ask { want: 0, refund: 0 });
-            leases.record("k", &RATES, Some((0, reported(999 - i))), now);
+            leases.record("k", &RATES, counted(0, reported(999 - i)), now);
         }
     }
 
@@ -176,7 +186,7 @@ mod tests {
     fn a_hot_key_is_served_from_its_lease_then_gives_back_what_it_did_not_use() {
         let leases = Leases::default();
         let now = Instant::now();
-        leases.record("k", &RATES, Some((0, reported(999))), now);
+        leases.record("k", &RATES, counted(0, reported(999)), now);
         let soon = now + HOT_WINDOW / 2;
         assert_eq!(
             leases.take("k", &RATES, soon),
@@ -185,7 +195,7 @@ mod tests {
                 refund: 0
             }
         );
-        leases.record("k", &RATES, Some((3, reported(995))), soon);
+        leases.record("k", &RATES, counted(3, reported(995)), soon);
         for left in [2, 1, 0] {
             assert_eq!(
                 leases.take("k", &RATES, soon),
@@ -193,10 +203,16 @@ mod tests {
             );
         }
         assert!(matches!(leases.take("k", &RATES, soon), Take::Ask { .. }));
-        leases.record("k", &RATES, Some((3, reported(991))), soon);
+        leases.record("k", &RATES, counted(3, reported(991)), soon);
         assert!(matches!(leases.take("k", &RATES, soon), Take::Leased(_)));
         // Two units left unused past the lease's end go back with the next call.
         let later = soon + LEASE_TTL + HOT_WINDOW / 2;
+        assert_eq!(
+            leases.take("k", &RATES, later),
+            Take::Ask { want: 0, refund: 2 }
+        );
+        // Redis did not answer: they are still held, and go back with the call after.
+        leases.record("k", &RATES, Answer::Unanswered { held: 2 }, later);
         assert_eq!(
             leases.take("k", &RATES, later),
             Take::Ask { want: 0, refund: 2 }
@@ -207,7 +223,7 @@ mod tests {
     fn requests_in_parallel_ask_for_exactly_one_each() {
         let leases = Leases::default();
         let now = Instant::now();
-        leases.record("k", &RATES, Some((0, reported(999))), now);
+        leases.record("k", &RATES, counted(0, reported(999)), now);
         assert_eq!(
             leases.take("k", &RATES, now),
             Take::Ask {
@@ -219,8 +235,8 @@ mod tests {
             leases.take("k", &RATES, now),
             Take::Ask { want: 0, refund: 0 }
         );
-        leases.record("k", &RATES, Some((0, reported(998))), now);
-        leases.record("k", &RATES, None, now);
+        leases.record("k", &RATES, counted(0, reported(998)), now);
+        leases.record("k", &RATES, Answer::Unanswered { held: 0 }, now);
         assert_eq!(
             leases.take("k", &RATES, now),
             Take::Ask {
@@ -234,17 +250,17 @@ mod tests {
     fn near_the_limit_or_under_other_rates_nothing_is_leased() {
         let leases = Leases::default();
         let now = Instant::now();
-        leases.record("k", &RATES, Some((0, reported(15))), now);
+        leases.record("k", &RATES, counted(0, reported(15)), now);
         assert_eq!(
             leases.take("k", &RATES, now),
             Take::Ask { want: 0, refund: 0 }
         );
-        leases.record("k", &RATES, Some((0, reported(40))), now);
+        leases.record("k", &RATES, counted(0, reported(40)), now);
         assert_eq!(
             leases.take("k", &RATES, now),
             Take::Ask { want: 2, refund: 0 }
         );
-        leases.record("k", &RATES, Some((2, reported(37))), now);
+        leases.record("k", &RATES, counted(2, reported(37)), now);
         let other = [Rate {
             limit: 10,
             ..RATES[0]

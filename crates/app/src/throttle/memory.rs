@@ -130,6 +130,24 @@ impl Limiter for MemoryLimiter {
         }
     }
 
+    async fn give_back(&self, key: &str, rates: &[Rate]) -> AppResult<()> {
+        let now = self.now_ms();
+        self.quotas.entry_by_ref(key).and_compute_with(|entry| {
+            let Some(stored) = entry.map(|entry| entry.into_value()) else {
+                return Op::Nop;
+            };
+            let tats = gcra::give_back(rates, &stored_tats(rates, Some(&stored)), now);
+            Op::Put(
+                rates
+                    .iter()
+                    .zip(tats)
+                    .filter_map(|(rate, tat)| Some((rate.period.as_millis() as u64, tat?)))
+                    .collect(),
+            )
+        });
+        Ok(())
+    }
+
     async fn quota_state(&self, key: &str, rates: &[Rate]) -> AppResult<Vec<RateLimit>> {
         let now = self.now_ms();
         let stored = self.quotas.get(key);

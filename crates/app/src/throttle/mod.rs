@@ -5,6 +5,7 @@
 //! instances share counts. Keys are short and fixed in shape (names are hashed), and a key is
 //! only counted once every key before it passed, so a refused client creates nothing new.
 
+mod circuit;
 pub mod gcra;
 mod lease;
 mod memory;
@@ -74,6 +75,10 @@ pub trait Limiter: Send + Sync {
     /// Spends one request from each of `rates` (GCRA, see `gcra`) under `key`, or refuses
     /// (`Err(AppError::RateLimited)`) and spends from none; the tightest rate after spending.
     async fn spend(&self, key: &str, rates: &[Rate]) -> AppResult<RateLimit>;
+
+    /// Gives back one request `spend` took from each of `rates` under `key` (the write it
+    /// allowed did not happen).
+    async fn give_back(&self, key: &str, rates: &[Rate]) -> AppResult<()>;
 
     /// Each of `rates` under `key` as it stands, without spending.
     async fn quota_state(&self, key: &str, rates: &[Rate]) -> AppResult<Vec<RateLimit>>;

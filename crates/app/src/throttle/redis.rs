@@ -3,7 +3,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
-use super::lease::{Leases, Take};
+use super::circuit::Circuit;
+use super::lease::{Answer, Leases, Take};
 use super::{Limiter, MemoryLimiter, Rate, ThrottleKey};
 use crate::{AppError, AppResult, RateLimit};
 
@@ -30,54 +31,58 @@ end
 return 0";
 
 /// GCRA (`gcra.rs`, the same integer arithmetic) on Redis's clock, so every instance agrees.
-/// KEYS[1]: a hash of period (ms) → theoretical arrival time (ms). ARGV: `1` to spend or `0`
-/// to look; units given back first (an expired lease, `lease.rs`); units wanted on top of the
-/// request's own (granted only if all fit); then limit and period (ms) per rate. Spending
-/// returns {1, limit, remaining, reset ms, units granted} of the tightest rate, or {0, limit,
-/// 0, wait ms, 0} of the rate that refused (nothing spent); looking returns remaining and reset
-/// ms per rate.
+/// KEYS[1]: a hash of period (ms) → theoretical arrival time (ms). ARGV: the mode (`look`,
+/// `spend` or `give_back`); units given back first (an expired lease, `lease.rs`, or a write
+/// that did not happen); units wanted on top of the request's own (granted only if all fit);
+/// then limit and period (ms) per rate. Spending returns {1, limit, remaining, reset ms, units
+/// granted} of the tightest rate, or {0, limit, 0, wait ms, 0} of the rate that refused (nothing
+/// spent); looking returns remaining and reset ms per rate; giving back returns nothing.
 const QUOTA: &str = "
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local spend, refund, want = ARGV[1] == '1', tonumber(ARGV[2]), tonumber(ARGV[3])
+local mode, refund, want = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local n = (#ARGV - 3) / 2
 local tats, intervals, spans, limits, looked = {}, {}, {}, {}, {}
 for i = 1, n do
   local limit, period = tonumber(ARGV[2 * i + 2]), tonumber(ARGV[2 * i + 3])
   intervals[i] = math.max(1, math.floor(period / limit))
   spans[i], limits[i] = intervals[i] * limit, limit
-  local tat = math.max(tonumber(redis.call('HGET', KEYS[1], ARGV[2 * i + 3]) or now), now)
+  local stored = redis.call('HGET', KEYS[1], ARGV[2 * i + 3])
+  if mode == 'give_back' and not stored then return {} end
+  local tat = math.max(tonumber(stored or now), now)
   tats[i] = math.max(tat - refund * intervals[i], now)
-  if not spend then
+  if mode == 'look' then
     looked[#looked + 1] = math.min(limit, math.floor(math.max(spans[i] - (tats[i] - now), 0) / intervals[i]))
     looked[#looked + 1] = tats[i] - now
   end
 end
-if not spend then return looked end
+if mode == 'look' then return looked end
+local result = {}
 local function fits(units)
   for i = 1, n do
     if tats[i] + units * intervals[i] - spans[i] > now then return false end
   end
   return true
 end
-local units = 1
-if want > 0 and fits(1 + want) then units = 1 + want end
-local result
-if fits(units) then
-  for i = 1, n do tats[i] = tats[i] + units * intervals[i] end
-  for i = 1, n do
-    local remaining = math.min(limits[i], math.floor((spans[i] - (tats[i] - now)) / intervals[i]))
-    if result == nil or remaining < result[3] then
-      result = {1, limits[i], remaining, tats[i] - now, units - 1}
+if mode == 'spend' then
+  local units = 1
+  if want > 0 and fits(1 + want) then units = 1 + want end
+  if fits(units) then
+    for i = 1, n do tats[i] = tats[i] + units * intervals[i] end
+    for i = 1, n do
+      local remaining = math.min(limits[i], math.floor((spans[i] - (tats[i] - now)) / intervals[i]))
+      if result[3] == nil or remaining < result[3] then
+        result = {1, limits[i], remaining, tats[i] - now, units - 1}
+      end
     end
+  else
+    local wait = 0
+    for i = 1, n do
+      local allowed_at = tats[i] + intervals[i] - spans[i]
+      if allowed_at - now > wait then result, wait = {0, limits[i], 0, allowed_at - now, 0}, allowed_at - now end
+    end
+    if refund == 0 then return result end
   end
-else
-  local wait = 0
-  for i = 1, n do
-    local allowed_at = tats[i] + intervals[i] - spans[i]
-    if allowed_at - now > wait then result, wait = {0, limits[i], 0, allowed_at - now, 0}, allowed_at - now end
-  end
-  if refund == 0 then return result end
 end
 local ttl = 1
 for i = 1, n do
@@ -98,6 +103,18 @@ pub struct RedisLimiter {
     /// (a fleet of N allows up to N times as much), rather than refusing every write.
     fallback: MemoryLimiter,
     leases: Leases,
+    circuit: Circuit,
+}
+
+/// What a QUOTA call does (see the script).
+enum Mode {
+    Look,
+    Spend { refund: u32, want: u32 },
+    GiveBack,
+}
+
+fn unreachable(_: String) -> AppError {
+    AppError::Unavailable("the rate limiter is unreachable")
 }
 
 impl RedisLimiter {
@@ -110,26 +127,45 @@ impl RedisLimiter {
             quota: redis::Script::new(QUOTA),
             fallback: MemoryLimiter::new(),
             leases: Leases::default(),
+            circuit: Circuit::default(),
         }
     }
 
     fn redis_key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
-}
 
-impl RedisLimiter {
+    /// One call to Redis, within `REDIS_TIMEOUT`; refused at once while the circuit is open.
+    async fn ask<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, String> {
+        if self.circuit.skip(Instant::now(), REDIS_TIMEOUT) {
+            return Err("Redis did not answer a moment ago".to_owned());
+        }
+        let answer = match tokio::time::timeout(REDIS_TIMEOUT, call).await {
+            Ok(answer) => answer.map_err(|error| error.to_string()),
+            Err(_) => Err("timed out".to_owned()),
+        };
+        match &answer {
+            Ok(_) => self.circuit.answered(Instant::now()),
+            Err(reason) => self.circuit.failed(reason, Instant::now()),
+        }
+        answer
+    }
+
     async fn run_quota<T: redis::FromRedisValue>(
         &self,
         key: &str,
         rates: &[Rate],
-        spend: Option<(u32, u32)>,
+        mode: Mode,
     ) -> Result<T, String> {
-        let (refund, want) = spend.unwrap_or_default();
+        let (name, refund, want) = match mode {
+            Mode::Look => ("look", 0, 0),
+            Mode::Spend { refund, want } => ("spend", refund, want),
+            Mode::GiveBack => ("give_back", 1, 0),
+        };
         let mut invocation = self.quota.prepare_invoke();
         invocation
             .key(self.redis_key(key))
-            .arg(u8::from(spend.is_some()))
+            .arg(name)
             .arg(refund)
             .arg(want);
         for rate in rates {
@@ -138,22 +174,8 @@ impl RedisLimiter {
                 .arg(rate.period.as_millis() as u64);
         }
         let mut conn = self.redis.clone();
-        match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn)).await {
-            Ok(answer) => answer.map_err(|error| error.to_string()),
-            Err(_) => Err("timed out".to_owned()),
-        }
+        self.ask(invocation.invoke_async(&mut conn)).await
     }
-}
-
-/// A quota Redis did not count: counted in process instead. After a timeout Redis may have
-/// counted it too (the request is then counted twice, never let through uncounted).
-fn counting_in_process(reason: &str) {
-    tracing::warn!(%reason, "limiter: Redis did not count a quota; counting it in process");
-}
-
-fn unavailable(_: impl std::fmt::Debug) -> AppError {
-    tracing::error!("limiter: Redis is unreachable");
-    AppError::Unavailable("the rate limiter is unreachable")
 }
 
 #[async_trait]
@@ -167,11 +189,10 @@ impl Limiter for RedisLimiter {
                 .arg(*limit);
         }
         let mut conn = self.redis.clone();
-        let (refused, ttl_ms): (usize, i64) =
-            tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn))
-                .await
-                .map_err(unavailable)?
-                .map_err(unavailable)?;
+        let (refused, ttl_ms): (usize, i64) = self
+            .ask(invocation.invoke_async(&mut conn))
+            .await
+            .map_err(unreachable)?;
         let Some(ThrottleKey { limit, window, .. }) =
             refused.checked_sub(1).and_then(|i| keys.get(i))
         else {
@@ -195,10 +216,9 @@ impl Limiter for RedisLimiter {
             invocation.key(self.redis_key(key));
         }
         let mut conn = self.redis.clone();
-        tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async::<i64>(&mut conn))
+        self.ask(invocation.invoke_async::<i64>(&mut conn))
             .await
-            .map_err(unavailable)?
-            .map_err(unavailable)?;
+            .map_err(unreachable)?;
         Ok(())
     }
 
@@ -208,37 +228,43 @@ impl Limiter for RedisLimiter {
             Take::Ask { want, refund } => (refund, want),
         };
         let answer = self
-            .run_quota::<(i64, u32, u32, u64, u32)>(key, rates, Some((refund, want)))
+            .run_quota::<(i64, u32, u32, u64, u32)>(key, rates, Mode::Spend { refund, want })
             .await;
-        let (allowed, limit, remaining, reset_ms, granted) = match answer {
-            Ok(answer) => answer,
-            Err(reason) => {
-                self.leases.record(key, rates, None, Instant::now());
-                counting_in_process(&reason);
-                return self.fallback.spend(key, rates).await;
-            }
+        let Ok((allowed, limit, remaining, reset_ms, granted)) = answer else {
+            // Counted here instead. After a timeout Redis may have counted it too (counted
+            // twice, never let through uncounted); the units it was to get back are held still.
+            let unanswered = Answer::Unanswered { held: refund };
+            self.leases.record(key, rates, unanswered, Instant::now());
+            return self.fallback.spend(key, rates).await;
         };
-        let state = RateLimit {
+        let reported = RateLimit {
             limit,
             remaining,
             reset_after: Duration::from_millis(reset_ms),
         };
-        self.leases
-            .record(key, rates, Some((granted, state)), Instant::now());
+        let counted = Answer::Counted { granted, reported };
+        self.leases.record(key, rates, counted, Instant::now());
         if allowed == 1 {
-            Ok(state)
+            Ok(reported)
         } else {
-            Err(AppError::RateLimited(state))
+            Err(AppError::RateLimited(reported))
         }
     }
 
+    async fn give_back(&self, key: &str, rates: &[Rate]) -> AppResult<()> {
+        if self
+            .run_quota::<()>(key, rates, Mode::GiveBack)
+            .await
+            .is_err()
+        {
+            self.fallback.give_back(key, rates).await?;
+        }
+        Ok(())
+    }
+
     async fn quota_state(&self, key: &str, rates: &[Rate]) -> AppResult<Vec<RateLimit>> {
-        let looked = match self.run_quota::<Vec<u64>>(key, rates, None).await {
-            Ok(looked) => looked,
-            Err(reason) => {
-                counting_in_process(&reason);
-                return self.fallback.quota_state(key, rates).await;
-            }
+        let Ok(looked) = self.run_quota::<Vec<u64>>(key, rates, Mode::Look).await else {
+            return self.fallback.quota_state(key, rates).await;
         };
         Ok(rates
             .iter()
@@ -259,27 +285,30 @@ impl Limiter for RedisLimiter {
             .arg("PX")
             .arg(ttl.as_millis() as u64)
             .to_owned();
-        tokio::time::timeout(REDIS_TIMEOUT, set.query_async::<()>(&mut conn))
+        self.ask(set.query_async::<()>(&mut conn))
             .await
-            .map_err(unavailable)?
-            .map_err(unavailable)?;
-        Ok(())
+            .map_err(unreachable)
     }
 
     async fn remembered(&self, key: &str) -> AppResult<bool> {
         let mut conn = self.redis.clone();
         let exists = redis::cmd("EXISTS").arg(self.redis_key(key)).to_owned();
-        let found: i64 = tokio::time::timeout(REDIS_TIMEOUT, exists.query_async(&mut conn))
+        let found: i64 = self
+            .ask(exists.query_async(&mut conn))
             .await
-            .map_err(unavailable)?
-            .map_err(unavailable)?;
+            .map_err(unreachable)?;
         Ok(found == 1)
     }
 
     async fn ping(&self) -> bool {
+        // Readiness asks Redis itself, circuit or not, and its answer counts.
         let mut conn = self.redis.clone();
         let ping = redis::cmd("PING");
         let pong = ping.query_async::<String>(&mut conn);
-        matches!(tokio::time::timeout(REDIS_TIMEOUT, pong).await, Ok(Ok(_)))
+        let answered = matches!(tokio::time::timeout(REDIS_TIMEOUT, pong).await, Ok(Ok(_)));
+        if answered {
+            self.circuit.answered(Instant::now());
+        }
+        answered
     }
 }

@@ -17,6 +17,7 @@ mod notifications;
 mod ops;
 mod posts;
 mod processes;
+mod quotas;
 mod realtime;
 mod social;
 mod store_conformance;

@@ -24,16 +24,16 @@ async fn public_post(app: &TestApp, token: &str) -> String {
         .to_owned()
 }
 
-fn limits(overrides: &str) -> String {
+pub(crate) fn limits(overrides: &str) -> String {
     format!("{GENEROUS_LIMITS},{overrides}")
 }
 
-async fn json_of(response: reqwest::Response) -> Value {
+pub(crate) async fn json_of(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
 }
 
-fn quota<'a>(limits: &'a Value, action: &str, period: &str) -> &'a Value {
+pub(crate) fn quota<'a>(limits: &'a Value, action: &str, period: &str) -> &'a Value {
     limits["limits"]
         .as_array()
         .unwrap()
@@ -468,80 +468,6 @@ async fn verify(app: &TestApp, user: &str, token: &str, verified: bool) -> reqwe
         &format!("/v1/admin/users/{user}/verification"),
         Some(token),
         &json!({"verified": verified, "reason": "the real Jane"}),
-    )
-    .await
-}
-
-#[tokio::test]
-async fn retried_messages_and_follows_made_already_spend_nothing_but_uploads_are_counted() {
-    let app = spawn_app_with(|config| {
-        config.limits_new = limits("messages_per_hour=3,follows_per_day=1,uploads_per_hour=2");
-    })
-    .await;
-    let (_, alice) = app.quick_user("alice").await;
-    let (bob, _) = app.quick_user("bob").await;
-    // Starting the conversation counts as a message.
-    let conversation: Value = app
-        .post_json(
-            "/v1/conversations",
-            Some(&alice),
-            &json!({"participant_ids": [bob]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!(
-        "/v1/conversations/{}/messages",
-        conversation["id"].as_str().unwrap()
-    );
-    assert_eq!(
-        send(&app, &path, &alice, "first").await.status(),
-        StatusCode::CREATED
-    );
-    for _ in 0..3 {
-        assert_eq!(
-            send(&app, &path, &alice, "first").await.status(),
-            StatusCode::OK,
-            "a retry"
-        );
-    }
-    assert_eq!(
-        send(&app, &path, &alice, "second").await.status(),
-        StatusCode::CREATED
-    );
-    assert_problem(
-        send(&app, &path, &alice, "third").await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-    )
-    .await;
-
-    for _ in 0..3 {
-        let follow = app
-            .post_empty(&format!("/v1/users/{bob}/follow"), Some(&alice))
-            .await;
-        assert_eq!(follow.status(), StatusCode::OK);
-    }
-    let (carol, _) = app.quick_user("carol").await;
-    let follow = app
-        .post_empty(&format!("/v1/users/{carol}/follow"), Some(&alice))
-        .await;
-    assert_problem(follow, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-
-    for _ in 0..2 {
-        let upload = app.start_upload(&alice, "image/png", 100, "post").await;
-        assert_eq!(upload.status(), StatusCode::CREATED);
-    }
-    let refused = app.start_upload(&alice, "image/png", 100, "post").await;
-    assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-}
-
-async fn send(app: &TestApp, path: &str, token: &str, key: &str) -> reqwest::Response {
-    app.post_json(
-        path,
-        Some(token),
-        &json!({"text": "hi", "client_message_id": key}),
     )
     .await
 }
