@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::id_lists::in_ids;
 use super::jobs::insert_job;
+use super::pages::page_rows;
 use crate::dialect::{Db, GREATEST, Timestamp, from_ts, ts};
 use crate::{SqlStore, db_err};
 
@@ -183,16 +184,11 @@ impl ConversationStore for SqlStore {
         viewer: UserId,
         page: PageRequest,
     ) -> StoreResult<Page<Conversation>> {
-        let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "{CONVERSATION_SELECT} WHERE m.user_id = $1 AND m.activity_id < $2
              ORDER BY m.activity_id DESC LIMIT $3"
-        ))
-        .bind(viewer.0)
-        .bind(page.after.unwrap_or(Uuid::max()))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        );
+        let rows: Vec<ConversationRow> = page_rows(&self.pool, &sql, viewer.0, page).await?;
         let keys: Vec<Uuid> = rows.iter().map(|row| row.activity_id).collect();
         let conversations = self.complete(rows).await?;
         Ok(Page::from_rows(
@@ -202,16 +198,11 @@ impl ConversationStore for SqlStore {
     }
 
     async fn messages(&self, conversation: Uuid, page: PageRequest) -> StoreResult<Page<Message>> {
-        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND id < $2
              ORDER BY id DESC LIMIT $3"
-        ))
-        .bind(conversation)
-        .bind(page.after.unwrap_or(Uuid::max()))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        );
+        let rows: Vec<MessageRow> = page_rows(&self.pool, &sql, conversation, page).await?;
         Ok(Page::from_rows(
             rows.into_iter().map(|row| (row.id, row.into())).collect(),
             page.limit,

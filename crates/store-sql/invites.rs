@@ -7,6 +7,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::pages::page_rows;
 use super::users::insert_user;
 use crate::dialect::{FOR_UPDATE, Timestamp, from_ts, ts};
 use crate::{SqlStore, db_err};
@@ -79,16 +80,11 @@ impl InviteStore for SqlStore {
     }
 
     async fn invites(&self, inviter: UserId, page: PageRequest) -> StoreResult<Page<Invite>> {
-        let rows: Vec<InviteRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {INVITE_COLUMNS} FROM invites WHERE inviter_id = $1 AND id < $2
              ORDER BY id DESC LIMIT $3"
-        ))
-        .bind(inviter.0)
-        .bind(page.after.unwrap_or(Uuid::max()))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        );
+        let rows: Vec<InviteRow> = page_rows(&self.pool, &sql, inviter.0, page).await?;
         let items = rows
             .into_iter()
             .map(|row| (row.id, row.into_invite()))

@@ -11,6 +11,7 @@ mod likes;
 mod media;
 mod moderation;
 mod notifications;
+mod pages;
 mod posts;
 mod rows;
 mod social;

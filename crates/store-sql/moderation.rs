@@ -186,6 +186,34 @@ async fn suspend(
     Ok(current.flatten().map(from_ts))
 }
 
+impl SqlStore {
+    /// Runs `update` (binding `$1` the user, `$2` the value) and audits it when it changed the
+    /// account; `false` when it did not.
+    pub(crate) async fn audited_user_update(
+        &self,
+        update: &str,
+        user: UserId,
+        value: &str,
+        action: AuditAction,
+        act: &ModerationAct,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let changed = sqlx::query(update)
+            .bind(user.0)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        audit(&mut tx, action, user_target(user), act, None).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+}
+
 #[async_trait]
 impl ModerationStore for SqlStore {
     async fn file_report(&self, report: &NewReport) -> StoreResult<Result<Report, Report>> {
@@ -483,28 +511,19 @@ impl ModerationStore for SqlStore {
         role: Role,
         act: &ModerationAct,
     ) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
-        let changed = sqlx::query(
-            "UPDATE users SET role = $2 WHERE id = $1 AND role <> 'admin' AND role <> $2",
-        )
-        .bind(user.0)
-        .bind(role.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        if changed == 0 {
-            return Ok(false);
-        }
         let action = if role == Role::Moderator {
             AuditAction::GrantModerator
         } else {
             AuditAction::RemoveModerator
         };
-        let target = user_target(user);
-        audit(&mut tx, action, target, act, None).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        self.audited_user_update(
+            "UPDATE users SET role = $2 WHERE id = $1 AND role <> 'admin' AND role <> $2",
+            user,
+            role.as_str(),
+            action,
+            act,
+        )
+        .await
     }
 
     async fn audit_log(

@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::id_lists::in_ids;
-use super::moderation::{audit, user_target};
-use crate::dialect::{Db, Timestamp, from_ts, ts};
+use super::pages::page_rows;
+use crate::dialect::{Db, GREATEST, Timestamp, from_ts, lock_name, ts};
 use crate::{SqlStore, db_err};
 
 #[derive(FromRow)]
@@ -77,21 +77,14 @@ impl TrustStore for SqlStore {
         } else {
             (TrustLevel::New, AuditAction::UnverifyUser)
         };
-        let mut tx = self.write_tx().await?;
-        let changed =
-            sqlx::query("UPDATE users SET trust_level = $2 WHERE id = $1 AND trust_level <> $2")
-                .bind(user.0)
-                .bind(level.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
-        if changed == 0 {
-            return Ok(false);
-        }
-        audit(&mut tx, action, user_target(user), act, None).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        self.audited_user_update(
+            "UPDATE users SET trust_level = $2 WHERE id = $1 AND trust_level <> $2",
+            user,
+            level.as_str(),
+            action,
+            act,
+        )
+        .await
     }
 
     async fn register_device(
@@ -100,15 +93,20 @@ impl TrustStore for SqlStore {
         fingerprint_hash: &str,
         now: OffsetDateTime,
         keep: u32,
-    ) -> StoreResult<Device> {
+    ) -> StoreResult<(Device, bool)> {
         let mut tx = self.write_tx().await?;
-        let row: DeviceRow = sqlx::query_as(
+        // Without it, two accounts registering one fingerprint at once would each count the
+        // other's row as not there yet (neither committed) and neither would be raised.
+        lock_name(&mut tx, &format!("device:{fingerprint_hash}")).await?;
+        let id = Uuid::now_v7();
+        let row: DeviceRow = sqlx::query_as(&format!(
             "INSERT INTO devices (id, user_id, fingerprint_hash, first_seen_at, last_seen_at)
              VALUES ($1, $2, $3, $4, $4)
-             ON CONFLICT (user_id, fingerprint_hash) DO UPDATE SET last_seen_at = $4
-             RETURNING id, first_seen_at, last_seen_at",
-        )
-        .bind(Uuid::now_v7())
+             ON CONFLICT (user_id, fingerprint_hash)
+             DO UPDATE SET last_seen_at = {GREATEST}(devices.last_seen_at, $4)
+             RETURNING id, first_seen_at, last_seen_at"
+        ))
+        .bind(id)
         .bind(user.0)
         .bind(fingerprint_hash)
         .bind(ts(now))
@@ -147,20 +145,19 @@ impl TrustStore for SqlStore {
         .await
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok(row.into_device())
+        let created = row.id == id;
+        Ok((row.into_device(), created))
     }
 
     async fn devices(&self, user: UserId, page: PageRequest) -> StoreResult<Page<Device>> {
-        let rows: Vec<DeviceRow> = sqlx::query_as(
+        let rows: Vec<DeviceRow> = page_rows(
+            &self.pool,
             "SELECT id, first_seen_at, last_seen_at FROM devices
              WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+            user.0,
+            page,
         )
-        .bind(user.0)
-        .bind(page.after.unwrap_or(Uuid::max()))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        .await?;
         let items = rows
             .into_iter()
             .map(|row| (row.id, row.into_device()))

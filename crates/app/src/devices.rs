@@ -44,8 +44,12 @@ impl FingerprintKey {
 }
 
 impl App {
-    /// Records that the caller uses this device (again).
-    pub async fn register_device(&self, caller: Principal, fingerprint: &str) -> AppResult<Device> {
+    /// Records that the caller uses this device (again); `true` when it is new to the account.
+    pub async fn register_device(
+        &self,
+        caller: Principal,
+        fingerprint: &str,
+    ) -> AppResult<(Device, bool)> {
         let fingerprint = fingerprint.trim();
         if !FINGERPRINT_LENGTH.contains(&fingerprint.chars().count()) {
             return Err(ValidationErrors::single(

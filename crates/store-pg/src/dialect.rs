@@ -78,6 +78,17 @@ pub(crate) async fn lock_users(
     Ok(())
 }
 
+/// Holds a lock on `name` until the transaction ends, for writes that must not interleave
+/// though they touch no common row yet (a 64-bit hash of the name: a collision only waits).
+pub(crate) async fn lock_name(tx: &mut Transaction<'_, Postgres>, name: &str) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(name)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
 /// `$1` where a UUID is expected but nothing says so (`SELECT $1` in a `UNION`).
 pub(crate) const UUID_PARAM: &str = "::uuid";
 /// The smallest id.

@@ -79,6 +79,11 @@ pub(crate) async fn lock_users(
     Ok(())
 }
 
+/// Nothing to lock: the write transaction already excludes other writers.
+pub(crate) async fn lock_name(_tx: &mut Transaction<'_, Sqlite>, _name: &str) -> StoreResult<()> {
+    Ok(())
+}
+
 /// `$1` where a UUID is expected (SQLite needs no cast).
 pub(crate) const UUID_PARAM: &str = "";
 /// The smallest id (ids are 16-byte blobs).

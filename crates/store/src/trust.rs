@@ -38,14 +38,16 @@ pub trait TrustStore {
 
     /// Records that `user` uses the device with this fingerprint hash (seen again: its
     /// `last_seen_at` moves), keeping the account's `keep` most recently seen devices; raises
-    /// the shared-device count of every account on it (never lowered, also when devices go).
+    /// the shared-device count of every account on it (never lowered, also when devices go);
+    /// `true` when the device is new to the account. Registrations of one fingerprint by
+    /// several accounts at once each count the others.
     async fn register_device(
         &self,
         user: UserId,
         fingerprint_hash: &str,
         now: OffsetDateTime,
         keep: u32,
-    ) -> StoreResult<Device>;
+    ) -> StoreResult<(Device, bool)>;
 
     /// The account's devices, newest first.
     async fn devices(&self, user: UserId, page: PageRequest) -> StoreResult<Page<Device>>;

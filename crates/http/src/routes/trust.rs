@@ -256,8 +256,8 @@ async fn register_device(
     AuthUser(caller): AuthUser,
     ApiJson(body): ApiJson<DeviceRequest>,
 ) -> Result<(StatusCode, ApiJson<DeviceResponse>), ApiError> {
-    let device = state.app.register_device(caller, &body.fingerprint).await?;
-    let status = if device.first_seen_at == device.last_seen_at {
+    let (device, created) = state.app.register_device(caller, &body.fingerprint).await?;
+    let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK

@@ -471,3 +471,28 @@ async fn verify(app: &TestApp, user: &str, token: &str, verified: bool) -> reqwe
     )
     .await
 }
+
+#[tokio::test]
+async fn accounts_registering_one_device_at_once_all_count_each_other() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut farm = Vec::new();
+    for n in 0..5 {
+        farm.push(app.quick_user(&format!("burst{n}")).await);
+    }
+    let body = json!({"fingerprint": "canvas:77aa;gpu:swiftshader"});
+    let registrations = farm
+        .iter()
+        .map(|(_, token)| app.post_json("/v1/account/device/register", Some(token), &body));
+    for answer in futures::future::join_all(registrations).await {
+        assert_eq!(answer.status(), StatusCode::CREATED);
+    }
+    let (_, moderator) = staff(&app, "mod", picshare_domain::Role::Moderator).await;
+    for (id, _) in &farm {
+        let review = json_of(
+            app.get(&format!("/v1/moderation/users/{id}"), Some(&moderator))
+                .await,
+        )
+        .await;
+        assert_eq!(review["risk_score"], 80, "four others on its device");
+    }
+}
