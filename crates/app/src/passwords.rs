@@ -5,6 +5,7 @@
 //! The pool's threads run at a lower CPU priority than the request handlers, so a login flood
 //! slows logins rather than every other request.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -62,7 +63,13 @@ impl HashThreads {
                             Err(_) => return,
                         };
                         match job {
-                            Ok(job) => job(),
+                            // A panicking job drops its sender (its caller gets an error),
+                            // and the thread lives on for the next.
+                            Ok(job) => {
+                                if std::panic::catch_unwind(AssertUnwindSafe(job)).is_err() {
+                                    tracing::error!("a password hashing job panicked");
+                                }
+                            }
                             Err(_) => return,
                         }
                     }
@@ -200,6 +207,14 @@ fn hash_with(argon2: &Argon2<'_>, password: &str) -> AppResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_job_that_panics_fails_alone_and_its_thread_takes_the_next() {
+        let threads = HashThreads::start(1).unwrap();
+        let panicked = threads.run(|| -> u8 { panic!("a broken hasher") }).await;
+        assert!(matches!(panicked, Err(AppError::Unavailable(_))));
+        assert_eq!(threads.run(|| 7).await.unwrap(), 7);
+    }
 
     #[tokio::test]
     async fn hashes_with_argon2id_at_owasp_minimum_and_verifies() {
