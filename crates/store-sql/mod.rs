@@ -14,6 +14,7 @@ mod notifications;
 mod pages;
 mod posts;
 mod rows;
+mod search;
 mod social;
 mod store;
 mod timelines;

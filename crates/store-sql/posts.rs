@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use picshare_domain::Media;
 use picshare_domain::UserId;
+use picshare_domain::search::{fold_tag, fold_words};
 use picshare_store::{
     NewJob, NewPost, Page, PageRequest, Post, PostRefusal, PostStore, PostUpdate, StoreResult,
 };
@@ -128,12 +129,13 @@ async fn write_tags(
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
+    // Looked up folded (#Café and #cafe are one); shown as written.
     for tag in hashtags {
         sqlx::query(
             "INSERT INTO post_hashtags (post_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(post)
-        .bind(tag)
+        .bind(fold_tag(tag))
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
@@ -213,8 +215,9 @@ impl PostStore for SqlStore {
             None => (None, None, None),
         };
         sqlx::query(
-            "INSERT INTO posts (id, author_id, caption, visibility, location_name, lat, lon, hashtags, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO posts (id, author_id, caption, visibility, location_name, lat, lon, hashtags,
+                                created_at, search_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(post.id)
         .bind(post.author_id.0)
@@ -225,6 +228,7 @@ impl PostStore for SqlStore {
         .bind(lon)
         .bind(sqlx::types::Json(&post.hashtags))
         .bind(ts(post.created_at))
+        .bind(fold_words(&post.caption))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -304,13 +308,16 @@ impl PostStore for SqlStore {
             }
         }
         if let Some(caption) = &update.caption {
-            sqlx::query("UPDATE posts SET caption = $1, hashtags = $2 WHERE id = $3")
-                .bind(&caption.text)
-                .bind(sqlx::types::Json(&caption.hashtags))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            sqlx::query(
+                "UPDATE posts SET caption = $1, hashtags = $2, search_text = $3 WHERE id = $4",
+            )
+            .bind(&caption.text)
+            .bind(sqlx::types::Json(&caption.hashtags))
+            .bind(fold_words(&caption.text))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
             write_tags(&mut tx, id, &caption.hashtags, &caption.mentions).await?;
         }
         if let Some(visibility) = update.visibility {

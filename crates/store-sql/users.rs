@@ -1,6 +1,7 @@
 //! Accounts: creation (unique handle and email), lookups, profile edits, roles.
 
 use async_trait::async_trait;
+use picshare_domain::search::fold_words;
 use picshare_domain::{NewUser, Role, User, UserId, UserLookup};
 use picshare_store::{ProfileUpdate, StoreError, StoreResult, UserStore};
 use sqlx::FromRow;
@@ -110,8 +111,8 @@ where
     let now = ts(user.created_at);
     sqlx::query_as::<_, UserRow>(&format!(
         "INSERT INTO users (id, handle, email, password_hash, display_name, role, invited_by,
-                created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {USER_COLUMNS}"
+                created_at, updated_at, search_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING {USER_COLUMNS}"
     ))
     .bind(user.id.0)
     .bind(user.handle.as_str())
@@ -121,6 +122,7 @@ where
     .bind(user.role.as_str())
     .bind(invited_by.map(|id| id.0))
     .bind(now)
+    .bind(fold_words(user.display_name.as_str()))
     .fetch_one(executor)
     .await
     .map_err(map_unique)?
@@ -195,6 +197,7 @@ impl UserStore for SqlStore {
         sqlx::query_as::<_, UserRow>(&format!(
             "UPDATE users SET
                 display_name = coalesce($1, display_name),
+                search_name = coalesce($8, search_name),
                 bio = coalesce($2, bio),
                 avatar_media_id = CASE WHEN $3 THEN $4 ELSE avatar_media_id END,
                 is_private = coalesce($5, is_private),
@@ -208,6 +211,7 @@ impl UserStore for SqlStore {
         .bind(update.is_private)
         .bind(ts(time::OffsetDateTime::now_utc()))
         .bind(id.0)
+        .bind(update.display_name.as_ref().map(|d| fold_words(d.as_str())))
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?

@@ -16,6 +16,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod passwords;
 pub mod posts;
+pub mod search;
 pub mod social;
 pub mod suspensions;
 pub mod throttle;

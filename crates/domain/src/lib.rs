@@ -4,6 +4,7 @@ pub mod error;
 pub mod media;
 pub mod messaging;
 pub mod moderation;
+pub mod search;
 pub mod social;
 pub mod text;
 pub mod trust;

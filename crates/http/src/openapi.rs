@@ -28,6 +28,7 @@ use crate::routes;
         (name = "messages", description = "Direct messages and the real-time stream"),
         (name = "invites", description = "Invite codes"),
         (name = "trust", description = "Trust levels, per-action limits and devices"),
+        (name = "search", description = "People, posts, places and hashtags"),
         (name = "moderation", description = "Reports, takedowns, suspensions, roles and the audit log"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -47,6 +48,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::moderation::router())
         .merge(routes::invites::router())
         .merge(routes::trust::router())
+        .merge(routes::search::router())
         .merge(routes::ops::router())
 }
 

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::alphabet::URL_SAFE;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
-use picshare_store::PageRequest;
+use picshare_store::{PageRequest, RankedKey, RankedRequest};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -42,25 +42,58 @@ impl FromRequestParts<AppState> for Paging {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Query(params) = Query::<PageParams>::from_request_parts(parts, state).await?;
-        let limit = match params.limit {
-            None => DEFAULT_LIMIT,
-            Some(limit) if (1..=i64::from(MAX_LIMIT)).contains(&limit) => limit as u32,
-            Some(_) => {
-                return Err(ApiError::validation(
-                    StatusCode::BAD_REQUEST,
-                    "limit",
-                    "must be between 1 and 100",
-                ));
-            }
-        };
+        let limit = checked_limit(params.limit)?;
         let after = match params.cursor.as_deref() {
             None => None,
-            Some(cursor) => Some(state.cursors.decode(cursor).ok_or_else(|| {
-                ApiError::validation(StatusCode::BAD_REQUEST, "cursor", "is not a valid cursor")
-            })?),
+            Some(cursor) => Some(state.cursors.decode(cursor).ok_or_else(bad_cursor)?),
         };
         Ok(Paging(PageRequest { after, limit }))
     }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RankedPageParams {
+    /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{43}$")]
+    pub cursor: Option<String>,
+}
+
+/// A validated page request of a ranked list (search); bad `limit` or `cursor` → 400.
+#[derive(Debug, Clone, Copy)]
+pub struct RankedPaging(pub RankedRequest);
+
+impl FromRequestParts<AppState> for RankedPaging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Query(params) = Query::<RankedPageParams>::from_request_parts(parts, state).await?;
+        let limit = checked_limit(params.limit)?;
+        let after = match params.cursor.as_deref() {
+            None => None,
+            Some(cursor) => Some(state.cursors.decode_ranked(cursor).ok_or_else(bad_cursor)?),
+        };
+        Ok(RankedPaging(RankedRequest { after, limit }))
+    }
+}
+
+fn checked_limit(limit: Option<i64>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(limit) if (1..=i64::from(MAX_LIMIT)).contains(&limit) => Ok(limit as u32),
+        Some(_) => Err(ApiError::validation(
+            StatusCode::BAD_REQUEST,
+            "limit",
+            "must be between 1 and 100",
+        )),
+    }
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::validation(StatusCode::BAD_REQUEST, "cursor", "is not a valid cursor")
 }
 
 /// Cursors are row keys (UUIDv7, whose first 48 bits are a millisecond timestamp) encrypted
@@ -88,6 +121,51 @@ impl Cursors {
         let mut block = GenericArray::clone_from_slice(&bytes);
         self.cipher.decrypt_block(&mut block);
         Uuid::from_slice(&block).ok()
+    }
+
+    /// A ranked list's position (rank, score, row key) in two blocks, the second chained to
+    /// the first (CBC with a zero IV), so no part of it reads alone.
+    pub fn encode_ranked(&self, key: RankedKey) -> String {
+        let mut first = [0u8; 16];
+        first[0] = key.rank;
+        first[8..].copy_from_slice(&key.score.to_bits().to_be_bytes());
+        let mut first = GenericArray::from(first);
+        self.cipher.encrypt_block(&mut first);
+        let mut second = GenericArray::from(*key.id.as_bytes());
+        for (byte, chained) in second.iter_mut().zip(first.iter()) {
+            *byte ^= chained;
+        }
+        self.cipher.encrypt_block(&mut second);
+        let mut both = [0u8; 32];
+        both[..16].copy_from_slice(&first);
+        both[16..].copy_from_slice(&second);
+        URL_SAFE_NO_PAD.encode(both)
+    }
+
+    /// A cursor `encode_ranked` made; anything else (its padding bytes not zero, a score that
+    /// is not a number) is refused.
+    fn decode_ranked(&self, cursor: &str) -> Option<RankedKey> {
+        if cursor.len() != 43 {
+            return None;
+        }
+        let bytes: [u8; 32] = CURSOR_DECODER.decode(cursor).ok()?.try_into().ok()?;
+        let chained = GenericArray::clone_from_slice(&bytes[..16]);
+        let mut first = chained;
+        self.cipher.decrypt_block(&mut first);
+        let mut second = GenericArray::clone_from_slice(&bytes[16..]);
+        self.cipher.decrypt_block(&mut second);
+        for (byte, chained) in second.iter_mut().zip(chained.iter()) {
+            *byte ^= chained;
+        }
+        if first[1..8].iter().any(|byte| *byte != 0) {
+            return None;
+        }
+        let score = f64::from_bits(u64::from_be_bytes(first[8..].try_into().ok()?));
+        score.is_finite().then(|| RankedKey {
+            rank: first[0],
+            score,
+            id: Uuid::from_slice(&second).unwrap_or_default(),
+        })
     }
 }
 
@@ -122,6 +200,24 @@ mod tests {
             cursors.decode("ZZZZZZZZZZZZZZZZZZZZZZ").is_some(),
             "any 22 characters of the alphabet"
         );
+    }
+
+    #[test]
+    fn ranked_cursors_round_trip_and_tampering_is_refused() {
+        let cursors = Cursors::new([3; 32]);
+        let key = RankedKey {
+            rank: 2,
+            score: -12.5,
+            id: Uuid::now_v7(),
+        };
+        let cursor = cursors.encode_ranked(key);
+        assert_eq!(cursor.len(), 43);
+        assert_eq!(cursors.decode_ranked(&cursor), Some(key));
+        let mut tampered = cursor.into_bytes();
+        tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert!(cursors.decode_ranked(&tampered).is_none());
+        assert!(cursors.decode_ranked(&"A".repeat(22)).is_none());
     }
 
     #[test]

@@ -133,3 +133,78 @@ pub(crate) fn push_id_membership(
 
 /// Keeps a row that a write in the same transaction depends on from being deleted meanwhile.
 pub(crate) const FOR_SHARE: &str = " FOR SHARE";
+
+/// Compares text byte by byte (prefix ranges), whatever the database's collation.
+pub(crate) const BYTEWISE: &str = " COLLATE \"C\"";
+
+/// Users whose name has a word starting with `words` (`search::fold_words`, 3 characters or
+/// more): the trigram index answers `LIKE`.
+pub(crate) fn push_name_word_prefix(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &str) {
+    query
+        .push("u.search_name LIKE ")
+        .push_bind(format!("%{words}%"));
+}
+
+/// Ids of users whose handle or a run of their name's words is like `query` (trigrams; the
+/// connection's `pg_trgm.word_similarity_threshold` is 0.3, see `connect`), most alike first.
+pub(crate) fn push_typo_candidates(
+    query: &mut sqlx::QueryBuilder<'_, Postgres>,
+    handle: &str,
+    words: &str,
+    limit: u32,
+) {
+    query
+        .push("SELECT id FROM users WHERE ")
+        .push_bind(handle.to_owned())
+        .push(" <% lower(handle) OR ")
+        .push_bind(words.to_owned())
+        .push(" <% search_name ORDER BY greatest(word_similarity(")
+        .push_bind(handle.to_owned())
+        .push(", lower(handle)), word_similarity(")
+        .push_bind(words.to_owned())
+        .push(", search_name)) DESC LIMIT ")
+        .push_bind(i64::from(limit));
+}
+
+/// What a caption search joins to `posts p` (nothing: the vector is a column).
+pub(crate) const CAPTION_JOIN: &str = "";
+
+/// Posts whose caption matches `words` (folded words, all of them, stemmed as English).
+pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &str) {
+    query
+        .push("p.search_vector @@ websearch_to_tsquery('english', ")
+        .push_bind(words.to_owned())
+        .push(")");
+}
+
+/// How well the caption matches `words` (higher is better).
+pub(crate) fn push_caption_score(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &str) {
+    query
+        .push("ts_rank_cd(p.search_vector, websearch_to_tsquery('english', ")
+        .push_bind(words.to_owned())
+        .push("))::float8");
+}
+
+/// earthdistance's globe (metres) is a little larger than `search::EARTH_RADIUS_KM`: boxes are
+/// drawn on it a little wider, and distances are measured by the application.
+const EARTHDISTANCE_RADIUS_KM: f64 = 6378.168;
+
+/// Located posts within a box around `near` reaching at least `radius_km` (the GiST index on
+/// `ll_to_earth(lat, lon)`); the caller measures and filters.
+pub(crate) fn push_located_within(
+    query: &mut sqlx::QueryBuilder<'_, Postgres>,
+    near: &picshare_domain::search::Near,
+    radius_km: f64,
+) {
+    let metres = radius_km * EARTHDISTANCE_RADIUS_KM / picshare_domain::search::EARTH_RADIUS_KM
+        * 1000.0
+        * 1.001;
+    query
+        .push("p.lat IS NOT NULL AND earth_box(ll_to_earth(")
+        .push_bind(near.lat)
+        .push(", ")
+        .push_bind(near.lon)
+        .push("), ")
+        .push_bind(metres)
+        .push(") @> ll_to_earth(p.lat, p.lon)");
+}

@@ -29,7 +29,11 @@ impl PgStore {
             .application_name("picshare")
             // JIT compilation pays off for long analytic queries; for these short ones it only
             // adds up to a second when the planner's estimate for a first execution is high.
-            .options([("jit", "off")]);
+            .options([
+                ("jit", "off"),
+                // How alike a handle or name must be to be a typo candidate (search).
+                ("pg_trgm.word_similarity_threshold", "0.3"),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))

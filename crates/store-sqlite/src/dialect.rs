@@ -127,3 +127,96 @@ pub(crate) fn push_id_membership(query: &mut sqlx::QueryBuilder<'_, Sqlite>, ids
 
 /// Nothing to lock: the write transaction already excludes other writers.
 pub(crate) const FOR_SHARE: &str = "";
+
+/// Compares text byte by byte (SQLite's default, BINARY).
+pub(crate) const BYTEWISE: &str = "";
+
+/// `words` (`search::fold_words`) as the padded trigram text `users_fts` holds.
+fn padded(words: &str) -> String {
+    words.replace(' ', "  ")
+}
+
+/// FTS5 phrase of `text` (folded text holds no double quote; doubled anyway).
+fn phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// Users whose name has a word starting with `words`: the phrase of its padded trigrams.
+pub(crate) fn push_name_word_prefix(query: &mut sqlx::QueryBuilder<'_, Sqlite>, words: &str) {
+    query
+        .push("u.rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ")
+        .push_bind(format!("name : {}", phrase(&padded(words))))
+        .push(")");
+}
+
+/// Ids of users sharing trigrams with the handle or the name words, most alike (bm25) first.
+pub(crate) fn push_typo_candidates(
+    query: &mut sqlx::QueryBuilder<'_, Sqlite>,
+    handle: &str,
+    words: &str,
+    limit: u32,
+) {
+    let mut trigrams: Vec<String> = Vec::new();
+    for text in [format!("  {handle} "), format!("{} ", padded(words))] {
+        let chars: Vec<char> = text.chars().collect();
+        for window in chars.windows(3) {
+            let trigram: String = window.iter().collect();
+            if trigram.trim().is_empty() || trigrams.contains(&trigram) {
+                continue;
+            }
+            trigrams.push(trigram);
+        }
+    }
+    let any: Vec<String> = trigrams.iter().map(|t| phrase(t)).collect();
+    query
+        .push("SELECT u.id FROM users_fts JOIN users u ON u.rowid = users_fts.rowid WHERE users_fts MATCH ")
+        .push_bind(any.join(" OR "))
+        .push(" ORDER BY users_fts.rank LIMIT ")
+        .push_bind(i64::from(limit));
+}
+
+/// What a caption search joins to `posts p`.
+pub(crate) const CAPTION_JOIN: &str = " JOIN posts_fts ON posts_fts.rowid = p.rowid";
+
+/// Posts whose caption has every word (Porter-stemmed).
+pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Sqlite>, words: &str) {
+    let all: Vec<String> = words.split_whitespace().map(phrase).collect();
+    query.push("posts_fts MATCH ").push_bind(all.join(" "));
+}
+
+/// How well the caption matches (bm25, negated: higher is better).
+pub(crate) fn push_caption_score(query: &mut sqlx::QueryBuilder<'_, Sqlite>, _words: &str) {
+    query.push("-bm25(posts_fts)");
+}
+
+/// Located posts within the boxes around the circle of `radius_km` (the R*Tree); the caller
+/// measures and filters.
+pub(crate) fn push_located_within(
+    query: &mut sqlx::QueryBuilder<'_, Sqlite>,
+    near: &picshare_domain::search::Near,
+    radius_km: f64,
+) {
+    // The R*Tree keeps 32-bit bounds rounded outwards: boxes a little wider (0.001°, ~100 m)
+    // keep points on their edge.
+    const SLACK: f64 = 0.001;
+    let circle = picshare_domain::search::Near { radius_km, ..*near };
+    query.push("p.rowid IN (SELECT id FROM posts_geo WHERE ");
+    for (i, (south, north, west, east)) in circle.bounding_boxes().into_iter().enumerate() {
+        let (south, north) = (south - SLACK, north + SLACK);
+        let (west, east) = (west - SLACK, east + SLACK);
+        if i > 0 {
+            query.push(" OR ");
+        }
+        query
+            .push("(min_lat >= ")
+            .push_bind(south)
+            .push(" AND max_lat <= ")
+            .push_bind(north)
+            .push(" AND min_lon >= ")
+            .push_bind(west)
+            .push(" AND max_lon <= ")
+            .push_bind(east)
+            .push(")");
+    }
+    query.push(")");
+}

@@ -14,6 +14,7 @@ mod moderation;
 mod notifications;
 mod pagination;
 mod posts;
+mod search;
 mod social;
 mod timelines;
 mod tokens;
@@ -37,6 +38,10 @@ pub use moderation::{
 pub use notifications::{NewNotification, NotificationStore};
 pub use pagination::{Page, PageRequest};
 pub use posts::{CaptionEdit, NewPost, Post, PostRefusal, PostStore, PostUpdate};
+pub use search::{
+    FoundPost, FoundUser, PostOrder, RankedKey, RankedPage, RankedRequest, SearchStore, Searcher,
+    UserMatch, UserQuery,
+};
 pub use social::{FollowOutcome, SocialStore};
 pub use timelines::{
     FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, TIMELINE_WINDOW, TRIM_ONE_IN, TimelineFloor,
@@ -73,6 +78,7 @@ pub trait Store:
     + ModerationStore
     + InviteStore
     + TrustStore
+    + SearchStore
     + Send
     + Sync
     + 'static

@@ -19,17 +19,21 @@ pub struct PageRequest {
 impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` rows keyed by `key`: the extra row only says that
     /// there is more.
-    pub fn from_rows(mut rows: Vec<(Uuid, T)>, limit: u32) -> Self {
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next = if more {
-            rows.last().map(|(key, _)| *key)
-        } else {
-            None
-        };
-        Self {
-            items: rows.into_iter().map(|(_, item)| item).collect(),
-            next,
-        }
+    pub fn from_rows(rows: Vec<(Uuid, T)>, limit: u32) -> Self {
+        let (items, next) = split_rows(rows, limit);
+        Self { items, next }
     }
+}
+
+/// Up to `limit + 1` keyed rows as a page's items and the key to continue after: the extra
+/// row only says that there is more.
+pub(crate) fn split_rows<K: Copy, T>(mut rows: Vec<(K, T)>, limit: u32) -> (Vec<T>, Option<K>) {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = if more {
+        rows.last().map(|(key, _)| *key)
+    } else {
+        None
+    };
+    (rows.into_iter().map(|(_, item)| item).collect(), next)
 }

@@ -7,6 +7,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod ops;
 pub mod posts;
+pub mod search;
 pub mod social;
 pub mod trust;
 pub mod users;

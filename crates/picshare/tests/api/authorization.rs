@@ -346,6 +346,27 @@ fn routes() -> Vec<Route> {
             [401, 201, 201, 201],
         ),
         route(M::GET, "/v1/account/devices", None, [401, 200, 200, 200]),
+        // Search answers anyone; what each caller may see is tested in search.rs.
+        route(
+            M::GET,
+            "/v1/search/users?q=owner",
+            None,
+            [200, 200, 200, 200],
+        ),
+        route(
+            M::GET,
+            "/v1/search/posts?q=mine",
+            None,
+            [200, 200, 200, 200],
+        ),
+        route(
+            M::GET,
+            "/v1/search/posts?near=0,0&radius_km=5",
+            None,
+            [200, 200, 200, 200],
+        ),
+        route(M::GET, "/v1/tags/mine", None, [200, 200, 200, 200]),
+        route(M::GET, "/v1/tags/mine/posts", None, [200, 200, 200, 200]),
         route(
             M::GET,
             "/v1/moderation/users/{owner}",

@@ -19,6 +19,7 @@ mod posts;
 mod processes;
 mod quotas;
 mod realtime;
+mod search;
 mod social;
 mod store_conformance;
 mod throttle;

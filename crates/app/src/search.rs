@@ -1,0 +1,285 @@
+//! Search: people ranked by how they match (exact handle, handle prefix, name prefix, then
+//! within the typos the query tolerates; ties by followers), posts by caption and hashtag,
+//! places, and hashtags. Only what the searcher may see; suspended accounts never.
+
+use std::collections::HashSet;
+
+use picshare_domain::search::{
+    self, MAX_QUERY_CHARS, Near, fold_tag, fold_words, handle_query, matches_with_typos,
+    name_has_prefix, parse_post_query, typo_allowance,
+};
+use picshare_domain::{User, UserId, ValidationErrors};
+use picshare_store::{
+    FoundPost, FoundUser, Page, PageRequest, Post, PostOrder, RankedKey, RankedPage, RankedRequest,
+    Searcher, UserMatch, UserQuery,
+};
+use time::OffsetDateTime;
+
+use crate::auth::Principal;
+use crate::posts::PostView;
+use crate::{App, AppResult};
+
+const USER_MATCHES: [UserMatch; 4] = [
+    UserMatch::ExactHandle,
+    UserMatch::HandlePrefix,
+    UserMatch::NamePrefix,
+    UserMatch::Typo,
+];
+
+/// A post a place search found, with how far it is.
+#[derive(Debug, Clone)]
+pub struct NearbyPost {
+    pub view: PostView,
+    pub distance_km: f64,
+}
+
+/// `GET /v1/tags/{tag}`.
+#[derive(Debug, Clone)]
+pub struct TagView {
+    pub name: String,
+    pub post_count: i64,
+}
+
+fn checked_query(query: &str) -> AppResult<&str> {
+    let query = query.trim();
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(ValidationErrors::single(
+            "q",
+            format!("must be at most {MAX_QUERY_CHARS} characters"),
+        )
+        .into());
+    }
+    Ok(query)
+}
+
+fn nothing_to_search() -> crate::AppError {
+    ValidationErrors::single("q", "must contain a letter or a digit").into()
+}
+
+fn searcher(viewer: Option<Principal>) -> Searcher {
+    Searcher {
+        viewer: viewer.map(|viewer| viewer.user_id),
+        now: OffsetDateTime::now_utc(),
+    }
+}
+
+fn user_key(how: UserMatch, user: &User) -> RankedKey {
+    RankedKey {
+        rank: how as u8,
+        score: user.followers_count as f64,
+        id: user.id.0,
+    }
+}
+
+fn comes_after(key: &RankedKey, after: Option<RankedKey>) -> bool {
+    after.is_none_or(|after| {
+        key.score < after.score || (key.score == after.score && key.id < after.id)
+    })
+}
+
+impl App {
+    pub async fn search_users(
+        &self,
+        viewer: Option<Principal>,
+        query: &str,
+        page: RankedRequest,
+    ) -> AppResult<RankedPage<User>> {
+        let query = checked_query(query)?;
+        let query = UserQuery {
+            handle: handle_query(query),
+            name: fold_words(query),
+        };
+        if query.handle.is_none() && query.name.is_empty() {
+            return Err(nothing_to_search());
+        }
+        let searcher = searcher(viewer);
+        let wanted = page.limit as usize + 1;
+        let mut found: Vec<(RankedKey, User)> = Vec::with_capacity(wanted);
+        for how in USER_MATCHES {
+            let rank = how as u8;
+            if page.after.is_some_and(|after| after.rank > rank) {
+                continue;
+            }
+            let after = page.after.filter(|after| after.rank == rank);
+            let room = wanted - found.len();
+            let users = if how == UserMatch::Typo {
+                self.typo_matches(searcher, &query, after, room).await?
+            } else {
+                let after = after.map(|after| (after.score as i64, after.id));
+                let users = self
+                    .store
+                    .search_users(searcher, &query, how, after, room as u32)
+                    .await?;
+                users.into_iter().map(|found| found.user).collect()
+            };
+            found.extend(users.into_iter().map(|user| (user_key(how, &user), user)));
+            if found.len() >= wanted {
+                break;
+            }
+        }
+        Ok(RankedPage::from_keyed(found, page.limit))
+    }
+
+    /// People within the query's typos who matched no better way, most followed first.
+    async fn typo_matches(
+        &self,
+        searcher: Searcher,
+        query: &UserQuery,
+        after: Option<RankedKey>,
+        room: usize,
+    ) -> AppResult<Vec<User>> {
+        let words = query.name.trim_start();
+        if typo_allowance(words.chars().count()) == 0 {
+            return Ok(Vec::new());
+        }
+        let candidates = self
+            .store
+            .search_users(searcher, query, UserMatch::Typo, None, 0)
+            .await?;
+        let handle = query.handle.as_deref();
+        let matched_before = |found: &FoundUser| {
+            let own = found.user.handle.to_ascii_lowercase();
+            handle.is_some_and(|handle| own.starts_with(handle))
+                || (!query.name.is_empty() && name_has_prefix(&found.search_name, &query.name))
+        };
+        let alike = |found: &FoundUser| {
+            let own = found.user.handle.to_ascii_lowercase();
+            matches_with_typos(handle.unwrap_or(words), &own, "")
+                || matches_with_typos(words, "", &found.search_name)
+        };
+        let mut users: Vec<User> = candidates
+            .into_iter()
+            .filter(|found| !matched_before(found) && alike(found))
+            .map(|found| found.user)
+            .filter(|user| comes_after(&user_key(UserMatch::Typo, user), after))
+            .collect();
+        users.sort_by_key(|user| std::cmp::Reverse((user.followers_count, user.id.0)));
+        users.truncate(room);
+        Ok(users)
+    }
+
+    /// Posts whose caption matches the query's words and that carry its `#tags`.
+    pub async fn search_posts(
+        &self,
+        viewer: Option<Principal>,
+        query: &str,
+        order: PostOrder,
+        page: RankedRequest,
+    ) -> AppResult<RankedPage<PostView>> {
+        let query = parse_post_query(checked_query(query)?);
+        if query.tags.is_empty() && query.words.is_empty() {
+            return Err(nothing_to_search());
+        }
+        let found = self
+            .store
+            .search_posts(searcher(viewer), &query, order, page.after, page.limit)
+            .await?;
+        let keyed = self.keyed_views(viewer, found).await?;
+        Ok(RankedPage::from_keyed(keyed, page.limit))
+    }
+
+    /// Located posts within the radius, nearest first.
+    pub async fn posts_near(
+        &self,
+        viewer: Option<Principal>,
+        near: Near,
+        page: RankedRequest,
+    ) -> AppResult<RankedPage<NearbyPost>> {
+        let found = self
+            .store
+            .posts_near(searcher(viewer), &near, page.after, page.limit)
+            .await?;
+        let keyed = self.keyed_views(viewer, found).await?;
+        let nearby = keyed
+            .into_iter()
+            .map(|(key, view)| {
+                let distance_km = -key.score;
+                (key, NearbyPost { view, distance_km })
+            })
+            .collect();
+        Ok(RankedPage::from_keyed(nearby, page.limit))
+    }
+
+    pub async fn tag(&self, tag: &str) -> AppResult<TagView> {
+        let name = checked_tag(tag)?;
+        let post_count = self.store.tag_post_count(&name).await?;
+        Ok(TagView { name, post_count })
+    }
+
+    /// The tag's posts the viewer may see, newest first.
+    pub async fn tag_posts(
+        &self,
+        viewer: Option<Principal>,
+        tag: &str,
+        page: PageRequest,
+    ) -> AppResult<Page<PostView>> {
+        let query = search::PostQuery {
+            tags: vec![checked_tag(tag)?],
+            words: String::new(),
+        };
+        let after = page.after.map(|id| RankedKey {
+            rank: 0,
+            score: 0.0,
+            id,
+        });
+        let found = self
+            .store
+            .search_posts(
+                searcher(viewer),
+                &query,
+                PostOrder::Recent,
+                after,
+                page.limit,
+            )
+            .await?;
+        let views = self.keyed_views(viewer, found).await?;
+        Ok(Page::from_rows(
+            views
+                .into_iter()
+                .map(|(key, view)| (key.id, view))
+                .collect(),
+            page.limit,
+        ))
+    }
+
+    /// Found posts as the feed shows them (author, `liked_by_me`), keyed for paging.
+    async fn keyed_views(
+        &self,
+        viewer: Option<Principal>,
+        found: Vec<FoundPost>,
+    ) -> AppResult<Vec<(RankedKey, PostView)>> {
+        let posts: Vec<Post> = found.iter().map(|found| found.post.clone()).collect();
+        let liked: HashSet<uuid::Uuid> = self.liked_among(viewer, &posts).await?;
+        let author_ids: Vec<UserId> = posts.iter().map(|post| post.author_id).collect();
+        let authors = self.users_by_id(&author_ids).await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|found| {
+                let author = authors.get(&found.post.author_id)?.clone();
+                let key = RankedKey {
+                    rank: 0,
+                    score: found.score,
+                    id: found.post.id,
+                };
+                let view = PostView {
+                    liked_by_me: liked.contains(&found.post.id),
+                    post: found.post,
+                    author,
+                };
+                Some((key, view))
+            })
+            .collect())
+    }
+}
+
+/// A tag as looked up: `#` optional, folded; 1 to 100 letters, digits or `_`.
+fn checked_tag(tag: &str) -> AppResult<String> {
+    let tag = fold_tag(tag.trim().trim_start_matches('#'));
+    let valid = (1..=100).contains(&tag.chars().count())
+        && tag.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if valid {
+        Ok(tag)
+    } else {
+        Err(ValidationErrors::single("tag", "must be 1 to 100 letters, digits or '_'").into())
+    }
+}

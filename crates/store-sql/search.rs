@@ -1,0 +1,312 @@
+//! Search (`picshare_store::SearchStore`): people by handle and name, posts by caption and
+//! hashtag, and places. What each database indexes differently lives in its dialect.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use picshare_domain::search::{Near, PostQuery, WORD_PREFIX_MIN_CHARS, distance_km};
+use picshare_store::{
+    FoundPost, FoundUser, PostOrder, RankedKey, SearchStore, Searcher, StoreResult, UserMatch,
+    UserQuery,
+};
+use sqlx::{FromRow, QueryBuilder, Row as _};
+use uuid::Uuid;
+
+use super::rows::{PostRow, prefixed_post_columns, user_columns};
+use super::users::UserRow;
+use crate::dialect::{
+    BYTEWISE, CAPTION_JOIN, Db, Row, push_caption_match, push_caption_score, push_located_within,
+    push_name_word_prefix, push_typo_candidates, ts,
+};
+use crate::{SqlStore, db_err};
+
+/// Typo candidates the trigram index proposes, for the application to judge.
+const TYPO_CANDIDATES: u32 = 100;
+/// A place search reads at most this many located posts a round (denser places get narrower
+/// rounds).
+const PLACE_CANDIDATES: usize = 2_000;
+
+/// Every text that starts with `prefix` sorts from `prefix` to this (nothing sorts after
+/// U+10FFFF, byte by byte).
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+#[derive(FromRow)]
+struct FoundUserRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    search_name: String,
+}
+
+fn push_visible_user(query: &mut QueryBuilder<'_, Db>, searcher: Searcher) {
+    let viewer = searcher.viewer.map_or(Uuid::nil(), |viewer| viewer.0);
+    query
+        .push("(u.suspended_until IS NULL OR u.suspended_until <= ")
+        .push_bind(ts(searcher.now))
+        .push(") AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = ")
+        .push_bind(viewer)
+        .push(" AND b.blocked_id = u.id) OR (b.blocker_id = u.id AND b.blocked_id = ")
+        .push_bind(viewer)
+        .push("))");
+}
+
+fn push_handle_prefix(query: &mut QueryBuilder<'_, Db>, handle: &str, from: &str) {
+    query
+        .push(format!("lower(u.handle){BYTEWISE} {from} "))
+        .push_bind(handle.to_owned())
+        .push(format!(" AND lower(u.handle){BYTEWISE} < "))
+        .push_bind(prefix_end(handle));
+}
+
+/// Mirrors `search::name_has_prefix`.
+fn push_name_prefix(query: &mut QueryBuilder<'_, Db>, words: &str) {
+    if words.trim_start().chars().count() < WORD_PREFIX_MIN_CHARS {
+        query
+            .push(format!("u.search_name{BYTEWISE} >= "))
+            .push_bind(words.to_owned())
+            .push(format!(" AND u.search_name{BYTEWISE} < "))
+            .push_bind(prefix_end(words));
+    } else {
+        push_name_word_prefix(query, words);
+    }
+}
+
+/// What the searcher may see of posts `p` by authors `a`: never taken down or by a suspended
+/// author; their own; otherwise with no block either way, public posts of public accounts and
+/// every post of accounts they follow (`social::post_access`).
+fn push_visible_post(query: &mut QueryBuilder<'_, Db>, searcher: Searcher) {
+    let viewer = searcher.viewer.map_or(Uuid::nil(), |viewer| viewer.0);
+    query
+        .push("p.taken_down_at IS NULL AND (a.suspended_until IS NULL OR a.suspended_until <= ")
+        .push_bind(ts(searcher.now))
+        .push(") AND (p.author_id = ")
+        .push_bind(viewer)
+        .push(" OR (NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = ")
+        .push_bind(viewer)
+        .push(" AND b.blocked_id = p.author_id) OR (b.blocker_id = p.author_id AND b.blocked_id = ")
+        .push_bind(viewer)
+        .push(")) AND ((p.visibility = 'public' AND NOT a.is_private) OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ")
+        .push_bind(viewer)
+        .push(" AND f.followee_id = p.author_id))))");
+}
+
+/// Whether a row keyed `(score, id)` comes after `after` (score descending, then id).
+fn comes_after(score: f64, id: Uuid, after: Option<RankedKey>) -> bool {
+    after.is_none_or(|after| score < after.score || (score == after.score && id < after.id))
+}
+
+impl SqlStore {
+    /// Rows of posts with a `score` column, as posts with their scores, in the rows' order.
+    async fn found_posts(&self, rows: Vec<(PostRow, f64)>) -> StoreResult<Vec<FoundPost>> {
+        let scores: HashMap<Uuid, f64> = rows.iter().map(|(row, s)| (row.id, *s)).collect();
+        let posts = self
+            .load_posts(rows.into_iter().map(|(row, _)| row).collect())
+            .await?;
+        Ok(posts
+            .into_iter()
+            .map(|post| FoundPost {
+                score: scores.get(&post.id).copied().unwrap_or_default(),
+                post,
+            })
+            .collect())
+    }
+
+    /// Located posts the searcher may see within a box reaching `reach_km` around `near`.
+    async fn located_rows(
+        &self,
+        searcher: Searcher,
+        near: &Near,
+        reach_km: f64,
+        limit: usize,
+    ) -> StoreResult<Vec<PostRow>> {
+        let mut query = QueryBuilder::<Db>::new(format!(
+            "SELECT {} FROM posts p JOIN users a ON a.id = p.author_id WHERE ",
+            prefixed_post_columns()
+        ));
+        push_visible_post(&mut query, searcher);
+        query.push(" AND ");
+        push_located_within(&mut query, near, reach_km);
+        query.push(" LIMIT ").push_bind(limit as i64);
+        query
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl SearchStore for SqlStore {
+    async fn search_users(
+        &self,
+        searcher: Searcher,
+        query: &UserQuery,
+        how: UserMatch,
+        after: Option<(i64, Uuid)>,
+        limit: u32,
+    ) -> StoreResult<Vec<FoundUser>> {
+        let mut sql = QueryBuilder::<Db>::new(format!(
+            "SELECT {}, u.search_name FROM users u WHERE ",
+            user_columns()
+        ));
+        let handle = query.handle.as_deref();
+        match (how, handle) {
+            (UserMatch::ExactHandle, Some(handle)) => {
+                sql.push("lower(u.handle) = ").push_bind(handle.to_owned());
+            }
+            (UserMatch::HandlePrefix, Some(handle)) => push_handle_prefix(&mut sql, handle, ">"),
+            (UserMatch::NamePrefix, _) if !query.name.is_empty() => {
+                push_name_prefix(&mut sql, &query.name);
+                if let Some(handle) = handle {
+                    sql.push(" AND NOT (");
+                    push_handle_prefix(&mut sql, handle, ">=");
+                    sql.push(")");
+                }
+            }
+            (UserMatch::Typo, _) if !query.name.is_empty() => {
+                let words = query.name.trim_start();
+                sql.push("u.id IN (");
+                push_typo_candidates(&mut sql, handle.unwrap_or(words), words, TYPO_CANDIDATES);
+                sql.push(")");
+            }
+            _ => return Ok(Vec::new()),
+        }
+        sql.push(" AND ");
+        push_visible_user(&mut sql, searcher);
+        if how != UserMatch::Typo {
+            if let Some((followers, id)) = after {
+                sql.push(" AND (u.followers_count < ")
+                    .push_bind(followers)
+                    .push(" OR (u.followers_count = ")
+                    .push_bind(followers)
+                    .push(" AND u.id < ")
+                    .push_bind(id)
+                    .push("))");
+            }
+            sql.push(" ORDER BY u.followers_count DESC, u.id DESC LIMIT ")
+                .push_bind(i64::from(limit));
+        }
+        let rows: Vec<FoundUserRow> = sql
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(FoundUser {
+                    user: row.user.into_user()?,
+                    search_name: row.search_name,
+                })
+            })
+            .collect()
+    }
+
+    async fn search_posts(
+        &self,
+        searcher: Searcher,
+        query: &PostQuery,
+        order: PostOrder,
+        after: Option<RankedKey>,
+        limit: u32,
+    ) -> StoreResult<Vec<FoundPost>> {
+        let words = !query.words.is_empty();
+        let mut sql = QueryBuilder::<Db>::new("SELECT * FROM (SELECT ");
+        sql.push(prefixed_post_columns()).push(", ");
+        if words && order == PostOrder::Relevance {
+            push_caption_score(&mut sql, &query.words);
+        } else {
+            sql.push("CAST(0 AS DOUBLE PRECISION)");
+        }
+        sql.push(" AS score FROM posts p");
+        if words {
+            sql.push(CAPTION_JOIN);
+        }
+        sql.push(" JOIN users a ON a.id = p.author_id WHERE ");
+        push_visible_post(&mut sql, searcher);
+        if words {
+            sql.push(" AND ");
+            push_caption_match(&mut sql, &query.words);
+        }
+        for tag in &query.tags {
+            sql.push(" AND p.id IN (SELECT h.post_id FROM post_hashtags h WHERE h.tag = ")
+                .push_bind(tag.clone())
+                .push(")");
+        }
+        sql.push(") s");
+        if let Some(after) = after {
+            sql.push(" WHERE s.score < ")
+                .push_bind(after.score)
+                .push(" OR (s.score = ")
+                .push_bind(after.score)
+                .push(" AND s.id < ")
+                .push_bind(after.id)
+                .push(")");
+        }
+        sql.push(" ORDER BY s.score DESC, s.id DESC LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows: Vec<Row> = sql.build().fetch_all(&self.pool).await.map_err(db_err)?;
+        let rows = rows
+            .iter()
+            .map(|row| Ok((PostRow::from_row(row)?, row.try_get::<f64, _>("score")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db_err)?;
+        self.found_posts(rows).await
+    }
+
+    async fn posts_near(
+        &self,
+        searcher: Searcher,
+        near: &Near,
+        after: Option<RankedKey>,
+        limit: u32,
+    ) -> StoreResult<Vec<FoundPost>> {
+        // Rounds of growing reach from where the last page ended: a round's box holds every
+        // post nearer than its reach, so the nearest `limit + 1` beyond the cursor are known
+        // once a round finds that many within its reach (or reaches the radius).
+        let start = after.map_or(0.0, |after| -after.score);
+        let mut reach = (start + near.radius_km / 64.0).min(near.radius_km);
+        let mut too_dense = f64::INFINITY;
+        loop {
+            let rows = self
+                .located_rows(searcher, near, reach, PLACE_CANDIDATES + 1)
+                .await?;
+            let crowded = rows.len() > PLACE_CANDIDATES;
+            if crowded && reach - start > 0.01 {
+                too_dense = reach;
+                reach = start + (reach - start) / 2.0;
+                continue;
+            }
+            let mut found: Vec<(PostRow, f64)> = rows
+                .into_iter()
+                .filter_map(|row| {
+                    let distance = distance_km(near.lat, near.lon, row.lat?, row.lon?);
+                    let within = distance <= reach.min(near.radius_km);
+                    (within && comes_after(-distance, row.id, after)).then_some((row, -distance))
+                })
+                .collect();
+            let next_reach = (start + (reach - start) * 4.0).min(near.radius_km);
+            let done = found.len() > limit as usize
+                || reach >= near.radius_km
+                || crowded
+                || next_reach >= too_dense;
+            if done {
+                found.sort_by(|(a, da), (b, db)| db.total_cmp(da).then(b.id.cmp(&a.id)));
+                found.truncate(limit as usize + 1);
+                return self.found_posts(found).await;
+            }
+            reach = next_reach;
+        }
+    }
+
+    async fn tag_post_count(&self, tag: &str) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM post_hashtags h JOIN posts p ON p.id = h.post_id
+             WHERE h.tag = $1 AND p.taken_down_at IS NULL",
+        )
+        .bind(tag)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+}
