@@ -52,10 +52,6 @@ fn checked_query(query: &str) -> AppResult<&str> {
     Ok(query)
 }
 
-fn nothing_to_search() -> crate::AppError {
-    ValidationErrors::single("q", "must contain a letter or a digit").into()
-}
-
 fn searcher(viewer: Option<Principal>) -> Searcher {
     Searcher {
         viewer: viewer.map(|viewer| viewer.user_id),
@@ -89,8 +85,9 @@ impl App {
             handle: handle_query(query),
             name: fold_words(query),
         };
+        // No letter or digit: nothing can match.
         if query.handle.is_none() && query.name.is_empty() {
-            return Err(nothing_to_search());
+            return Ok(RankedPage::from_keyed(Vec::new(), page.limit));
         }
         let searcher = searcher(viewer);
         let wanted = page.limit as usize + 1;
@@ -168,7 +165,7 @@ impl App {
     ) -> AppResult<RankedPage<PostView>> {
         let query = parse_post_query(checked_query(query)?);
         if query.tags.is_empty() && query.words.is_empty() {
-            return Err(nothing_to_search());
+            return Ok(RankedPage::from_keyed(Vec::new(), page.limit));
         }
         let found = self
             .store
@@ -200,6 +197,8 @@ impl App {
         Ok(RankedPage::from_keyed(nearby, page.limit))
     }
 
+    /// A tag and its post count (0 for a tag no post carries); not found for text that cannot
+    /// be a tag.
     pub async fn tag(&self, tag: &str) -> AppResult<TagView> {
         let name = checked_tag(tag)?;
         let post_count = self.store.tag_post_count(&name).await?;
@@ -272,7 +271,8 @@ impl App {
     }
 }
 
-/// A tag as looked up: `#` optional, folded; 1 to 100 letters, digits or `_`.
+/// A tag as looked up: `#` optional, folded; 1 to 100 letters, digits or `_` (anything else
+/// names no tag: not found).
 fn checked_tag(tag: &str) -> AppResult<String> {
     let tag = fold_tag(tag.trim().trim_start_matches('#'));
     let valid = (1..=100).contains(&tag.chars().count())
@@ -280,6 +280,6 @@ fn checked_tag(tag: &str) -> AppResult<String> {
     if valid {
         Ok(tag)
     } else {
-        Err(ValidationErrors::single("tag", "must be 1 to 100 letters, digits or '_'").into())
+        Err(crate::AppError::NotFound)
     }
 }

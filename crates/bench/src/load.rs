@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
+use picshare_domain::search::{fold_tag, fold_words};
+
 use crate::dataset::{Dataset, media_of};
+use crate::words;
 
 const BATCH: usize = 5_000;
 const BLURHASH: &str = "LEHV6nWB2yk8pyo0adR*.7kCMdnj";
@@ -33,7 +36,26 @@ fn media_rows(data: &Dataset) -> Vec<(uuid::Uuid, uuid::Uuid)> {
 }
 
 fn handle(index: usize) -> String {
-    format!("user{index:06}")
+    words::handle(index)
+}
+
+/// What the app stores for a post's caption: its text, hashtags, folded words and location.
+struct PostText {
+    caption: String,
+    hashtags: Vec<String>,
+    search_text: String,
+    location: Option<(String, f64, f64)>,
+}
+
+fn post_text(id: uuid::Uuid) -> PostText {
+    let caption = words::caption(id);
+    let hashtags = picshare_domain::social::hashtags(&caption);
+    PostText {
+        search_text: fold_words(&caption),
+        hashtags,
+        location: words::location(id),
+        caption,
+    }
 }
 
 fn micros(id: &uuid::Uuid) -> i64 {
@@ -55,16 +77,20 @@ pub async fn sqlite(pool: &SqlitePool, data: &Dataset, password_hash: &str) -> a
     for chunk in data.users.chunks(BATCH / 5).enumerate() {
         let (batch, ids) = chunk;
         let mut insert = QueryBuilder::new(
-            "INSERT INTO users (id, handle, email, password_hash, created_at, updated_at) ",
+            "INSERT INTO users (id, handle, email, password_hash, created_at, updated_at,
+                                display_name, search_name) ",
         );
         insert.push_values(ids.iter().enumerate(), |mut row, (offset, id)| {
             let index = batch * (BATCH / 5) + offset;
+            let name = words::display_name(index);
             row.push_bind(*id)
                 .push_bind(handle(index))
                 .push_bind(format!("{}@bench.example", handle(index)))
                 .push_bind(password_hash)
                 .push_bind(micros(id))
-                .push_bind(micros(id));
+                .push_bind(micros(id))
+                .push_bind(fold_words(&name))
+                .push_bind(name);
         });
         insert.build().execute(pool).await?;
     }
@@ -81,17 +107,34 @@ pub async fn sqlite(pool: &SqlitePool, data: &Dataset, password_hash: &str) -> a
         insert.build().execute(pool).await?;
     }
     for chunk in data.posts.chunks(BATCH / 5) {
+        let texts: Vec<PostText> = chunk.iter().map(|(_, id)| post_text(*id)).collect();
         let mut insert = QueryBuilder::new(
-            "INSERT INTO posts (id, author_id, caption, visibility, created_at) ",
+            "INSERT INTO posts (id, author_id, caption, visibility, created_at, hashtags,
+                                search_text, location_name, lat, lon) ",
         );
-        insert.push_values(chunk, |mut row, (author, id)| {
+        insert.push_values(chunk.iter().zip(&texts), |mut row, ((author, id), text)| {
+            let place = text.location.as_ref();
             row.push_bind(*id)
                 .push_bind(data.users[*author])
-                .push_bind("a day out")
+                .push_bind(text.caption.clone())
                 .push_bind("public")
-                .push_bind(micros(id));
+                .push_bind(micros(id))
+                .push_bind(sqlx::types::Json(text.hashtags.clone()))
+                .push_bind(text.search_text.clone())
+                .push_bind(place.map(|(name, _, _)| name.clone()))
+                .push_bind(place.map(|(_, lat, _)| *lat))
+                .push_bind(place.map(|(_, _, lon)| *lon));
         });
         insert.build().execute(pool).await?;
+        let tags: Vec<(uuid::Uuid, String)> = tag_rows(chunk, &texts);
+        if !tags.is_empty() {
+            let mut insert =
+                QueryBuilder::new("INSERT OR IGNORE INTO post_hashtags (post_id, tag) ");
+            insert.push_values(&tags, |mut row, (post, tag)| {
+                row.push_bind(*post).push_bind(tag.clone());
+            });
+            insert.build().execute(pool).await?;
+        }
     }
     sqlite_media(pool, &media_rows(data)).await?;
     for chunk in data.posts.chunks(BATCH / 5) {
@@ -117,16 +160,24 @@ pub async fn postgres(pool: &PgPool, data: &Dataset, password_hash: &str) -> any
             .map(|h| format!("{h}@bench.example"))
             .collect();
         let times: Vec<time::OffsetDateTime> = ids.iter().map(timestamp).collect();
+        let names: Vec<String> = (0..ids.len())
+            .map(|i| words::display_name(batch * BATCH + i))
+            .collect();
+        let folded: Vec<String> = names.iter().map(|name| fold_words(name)).collect();
         sqlx::query(
-            "INSERT INTO users (id, handle, email, password_hash, created_at, updated_at)
-             SELECT id, handle, email, $4, at, at FROM UNNEST($1::uuid[], $2::text[], $3::text[], $5::timestamptz[])
-                 AS t(id, handle, email, at)",
+            "INSERT INTO users (id, handle, email, password_hash, created_at, updated_at,
+                                display_name, search_name)
+             SELECT id, handle, email, $4, at, at, name, folded
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $5::timestamptz[], $6::text[], $7::text[])
+                 AS t(id, handle, email, at, name, folded)",
         )
         .bind(ids)
         .bind(&handles)
         .bind(&emails)
         .bind(password_hash)
         .bind(&times)
+        .bind(&names)
+        .bind(&folded)
         .execute(pool)
         .await?;
     }
@@ -148,14 +199,53 @@ pub async fn postgres(pool: &PgPool, data: &Dataset, password_hash: &str) -> any
         let ids: Vec<uuid::Uuid> = chunk.iter().map(|(_, id)| *id).collect();
         let authors: Vec<uuid::Uuid> = chunk.iter().map(|(a, _)| data.users[*a]).collect();
         let times: Vec<time::OffsetDateTime> = ids.iter().map(timestamp).collect();
+        let texts: Vec<PostText> = ids.iter().map(|id| post_text(*id)).collect();
+        let captions: Vec<&str> = texts.iter().map(|t| t.caption.as_str()).collect();
+        let hashtags: Vec<String> = texts
+            .iter()
+            .map(|t| serde_json::to_string(&t.hashtags).unwrap_or_else(|_| "[]".into()))
+            .collect();
+        let folded: Vec<&str> = texts.iter().map(|t| t.search_text.as_str()).collect();
+        let places: Vec<Option<&str>> = texts
+            .iter()
+            .map(|t| t.location.as_ref().map(|(name, _, _)| name.as_str()))
+            .collect();
+        let lats: Vec<Option<f64>> = texts
+            .iter()
+            .map(|t| t.location.as_ref().map(|(_, lat, _)| *lat))
+            .collect();
+        let lons: Vec<Option<f64>> = texts
+            .iter()
+            .map(|t| t.location.as_ref().map(|(_, _, lon)| *lon))
+            .collect();
         sqlx::query(
-            "INSERT INTO posts (id, author_id, caption, visibility, created_at)
-             SELECT id, author, 'a day out', 'public', at
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[]) AS t(id, author, at)",
+            "INSERT INTO posts (id, author_id, caption, visibility, created_at, hashtags,
+                                search_text, location_name, lat, lon)
+             SELECT id, author, caption, 'public', at, tags::jsonb, folded, place, lat, lon
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
+                         $6::text[], $7::text[], $8::float8[], $9::float8[])
+                 AS t(id, author, at, caption, tags, folded, place, lat, lon)",
         )
         .bind(&ids)
         .bind(&authors)
         .bind(&times)
+        .bind(&captions)
+        .bind(&hashtags)
+        .bind(&folded)
+        .bind(&places)
+        .bind(&lats)
+        .bind(&lons)
+        .execute(pool)
+        .await?;
+        let (posts, tags): (Vec<uuid::Uuid>, Vec<String>) =
+            tag_rows(chunk, &texts).into_iter().unzip();
+        sqlx::query(
+            "INSERT INTO post_hashtags (post_id, tag)
+             SELECT post, tag FROM UNNEST($1::uuid[], $2::text[]) AS t(post, tag)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&posts)
+        .bind(&tags)
         .execute(pool)
         .await?;
     }
@@ -178,6 +268,15 @@ pub async fn postgres(pool: &PgPool, data: &Dataset, password_hash: &str) -> any
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `post_hashtags` rows of a batch: each post's tags, folded.
+fn tag_rows(chunk: &[(usize, uuid::Uuid)], texts: &[PostText]) -> Vec<(uuid::Uuid, String)> {
+    chunk
+        .iter()
+        .zip(texts)
+        .flat_map(|((_, id), text)| text.hashtags.iter().map(move |tag| (*id, fold_tag(tag))))
+        .collect()
 }
 
 pub fn handle_of(index: usize) -> String {

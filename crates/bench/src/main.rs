@@ -6,6 +6,7 @@
 //! picshare-bench baseline --database-url sqlite://bench.db --size small
 //! picshare-bench realtime --url http://127.0.0.1:8080 --database-url … --token-key-file …
 //! picshare-bench limits --label on --url http://127.0.0.1:8080 --database-url … --out runs.jsonl
+//! picshare-bench search --url http://127.0.0.1:8080 --database-url …
 //! ```
 
 mod accounts;
@@ -16,6 +17,8 @@ mod fanout;
 mod limits;
 mod load;
 mod realtime;
+mod search;
+mod words;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -145,6 +148,20 @@ enum Command {
     LimitsReport {
         #[arg(long)]
         input: std::path::PathBuf,
+    },
+    /// Each kind of search through a running server (one request at a time) against the naive
+    /// `ILIKE` / bounding-box query on its database (a dataset from `generate`).
+    Search {
+        /// Base URL of the server, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Requests per kind of search.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
     },
     /// Time the feed read path against the naive query (same dataset arguments as generate).
     Baseline {
@@ -386,6 +403,12 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::LimitsReport { input } => limits::report(&input),
+        Command::Search {
+            url,
+            database_url,
+            seed,
+            samples,
+        } => search::run(url.trim_end_matches('/'), &database_url, seed, samples).await,
         Command::Baseline {
             database_url,
             size,

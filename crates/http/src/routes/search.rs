@@ -43,6 +43,7 @@ pub struct PostSearchParams {
     /// at most 200 characters. Not with `near`.
     pub q: Option<String>,
     /// `relevance` (default: best match first) or `recent` (newest first).
+    #[param(pattern = "^(relevance|recent)$")]
     pub sort: Option<String>,
     /// `<lat>,<lon>` in degrees: located posts nearest this point first.
     pub near: Option<String>,
@@ -56,7 +57,7 @@ pub struct PostSearchParams {
     responses(
         (status = 200, description = "A page of people, best match first", body = UserList),
         (status = 400, description = "Bad cursor or limit", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty or over-long query", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Over-long query", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn search_users(
     State(state): State<AppState>,
@@ -180,7 +181,7 @@ pub struct TagResponse {
     params(("tag" = String, Path, description = "The tag, `#` optional; case and accents do not matter")),
     responses(
         (status = 200, description = "The tag", body = TagResponse),
-        (status = 422, description = "Not a tag", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not a tag (1 to 100 letters, digits or `_`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn tag(
     State(state): State<AppState>,
@@ -199,7 +200,7 @@ async fn tag(
     responses(
         (status = 200, description = "A page of posts", body = PostList),
         (status = 400, description = "Bad cursor or limit", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not a tag", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not a tag (1 to 100 letters, digits or `_`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn tag_posts(
     State(state): State<AppState>,
