@@ -89,8 +89,8 @@ pub async fn sqlite(pool: &SqlitePool, data: &Dataset, password_hash: &str) -> a
                 .push_bind(password_hash)
                 .push_bind(micros(id))
                 .push_bind(micros(id))
-                .push_bind(fold_words(&name))
-                .push_bind(name);
+                .push_bind(name.clone())
+                .push_bind(fold_words(&name));
         });
         insert.build().execute(pool).await?;
     }
