@@ -15,13 +15,15 @@ use uuid::Uuid;
 use super::rows::{PostRow, prefixed_post_columns, user_columns};
 use super::users::UserRow;
 use crate::dialect::{
-    BYTEWISE, CAPTION_JOIN, Db, Row, push_caption_match, push_caption_score, push_located_within,
+    BYTEWISE, Db, Row, WINDOW_KEY, push_best_of_newest, push_caption_match, push_located_within,
     push_name_word_prefix, push_typo_candidates, ts,
 };
 use crate::{SqlStore, db_err};
 
 /// Typo candidates the trigram index proposes, for the application to judge.
 const TYPO_CANDIDATES: u32 = 100;
+/// Relevance ranks the newest this many posts that match (docs/api.md, Search).
+const RELEVANCE_WINDOW: u32 = 1_000;
 /// A place search reads at most this many located posts a round (denser places get narrower
 /// rounds).
 const PLACE_CANDIDATES: usize = 2_000;
@@ -49,6 +51,22 @@ fn push_visible_user(query: &mut QueryBuilder<'_, Db>, searcher: Searcher) {
         .push(" AND b.blocked_id = u.id) OR (b.blocker_id = u.id AND b.blocked_id = ")
         .push_bind(viewer)
         .push("))");
+}
+
+/// Posts `p` of the `h` rows of `first` (joined) that carry every one of `others` too.
+fn push_tag_filter(query: &mut QueryBuilder<'_, Db>, first: &str, others: &[String]) {
+    query.push(" AND h.tag = ").push_bind(first.to_owned());
+    for tag in others {
+        push_carries(query, tag);
+    }
+}
+
+/// Posts `p` that carry `tag`.
+fn push_carries(query: &mut QueryBuilder<'_, Db>, tag: &str) {
+    query
+        .push(" AND p.id IN (SELECT o.post_id FROM post_hashtags o WHERE o.tag = ")
+        .push_bind(tag.to_owned())
+        .push(")");
 }
 
 fn push_handle_prefix(query: &mut QueryBuilder<'_, Db>, handle: &str, from: &str) {
@@ -210,41 +228,58 @@ impl SearchStore for SqlStore {
         after: Option<RankedKey>,
         limit: u32,
     ) -> StoreResult<Vec<FoundPost>> {
-        let words = !query.words.is_empty();
-        let mut sql = QueryBuilder::<Db>::new("SELECT * FROM (SELECT ");
-        sql.push(prefixed_post_columns()).push(", ");
-        if words && order == PostOrder::Relevance {
-            push_caption_score(&mut sql, &query.words);
+        let mut sql = QueryBuilder::<Db>::new("SELECT ");
+        sql.push(prefixed_post_columns());
+        if !query.words.is_empty() && order == PostOrder::Relevance {
+            // The best of the newest matches: ranking every match of a common word would read
+            // them all.
+            sql.push(", w.score AS score FROM (");
+            push_best_of_newest(&mut sql, &query.words, RELEVANCE_WINDOW);
+            sql.push(format!(
+                ") w JOIN posts p ON {WINDOW_KEY} = w.k JOIN users a ON a.id = p.author_id WHERE "
+            ));
+            push_visible_post(&mut sql, searcher);
+            for tag in &query.tags {
+                push_carries(&mut sql, tag);
+            }
+            if let Some(after) = after {
+                sql.push(" AND (w.score < ")
+                    .push_bind(after.score)
+                    .push(" OR (w.score = ")
+                    .push_bind(after.score)
+                    .push(" AND p.id < ")
+                    .push_bind(after.id)
+                    .push("))");
+            }
+            sql.push(" ORDER BY w.score DESC, p.id DESC LIMIT ");
         } else {
-            sql.push("CAST(0 AS DOUBLE PRECISION)");
+            sql.push(", CAST(0 AS DOUBLE PRECISION) AS score FROM ");
+            // Newest first: by a tag's own (tag, post) keys when there is a tag.
+            let key = match query.tags.split_first() {
+                Some(_) => {
+                    sql.push("post_hashtags h JOIN posts p ON p.id = h.post_id");
+                    "h.post_id"
+                }
+                None => {
+                    sql.push("posts p");
+                    "p.id"
+                }
+            };
+            sql.push(" JOIN users a ON a.id = p.author_id WHERE ");
+            push_visible_post(&mut sql, searcher);
+            if let Some((first, others)) = query.tags.split_first() {
+                push_tag_filter(&mut sql, first, others);
+            }
+            if !query.words.is_empty() {
+                sql.push(" AND ");
+                push_caption_match(&mut sql, &query.words);
+            }
+            if let Some(after) = after {
+                sql.push(format!(" AND {key} < ")).push_bind(after.id);
+            }
+            sql.push(format!(" ORDER BY {key} DESC LIMIT "));
         }
-        sql.push(" AS score FROM posts p");
-        if words {
-            sql.push(CAPTION_JOIN);
-        }
-        sql.push(" JOIN users a ON a.id = p.author_id WHERE ");
-        push_visible_post(&mut sql, searcher);
-        if words {
-            sql.push(" AND ");
-            push_caption_match(&mut sql, &query.words);
-        }
-        for tag in &query.tags {
-            sql.push(" AND p.id IN (SELECT h.post_id FROM post_hashtags h WHERE h.tag = ")
-                .push_bind(tag.clone())
-                .push(")");
-        }
-        sql.push(") s");
-        if let Some(after) = after {
-            sql.push(" WHERE s.score < ")
-                .push_bind(after.score)
-                .push(" OR (s.score = ")
-                .push_bind(after.score)
-                .push(" AND s.id < ")
-                .push_bind(after.id)
-                .push(")");
-        }
-        sql.push(" ORDER BY s.score DESC, s.id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
+        sql.push_bind(i64::from(limit) + 1);
         let rows: Vec<Row> = sql.build().fetch_all(&self.pool).await.map_err(db_err)?;
         let rows = rows
             .iter()

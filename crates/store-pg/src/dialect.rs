@@ -166,9 +166,6 @@ pub(crate) fn push_typo_candidates(
         .push_bind(i64::from(limit));
 }
 
-/// What a caption search joins to `posts p` (nothing: the vector is a column).
-pub(crate) const CAPTION_JOIN: &str = "";
-
 /// Posts whose caption matches `words` (folded words, all of them, stemmed as English).
 pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &str) {
     query
@@ -177,12 +174,24 @@ pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Postgres>, w
         .push(")");
 }
 
-/// How well the caption matches `words` (higher is better).
-pub(crate) fn push_caption_score(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &str) {
+/// What joins a post `p` to the key `k` of `push_best_of_newest`'s rows.
+pub(crate) const WINDOW_KEY: &str = "p.id";
+
+/// The newest `window` posts (not taken down) whose caption matches `words`, each with how
+/// well it matches (`ts_rank_cd`, higher is better): rows `(k, score)`.
+pub(crate) fn push_best_of_newest(
+    query: &mut sqlx::QueryBuilder<'_, Postgres>,
+    words: &str,
+    window: u32,
+) {
     query
-        .push("ts_rank_cd(p.search_vector, websearch_to_tsquery('english', ")
+        .push("SELECT id AS k, ts_rank_cd(search_vector, websearch_to_tsquery('english', ")
         .push_bind(words.to_owned())
-        .push("))::float8");
+        .push("))::float8 AS score FROM posts WHERE taken_down_at IS NULL")
+        .push(" AND search_vector @@ websearch_to_tsquery('english', ")
+        .push_bind(words.to_owned())
+        .push(") ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(window));
 }
 
 /// earthdistance's globe (metres) is a little larger than `search::EARTH_RADIUS_KM`: boxes are

@@ -175,18 +175,39 @@ pub(crate) fn push_typo_candidates(
         .push_bind(i64::from(limit));
 }
 
-/// What a caption search joins to `posts p`.
-pub(crate) const CAPTION_JOIN: &str = " JOIN posts_fts ON posts_fts.rowid = p.rowid";
-
-/// Posts whose caption has every word (Porter-stemmed).
-pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Sqlite>, words: &str) {
-    let all: Vec<String> = words.split_whitespace().map(phrase).collect();
-    query.push("posts_fts MATCH ").push_bind(all.join(" "));
+/// Every word (Porter-stemmed), as an FTS5 query.
+fn all_words(words: &str) -> String {
+    words
+        .split_whitespace()
+        .map(phrase)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-/// How well the caption matches (bm25, negated: higher is better).
-pub(crate) fn push_caption_score(query: &mut sqlx::QueryBuilder<'_, Sqlite>, _words: &str) {
-    query.push("-bm25(posts_fts)");
+/// Posts `p` whose caption has every word.
+pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Sqlite>, words: &str) {
+    query
+        .push("p.rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ")
+        .push_bind(all_words(words))
+        .push(")");
+}
+
+/// What joins a post `p` to the key `k` of `push_best_of_newest`'s rows.
+pub(crate) const WINDOW_KEY: &str = "p.rowid";
+
+/// The newest `window` posts whose caption has every word, each with how well it matches
+/// (bm25, negated: higher is better), in FTS5's own rowid order so that only those are scored:
+/// rows `(k, score)`.
+pub(crate) fn push_best_of_newest(
+    query: &mut sqlx::QueryBuilder<'_, Sqlite>,
+    words: &str,
+    window: u32,
+) {
+    query
+        .push("SELECT rowid AS k, -bm25(posts_fts) AS score FROM posts_fts WHERE posts_fts MATCH ")
+        .push_bind(all_words(words))
+        .push(" ORDER BY rowid DESC LIMIT ")
+        .push_bind(i64::from(window));
 }
 
 /// Located posts within the boxes around the circle of `radius_km` (the R*Tree); the caller
