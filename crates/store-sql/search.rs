@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::rows::{PostRow, prefixed_post_columns, user_columns};
 use super::users::UserRow;
 use crate::dialect::{
-    BYTEWISE, Db, Row, WINDOW_KEY, push_best_of_newest, push_caption_match, push_located_within,
-    push_name_word_prefix, push_typo_candidates, ts,
+    AUTHOR_JOIN, BYTEWISE, Db, Row, WINDOW_KEY, push_best_of_newest, push_caption_match,
+    push_located_within, push_name_word_prefix, push_typo_candidates, ts,
 };
 use crate::{SqlStore, db_err};
 
@@ -139,7 +139,7 @@ impl SqlStore {
         limit: usize,
     ) -> StoreResult<Vec<PostRow>> {
         let mut query = QueryBuilder::<Db>::new(format!(
-            "SELECT {} FROM posts p JOIN users a ON a.id = p.author_id WHERE ",
+            "SELECT {} FROM posts p{AUTHOR_JOIN} WHERE ",
             prefixed_post_columns()
         ));
         push_visible_post(&mut query, searcher);
@@ -236,7 +236,7 @@ impl SearchStore for SqlStore {
             sql.push(", w.score AS score FROM (");
             push_best_of_newest(&mut sql, &query.words, RELEVANCE_WINDOW);
             sql.push(format!(
-                ") w JOIN posts p ON {WINDOW_KEY} = w.k JOIN users a ON a.id = p.author_id WHERE "
+                ") w JOIN posts p ON {WINDOW_KEY} = w.k{AUTHOR_JOIN} WHERE "
             ));
             push_visible_post(&mut sql, searcher);
             for tag in &query.tags {
@@ -265,7 +265,7 @@ impl SearchStore for SqlStore {
                     "p.id"
                 }
             };
-            sql.push(" JOIN users a ON a.id = p.author_id WHERE ");
+            sql.push(format!("{AUTHOR_JOIN} WHERE "));
             push_visible_post(&mut sql, searcher);
             if let Some((first, others)) = query.tags.split_first() {
                 push_tag_filter(&mut sql, first, others);

@@ -192,6 +192,9 @@ pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Sqlite>, wor
         .push(")");
 }
 
+/// Each found post's author `a` (SQLite looks it up by primary key per row anyway).
+pub(crate) const AUTHOR_JOIN: &str = " JOIN users a ON a.id = p.author_id";
+
 /// What joins a post `p` to the key `k` of `push_best_of_newest`'s rows.
 pub(crate) const WINDOW_KEY: &str = "p.rowid";
 
