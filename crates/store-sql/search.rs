@@ -110,10 +110,6 @@ fn push_visible_post(query: &mut QueryBuilder<'_, Db>, searcher: Searcher) {
 }
 
 /// Whether a row keyed `(score, id)` comes after `after` (score descending, then id).
-fn comes_after(score: f64, id: Uuid, after: Option<RankedKey>) -> bool {
-    after.is_none_or(|after| score < after.score || (score == after.score && id < after.id))
-}
-
 impl SqlStore {
     /// Rows of posts with a `score` column, as posts with their scores, in the rows' order.
     async fn found_posts(&self, rows: Vec<(PostRow, f64)>) -> StoreResult<Vec<FoundPost>> {
@@ -317,7 +313,8 @@ impl SearchStore for SqlStore {
                 .filter_map(|row| {
                     let distance = distance_km(near.lat, near.lon, row.lat?, row.lon?);
                     let within = distance <= reach.min(near.radius_km);
-                    (within && comes_after(-distance, row.id, after)).then_some((row, -distance))
+                    (within && RankedKey::is_after(-distance, row.id, after))
+                        .then_some((row, -distance))
                 })
                 .collect();
             let next_reach = (start + (reach - start) * 4.0).min(near.radius_km);

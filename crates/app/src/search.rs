@@ -67,12 +67,6 @@ fn user_key(how: UserMatch, user: &User) -> RankedKey {
     }
 }
 
-fn comes_after(key: &RankedKey, after: Option<RankedKey>) -> bool {
-    after.is_none_or(|after| {
-        key.score < after.score || (key.score == after.score && key.id < after.id)
-    })
-}
-
 impl App {
     pub async fn search_users(
         &self,
@@ -148,7 +142,10 @@ impl App {
             .into_iter()
             .filter(|found| !matched_before(found) && alike(found))
             .map(|found| found.user)
-            .filter(|user| comes_after(&user_key(UserMatch::Typo, user), after))
+            .filter(|user| {
+                let key = user_key(UserMatch::Typo, user);
+                RankedKey::is_after(key.score, key.id, after)
+            })
             .collect();
         users.sort_by_key(|user| std::cmp::Reverse((user.followers_count, user.id.0)));
         users.truncate(room);
@@ -247,22 +244,26 @@ impl App {
         viewer: Option<Principal>,
         found: Vec<FoundPost>,
     ) -> AppResult<Vec<(RankedKey, PostView)>> {
-        let posts: Vec<Post> = found.iter().map(|found| found.post.clone()).collect();
+        let (posts, scores): (Vec<Post>, Vec<f64>) = found
+            .into_iter()
+            .map(|found| (found.post, found.score))
+            .unzip();
         let liked: HashSet<uuid::Uuid> = self.liked_among(viewer, &posts).await?;
         let author_ids: Vec<UserId> = posts.iter().map(|post| post.author_id).collect();
         let authors = self.users_by_id(&author_ids).await?;
-        Ok(found
+        Ok(posts
             .into_iter()
-            .filter_map(|found| {
-                let author = authors.get(&found.post.author_id)?.clone();
+            .zip(scores)
+            .filter_map(|(post, score)| {
+                let author = authors.get(&post.author_id)?.clone();
                 let key = RankedKey {
                     rank: 0,
-                    score: found.score,
-                    id: found.post.id,
+                    score,
+                    id: post.id,
                 };
                 let view = PostView {
-                    liked_by_me: liked.contains(&found.post.id),
-                    post: found.post,
+                    liked_by_me: liked.contains(&post.id),
+                    post,
                     author,
                 };
                 Some((key, view))

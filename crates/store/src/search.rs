@@ -20,6 +20,14 @@ pub struct RankedKey {
     pub id: Uuid,
 }
 
+impl RankedKey {
+    /// Whether a row ranked `(score, id)` within this key's rank comes after `after` (score
+    /// descending, then id descending); everything comes after no key.
+    pub fn is_after(score: f64, id: Uuid, after: Option<RankedKey>) -> bool {
+        after.is_none_or(|after| score < after.score || (score == after.score && id < after.id))
+    }
+}
+
 /// Where a page of a ranked list starts and how long it is (1–100).
 #[derive(Debug, Clone, Copy)]
 pub struct RankedRequest {
