@@ -150,7 +150,7 @@ impl InviteStore for SqlStore {
         let Some(inviter) = inviter else {
             return Ok(None);
         };
-        let created = insert_user(&mut *tx, user, Some(UserId(inviter))).await?;
+        let created = insert_user(&mut tx, user, Some(UserId(inviter))).await?;
         let spent = sqlx::query(
             "UPDATE invites SET used_by = $2, used_at = $3
              WHERE code = $1 AND used_by IS NULL AND revoked_at IS NULL",

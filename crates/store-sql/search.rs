@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use picshare_domain::search::{Near, PostQuery, WORD_PREFIX_MIN_CHARS, distance_km};
+use picshare_domain::search::{
+    MAX_QUERY_TERMS, Near, PostQuery, WORD_PREFIX_MIN_CHARS, distance_km,
+};
 use picshare_store::{
-    FoundPost, FoundUser, PostOrder, RankedKey, SearchStore, Searcher, StoreResult, UserMatch,
-    UserQuery,
+    AlikeWords, FoundPost, FoundUser, PostOrder, RankedKey, SearchStore, Searcher, StoreResult,
+    UserMatch, UserQuery,
 };
 use sqlx::{FromRow, QueryBuilder, Row as _};
 use uuid::Uuid;
@@ -15,13 +17,12 @@ use uuid::Uuid;
 use super::rows::{PostRow, prefixed_post_columns, user_columns};
 use super::users::UserRow;
 use crate::dialect::{
-    AUTHOR_JOIN, BYTEWISE, Db, Row, WINDOW_KEY, push_best_of_newest, push_caption_match,
-    push_located_within, push_name_word_prefix, push_typo_candidates, ts,
+    AUTHOR_JOIN, BYTEWISE, Db, Row, WINDOW_KEY, caption_terms, push_best_of_newest,
+    push_caption_match, push_located_within, push_name_has_word, push_name_word_prefix,
+    push_similar_words, ts,
 };
 use crate::{SqlStore, db_err};
 
-/// Typo candidates the trigram index proposes, for the application to judge.
-const TYPO_CANDIDATES: u32 = 100;
 /// Relevance ranks the newest this many posts that match (docs/api.md, Search).
 const RELEVANCE_WINDOW: u32 = 1_000;
 /// A place search reads at most this many located posts a round (denser places get narrower
@@ -90,6 +91,31 @@ fn push_name_prefix(query: &mut QueryBuilder<'_, Db>, words: &str) {
     }
 }
 
+/// Users with a handle of `alike.handles`, or a name with a word of each of `alike.name_words`.
+fn push_alike(query: &mut QueryBuilder<'_, Db>, alike: &AlikeWords) {
+    query.push("(");
+    if !alike.handles.is_empty() {
+        query.push("lower(u.handle) IN (");
+        let mut list = query.separated(", ");
+        for handle in &alike.handles {
+            list.push_bind(handle.clone());
+        }
+        list.push_unseparated(")");
+    }
+    for (i, words) in alike.name_words.iter().enumerate() {
+        match (i, alike.handles.is_empty()) {
+            (0, true) => query.push("("),
+            (0, false) => query.push(" OR ("),
+            _ => query.push(" AND "),
+        };
+        push_name_has_word(query, words);
+    }
+    if !alike.name_words.is_empty() {
+        query.push(")");
+    }
+    query.push(")");
+}
+
 /// What the searcher may see of posts `p` by authors `a`: never taken down or by a suspended
 /// author; their own; otherwise with no block either way, public posts of public accounts and
 /// every post of accounts they follow (`social::post_access`).
@@ -109,7 +135,6 @@ fn push_visible_post(query: &mut QueryBuilder<'_, Db>, searcher: Searcher) {
         .push(" AND f.followee_id = p.author_id))))");
 }
 
-/// Whether a row keyed `(score, id)` comes after `after` (score descending, then id).
 impl SqlStore {
     /// Rows of posts with a `score` column, as posts with their scores, in the rows' order.
     async fn found_posts(&self, rows: Vec<(PostRow, f64)>) -> StoreResult<Vec<FoundPost>> {
@@ -178,29 +203,37 @@ impl SearchStore for SqlStore {
                     sql.push(")");
                 }
             }
-            (UserMatch::Typo, _) if !query.name.is_empty() => {
-                let words = query.name.trim_start();
-                sql.push("u.id IN (");
-                push_typo_candidates(&mut sql, handle.unwrap_or(words), words, TYPO_CANDIDATES);
-                sql.push(")");
+            (UserMatch::Typo, _)
+                if !query.alike.handles.is_empty() || !query.alike.name_words.is_empty() =>
+            {
+                push_alike(&mut sql, &query.alike);
+                // Never found by an earlier way too.
+                if let Some(handle) = handle {
+                    sql.push(" AND NOT (");
+                    push_handle_prefix(&mut sql, handle, ">=");
+                    sql.push(")");
+                }
+                if !query.name.is_empty() {
+                    sql.push(" AND NOT (");
+                    push_name_prefix(&mut sql, &query.name);
+                    sql.push(")");
+                }
             }
             _ => return Ok(Vec::new()),
         }
         sql.push(" AND ");
         push_visible_user(&mut sql, searcher);
-        if how != UserMatch::Typo {
-            if let Some((followers, id)) = after {
-                sql.push(" AND (u.followers_count < ")
-                    .push_bind(followers)
-                    .push(" OR (u.followers_count = ")
-                    .push_bind(followers)
-                    .push(" AND u.id < ")
-                    .push_bind(id)
-                    .push("))");
-            }
-            sql.push(" ORDER BY u.followers_count DESC, u.id DESC LIMIT ")
-                .push_bind(i64::from(limit));
+        if let Some((followers, id)) = after {
+            sql.push(" AND (u.followers_count < ")
+                .push_bind(followers)
+                .push(" OR (u.followers_count = ")
+                .push_bind(followers)
+                .push(" AND u.id < ")
+                .push_bind(id)
+                .push("))");
         }
+        sql.push(" ORDER BY u.followers_count DESC, u.id DESC LIMIT ")
+            .push_bind(i64::from(limit));
         let rows: Vec<FoundUserRow> = sql
             .build_query_as()
             .fetch_all(&self.pool)
@@ -216,6 +249,15 @@ impl SearchStore for SqlStore {
             .collect()
     }
 
+    async fn similar_name_words(&self, text: &str, limit: u32) -> StoreResult<Vec<String>> {
+        let mut sql = QueryBuilder::<Db>::new("");
+        push_similar_words(&mut sql, text, limit);
+        sql.build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn search_posts(
         &self,
         searcher: Searcher,
@@ -224,13 +266,22 @@ impl SearchStore for SqlStore {
         after: Option<RankedKey>,
         limit: u32,
     ) -> StoreResult<Vec<FoundPost>> {
+        let mut terms = match query.words.is_empty() {
+            true => Vec::new(),
+            false => caption_terms(&self.pool, &query.words).await?,
+        };
+        terms.truncate(MAX_QUERY_TERMS);
+        if terms.is_empty() && query.tags.is_empty() {
+            // Only words no caption is searched by (stop words).
+            return Ok(Vec::new());
+        }
         let mut sql = QueryBuilder::<Db>::new("SELECT ");
         sql.push(prefixed_post_columns());
-        if !query.words.is_empty() && order == PostOrder::Relevance {
+        if !terms.is_empty() && order == PostOrder::Relevance {
             // The best of the newest matches: ranking every match of a common word would read
             // them all.
             sql.push(", w.score AS score FROM (");
-            push_best_of_newest(&mut sql, &query.words, RELEVANCE_WINDOW);
+            push_best_of_newest(&mut sql, &terms, &query.words, RELEVANCE_WINDOW);
             sql.push(format!(
                 ") w JOIN posts p ON {WINDOW_KEY} = w.k{AUTHOR_JOIN} WHERE "
             ));
@@ -266,9 +317,9 @@ impl SearchStore for SqlStore {
             if let Some((first, others)) = query.tags.split_first() {
                 push_tag_filter(&mut sql, first, others);
             }
-            if !query.words.is_empty() {
+            if !terms.is_empty() {
                 sql.push(" AND ");
-                push_caption_match(&mut sql, &query.words);
+                push_caption_match(&mut sql, &terms);
             }
             if let Some(after) = after {
                 sql.push(format!(" AND {key} < ")).push_bind(after.id);

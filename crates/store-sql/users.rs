@@ -1,14 +1,14 @@
 //! Accounts: creation (unique handle and email), lookups, profile edits, roles.
 
 use async_trait::async_trait;
-use picshare_domain::search::fold_words;
+use picshare_domain::search::{fold_words, name_words};
 use picshare_domain::{NewUser, Role, User, UserId, UserLookup};
 use picshare_store::{ProfileUpdate, StoreError, StoreResult, UserStore};
-use sqlx::FromRow;
+use sqlx::{FromRow, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use super::id_lists::in_ids;
-use crate::dialect::{Row, Timestamp, from_ts, ts, unique_violation};
+use crate::dialect::{Db, Row, Timestamp, begin_write, from_ts, ts, unique_violation};
 use crate::{SqlStore, db_err};
 
 pub(crate) const USER_COLUMNS: &str = "id, handle, email, password_hash, display_name, bio, avatar_media_id, \
@@ -99,17 +99,30 @@ fn map_unique(err: sqlx::Error) -> StoreError {
     }
 }
 
-/// Inserts the account (`invited_by`: who invited it); a taken handle or email is a conflict.
-pub(crate) async fn insert_user<'e, E>(
-    executor: E,
+/// Adds words to the dictionary typo-tolerant search looks words up in (`name_words`).
+async fn insert_name_words(tx: &mut Transaction<'_, Db>, words: &[String]) -> StoreResult<()> {
+    if words.is_empty() {
+        return Ok(());
+    }
+    let mut insert = QueryBuilder::<Db>::new("INSERT INTO name_words (word) ");
+    insert.push_values(words, |mut row, word| {
+        row.push_bind(word.clone());
+    });
+    insert.push(" ON CONFLICT DO NOTHING");
+    insert.build().execute(&mut **tx).await.map_err(db_err)?;
+    Ok(())
+}
+
+/// Inserts the account (`invited_by`: who invited it) and the words it is found by; a taken
+/// handle or email is a conflict.
+pub(crate) async fn insert_user(
+    tx: &mut Transaction<'_, Db>,
     user: &NewUser,
     invited_by: Option<UserId>,
-) -> StoreResult<User>
-where
-    E: sqlx::Executor<'e, Database = crate::dialect::Db>,
-{
+) -> StoreResult<User> {
     let now = ts(user.created_at);
-    sqlx::query_as::<_, UserRow>(&format!(
+    let search_name = fold_words(user.display_name.as_str());
+    let created = sqlx::query_as::<_, UserRow>(&format!(
         "INSERT INTO users (id, handle, email, password_hash, display_name, role, invited_by,
                 created_at, updated_at, search_name)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING {USER_COLUMNS}"
@@ -122,17 +135,22 @@ where
     .bind(user.role.as_str())
     .bind(invited_by.map(|id| id.0))
     .bind(now)
-    .bind(fold_words(user.display_name.as_str()))
-    .fetch_one(executor)
+    .bind(&search_name)
+    .fetch_one(&mut **tx)
     .await
     .map_err(map_unique)?
-    .into_user()
+    .into_user()?;
+    insert_name_words(tx, &name_words(user.handle.as_str(), &search_name)).await?;
+    Ok(created)
 }
 
 #[async_trait]
 impl UserStore for SqlStore {
     async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
-        insert_user(&self.pool, user, None).await
+        let mut tx = begin_write(&self.pool).await?;
+        let created = insert_user(&mut tx, user, None).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(created)
     }
 
     async fn find_user(&self, lookup: &UserLookup) -> StoreResult<Option<User>> {
@@ -194,7 +212,9 @@ impl UserStore for SqlStore {
     ) -> StoreResult<Option<User>> {
         let avatar_given = update.avatar_media_id.is_some();
         let avatar = update.avatar_media_id.flatten();
-        sqlx::query_as::<_, UserRow>(&format!(
+        let search_name = update.display_name.as_ref().map(|d| fold_words(d.as_str()));
+        let mut tx = begin_write(&self.pool).await?;
+        let updated = sqlx::query_as::<_, UserRow>(&format!(
             "UPDATE users SET
                 display_name = coalesce($1, display_name),
                 search_name = coalesce($8, search_name),
@@ -211,12 +231,17 @@ impl UserStore for SqlStore {
         .bind(update.is_private)
         .bind(ts(time::OffsetDateTime::now_utc()))
         .bind(id.0)
-        .bind(update.display_name.as_ref().map(|d| fold_words(d.as_str())))
-        .fetch_optional(&self.pool)
+        .bind(&search_name)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?
         .map(UserRow::into_user)
-        .transpose()
+        .transpose()?;
+        if let (Some(user), Some(search_name)) = (&updated, &search_name) {
+            insert_name_words(&mut tx, &name_words(user.handle.as_str(), search_name)).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(updated)
     }
 
     async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool> {

@@ -5,13 +5,13 @@
 use std::collections::HashSet;
 
 use picshare_domain::search::{
-    self, MAX_QUERY_CHARS, Near, fold_tag, fold_words, handle_query, matches_with_typos,
-    name_has_prefix, parse_post_query, typo_allowance,
+    self, MAX_QUERY_CHARS, MAX_QUERY_TERMS, Near, fold_tag, fold_words, handle_query,
+    matches_with_typos, parse_post_query, prefix_typos, typo_allowance,
 };
 use picshare_domain::{User, UserId, ValidationErrors};
 use picshare_store::{
-    FoundPost, FoundUser, Page, PageRequest, Post, PostOrder, RankedKey, RankedPage, RankedRequest,
-    Searcher, UserMatch, UserQuery,
+    AlikeWords, FoundPost, FoundUser, Page, PageRequest, Post, PostOrder, RankedKey, RankedPage,
+    RankedRequest, Searcher, UserMatch, UserQuery,
 };
 use time::OffsetDateTime;
 
@@ -25,6 +25,15 @@ const USER_MATCHES: [UserMatch; 4] = [
     UserMatch::NamePrefix,
     UserMatch::Typo,
 ];
+
+/// A word of a query is looked up among this many dictionary words most alike to it
+/// (docs/api.md, Search).
+const SIMILAR_WORDS: u32 = 200;
+/// Of those, at most this many within its typos are looked for in names and handles.
+const ALIKE_WORDS: usize = 50;
+/// People found by the words of a query of several words are judged against the whole query;
+/// this many rounds at most fill a page.
+const TYPO_ROUNDS: usize = 4;
 
 /// A post a place search found, with how far it is.
 #[derive(Debug, Clone)]
@@ -78,6 +87,7 @@ impl App {
         let query = UserQuery {
             handle: handle_query(query),
             name: fold_words(query),
+            alike: AlikeWords::default(),
         };
         // No letter or digit: nothing can match.
         if query.handle.is_none() && query.name.is_empty() {
@@ -111,6 +121,50 @@ impl App {
         Ok(RankedPage::from_keyed(found, page.limit))
     }
 
+    /// Dictionary words that `text` is within `allowed` typos of the beginning of, most alike
+    /// first.
+    async fn alike_words(&self, text: &str, allowed: usize) -> AppResult<Vec<String>> {
+        let similar = self.store.similar_name_words(text, SIMILAR_WORDS).await?;
+        Ok(similar
+            .into_iter()
+            .filter(|word| prefix_typos(text, word) <= allowed)
+            .take(ALIKE_WORDS)
+            .collect())
+    }
+
+    /// What a query's typos allow: handles, and for each query word the name words, within
+    /// them (`AlikeWords`).
+    async fn alike(&self, query: &UserQuery, allowed: usize) -> AppResult<AlikeWords> {
+        let words = query.name.trim_start();
+        let mut alike = AlikeWords::default();
+        if let Some(handle) = query.handle.as_deref() {
+            alike.handles = self.alike_words(handle, allowed).await?;
+        }
+        // A word no longer than its typos is within them of any word: it narrows nothing.
+        let narrowing = words
+            .split(' ')
+            .filter(|word| word.chars().count() > allowed)
+            .take(MAX_QUERY_TERMS);
+        for word in narrowing {
+            let found = match query.handle.as_deref() == Some(word) {
+                true => alike.handles.clone(),
+                false => self.alike_words(word, allowed).await?,
+            };
+            // Name words are letters and digits; handles may hold `_` and `.` too.
+            let found: Vec<String> = found
+                .into_iter()
+                .filter(|word| word.chars().all(char::is_alphanumeric))
+                .collect();
+            if found.is_empty() {
+                // No name has every word.
+                alike.name_words.clear();
+                break;
+            }
+            alike.name_words.push(found);
+        }
+        Ok(alike)
+    }
+
     /// People within the query's typos who matched no better way, most followed first.
     async fn typo_matches(
         &self,
@@ -120,34 +174,39 @@ impl App {
         room: usize,
     ) -> AppResult<Vec<User>> {
         let words = query.name.trim_start();
-        if typo_allowance(words.chars().count()) == 0 {
+        let allowed = typo_allowance(words.chars().count());
+        if allowed == 0 {
             return Ok(Vec::new());
         }
-        let candidates = self
-            .store
-            .search_users(searcher, query, UserMatch::Typo, None, 0)
-            .await?;
-        let handle = query.handle.as_deref();
-        let matched_before = |found: &FoundUser| {
-            let own = found.user.handle.to_ascii_lowercase();
-            handle.is_some_and(|handle| own.starts_with(handle))
-                || (!query.name.is_empty() && name_has_prefix(&found.search_name, &query.name))
+        let query = UserQuery {
+            alike: self.alike(query, allowed).await?,
+            ..query.clone()
         };
-        let alike = |found: &FoundUser| {
+        let handle = query.handle.as_deref();
+        // Each word within the typos does not make the whole query so: judged whole here.
+        let within_typos = |found: &FoundUser| {
             let own = found.user.handle.to_ascii_lowercase();
             matches_with_typos(handle.unwrap_or(words), &own, "")
                 || matches_with_typos(words, "", &found.search_name)
         };
-        let mut users: Vec<User> = candidates
-            .into_iter()
-            .filter(|found| !matched_before(found) && alike(found))
-            .map(|found| found.user)
-            .filter(|user| {
-                let key = user_key(UserMatch::Typo, user);
-                RankedKey::is_after(key.score, key.id, after)
-            })
-            .collect();
-        users.sort_by_key(|user| std::cmp::Reverse((user.followers_count, user.id.0)));
+        let mut users: Vec<User> = Vec::with_capacity(room);
+        let mut after = after.map(|after| (after.score as i64, after.id));
+        for _ in 0..TYPO_ROUNDS {
+            let found = self
+                .store
+                .search_users(searcher, &query, UserMatch::Typo, after, room as u32)
+                .await?;
+            let more = found.len() == room;
+            for found in found {
+                after = Some((found.user.followers_count, found.user.id.0));
+                if within_typos(&found) {
+                    users.push(found.user);
+                }
+            }
+            if users.len() >= room || !more {
+                break;
+            }
+        }
         users.truncate(room);
         Ok(users)
     }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use sqlx::{PgPool, QueryBuilder, SqlitePool};
 
-use picshare_domain::search::{fold_tag, fold_words};
+use picshare_domain::search::{fold_tag, fold_words, name_words};
 
 use crate::dataset::{Dataset, media_of};
 use crate::words;
@@ -20,6 +20,14 @@ fn variants(media: &uuid::Uuid) -> String {
         {"name": "medium", "key": format!("media/{media}/medium.jpg"), "width": 1080, "height": 810, "content_type": "image/jpeg"},
     ])
     .to_string()
+}
+
+/// The typo dictionary's words (`name_words`) of every generated account, each once.
+fn dictionary(data: &Dataset) -> Vec<String> {
+    let words: std::collections::BTreeSet<String> = (0..data.users.len())
+        .flat_map(|index| name_words(&handle(index), &fold_words(&words::display_name(index))))
+        .collect();
+    words.into_iter().collect()
 }
 
 /// Every generated post's media item, then the hot author's spare uploads: (media, owner).
@@ -91,6 +99,13 @@ pub async fn sqlite(pool: &SqlitePool, data: &Dataset, password_hash: &str) -> a
                 .push_bind(micros(id))
                 .push_bind(name.clone())
                 .push_bind(fold_words(&name));
+        });
+        insert.build().execute(pool).await?;
+    }
+    for chunk in dictionary(data).chunks(BATCH / 5) {
+        let mut insert = QueryBuilder::new("INSERT OR IGNORE INTO name_words (word) ");
+        insert.push_values(chunk, |mut row, word| {
+            row.push_bind(word.clone());
         });
         insert.build().execute(pool).await?;
     }
@@ -178,6 +193,14 @@ pub async fn postgres(pool: &PgPool, data: &Dataset, password_hash: &str) -> any
         .bind(&times)
         .bind(&names)
         .bind(&folded)
+        .execute(pool)
+        .await?;
+    }
+    for chunk in dictionary(data).chunks(BATCH) {
+        sqlx::query(
+            "INSERT INTO name_words (word) SELECT UNNEST($1::text[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(chunk)
         .execute(pool)
         .await?;
     }

@@ -105,6 +105,18 @@ pub fn matches_with_typos(query: &str, handle: &str, name: &str) -> bool {
         .any(|(i, _)| prefix_typos(query, &name[i..]) <= allowed)
 }
 
+/// The words an account is found by with typos (`name_words`, the dictionary typo-tolerant
+/// search looks words up in): its handle, lowercased, and each word of its folded name.
+pub fn name_words(handle: &str, search_name: &str) -> Vec<String> {
+    let mut words = vec![handle.to_ascii_lowercase()];
+    for word in search_name.split(' ').filter(|word| !word.is_empty()) {
+        if !words.iter().any(|known| known == word) {
+            words.push(word.to_owned());
+        }
+    }
+    words
+}
+
 /// Name queries this long or longer match any word's beginning; shorter ones only the first
 /// word's (an index of trigrams needs three characters to narrow anything down).
 pub const WORD_PREFIX_MIN_CHARS: usize = 3;
@@ -128,6 +140,10 @@ pub struct PostQuery {
     pub words: String,
 }
 
+/// A post search uses at most this many hashtags and this many words (the first ones): each is
+/// one more index lookup joined to the others.
+pub const MAX_QUERY_TERMS: usize = 8;
+
 pub fn parse_post_query(query: &str) -> PostQuery {
     let mut tags: Vec<String> = Vec::new();
     let mut words = Vec::new();
@@ -135,11 +151,12 @@ pub fn parse_post_query(query: &str) -> PostQuery {
         match token.strip_prefix('#') {
             Some(tag) => {
                 let tag = fold_tag(tag.trim_end_matches(|c: char| !c.is_alphanumeric()));
-                if !tag.is_empty() && !tags.contains(&tag) {
+                if !tag.is_empty() && !tags.contains(&tag) && tags.len() < MAX_QUERY_TERMS {
                     tags.push(tag);
                 }
             }
-            None => words.push(token),
+            None if words.len() < MAX_QUERY_TERMS => words.push(token),
+            None => {}
         }
     }
     PostQuery {
@@ -235,6 +252,25 @@ mod tests {
         assert_eq!(fold_tag("Café"), "cafe");
         assert_eq!(handle_query("@Jöse_B."), Some("jose_b.".into()));
         assert_eq!(handle_query("jose garcia"), None);
+    }
+
+    #[test]
+    fn an_account_is_found_by_its_handle_and_each_word_of_its_name_once() {
+        assert_eq!(
+            name_words("Jose_G", " jose garcia jose"),
+            ["jose_g", "jose", "garcia"]
+        );
+        assert_eq!(name_words("solo", ""), ["solo"]);
+    }
+
+    #[test]
+    fn a_post_search_keeps_its_first_eight_words_and_hashtags() {
+        let query = parse_post_query(
+            "#a #b #c #d #e #f #g #h #i one two three four five six seven eight nine",
+        );
+        assert_eq!(query.tags.len(), MAX_QUERY_TERMS);
+        assert!(!query.tags.contains(&"i".to_owned()));
+        assert_eq!(query.words, "one two three four five six seven eight");
     }
 
     #[test]

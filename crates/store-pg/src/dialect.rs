@@ -145,33 +145,68 @@ pub(crate) fn push_name_word_prefix(query: &mut sqlx::QueryBuilder<'_, Postgres>
         .push_bind(format!("%{words}%"));
 }
 
-/// Ids of users whose handle or a run of their name's words is like `query` (trigrams; the
-/// connection's `pg_trgm.word_similarity_threshold` is 0.3, see `connect`), most alike first.
-pub(crate) fn push_typo_candidates(
+/// Users whose name has a word starting with one of `words` (folded words, letters and
+/// digits only, so none is a `LIKE` wildcard): the trigram index answers each `LIKE`.
+pub(crate) fn push_name_has_word(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &[String]) {
+    query.push("(");
+    for (i, word) in words.iter().enumerate() {
+        if i > 0 {
+            query.push(" OR ");
+        }
+        query
+            .push("u.search_name LIKE ")
+            .push_bind(format!("% {word}%"));
+    }
+    query.push(")");
+}
+
+/// Dictionary words (`name_words`) like `text` (trigrams; the connection's
+/// `pg_trgm.word_similarity_threshold` is 0.3, see `connect`), most alike first; of equally
+/// alike words the shortest, which is most likely the word itself and not a longer handle.
+pub(crate) fn push_similar_words(
     query: &mut sqlx::QueryBuilder<'_, Postgres>,
-    handle: &str,
-    words: &str,
+    text: &str,
     limit: u32,
 ) {
     query
-        .push("SELECT id FROM users WHERE ")
-        .push_bind(handle.to_owned())
-        .push(" <% lower(handle) OR ")
-        .push_bind(words.to_owned())
-        .push(" <% search_name ORDER BY greatest(word_similarity(")
-        .push_bind(handle.to_owned())
-        .push(", lower(handle)), word_similarity(")
-        .push_bind(words.to_owned())
-        .push(", search_name)) DESC LIMIT ")
+        .push("SELECT word FROM name_words WHERE ")
+        .push_bind(text.to_owned())
+        .push(" <% word ORDER BY word_similarity(")
+        .push_bind(text.to_owned())
+        .push(", word) DESC, length(word), word LIMIT ")
         .push_bind(i64::from(limit));
 }
 
-/// Posts whose caption matches `words` (folded words, all of them, stemmed as English).
-pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &str) {
-    query
-        .push("p.search_vector @@ websearch_to_tsquery('english', ")
-        .push_bind(words.to_owned())
-        .push(")");
+/// The terms a caption search looks up: the English stems of its words, stop words left out
+/// (the lexemes `post_terms` holds).
+pub(crate) async fn caption_terms(pool: &PgPool, words: &str) -> StoreResult<Vec<String>> {
+    sqlx::query_scalar("SELECT tsvector_to_array(to_tsvector('english', $1))")
+        .bind(words)
+        .fetch_one(pool)
+        .await
+        .map_err(db_err)
+}
+
+/// Ids of the posts that have every term, from the terms' keys (`post_terms`), merged newest
+/// first.
+fn push_posts_with_terms(query: &mut sqlx::QueryBuilder<'_, Postgres>, terms: &[String]) {
+    query.push("SELECT t0.post_id FROM post_terms t0");
+    for (i, term) in terms.iter().enumerate().skip(1) {
+        query
+            .push(format!(
+                " JOIN post_terms t{i} ON t{i}.post_id = t0.post_id AND t{i}.term = "
+            ))
+            .push_bind(term.clone());
+    }
+    query.push(" WHERE t0.term = ");
+    query.push_bind(terms.first().cloned().unwrap_or_default());
+}
+
+/// Posts `p` whose caption has every term (`caption_terms`).
+pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Postgres>, terms: &[String]) {
+    query.push("p.id IN (");
+    push_posts_with_terms(query, terms);
+    query.push(")");
 }
 
 /// Each found post's author `a`, looked up by primary key one post at a time: joined plainly,
@@ -182,21 +217,23 @@ pub(crate) const AUTHOR_JOIN: &str = " CROSS JOIN LATERAL (SELECT id, is_private
 /// What joins a post `p` to the key `k` of `push_best_of_newest`'s rows.
 pub(crate) const WINDOW_KEY: &str = "p.id";
 
-/// The newest `window` posts (not taken down) whose caption matches `words`, each with how
-/// well it matches (`ts_rank_cd`, higher is better): rows `(k, score)`.
+/// The newest `window` posts whose caption has every term, each with how well it matches
+/// `words` (`ts_rank_cd`, higher is better): rows `(k, score)`. Only the window's posts are
+/// read, by key.
 pub(crate) fn push_best_of_newest(
     query: &mut sqlx::QueryBuilder<'_, Postgres>,
+    terms: &[String],
     words: &str,
     window: u32,
 ) {
+    query.push("SELECT s.id AS k, ts_rank_cd(s.search_vector, websearch_to_tsquery('english', ");
+    query.push_bind(words.to_owned());
+    query.push("))::float8 AS score FROM (");
+    push_posts_with_terms(query, terms);
     query
-        .push("SELECT id AS k, ts_rank_cd(search_vector, websearch_to_tsquery('english', ")
-        .push_bind(words.to_owned())
-        .push("))::float8 AS score FROM posts WHERE taken_down_at IS NULL")
-        .push(" AND search_vector @@ websearch_to_tsquery('english', ")
-        .push_bind(words.to_owned())
-        .push(") ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(window));
+        .push(" ORDER BY t0.post_id DESC LIMIT ")
+        .push_bind(i64::from(window))
+        .push(") n JOIN posts s ON s.id = n.post_id");
 }
 
 /// earthdistance's globe (metres) is a little larger than `search::EARTH_RADIUS_KM`: boxes are

@@ -149,46 +149,62 @@ pub(crate) fn push_name_word_prefix(query: &mut sqlx::QueryBuilder<'_, Sqlite>, 
         .push(")");
 }
 
-/// Ids of users sharing trigrams with the handle or the name words, most alike (bm25) first.
-pub(crate) fn push_typo_candidates(
+/// Users whose name has a word starting with one of `words`: any of their padded trigram
+/// phrases.
+pub(crate) fn push_name_has_word(query: &mut sqlx::QueryBuilder<'_, Sqlite>, words: &[String]) {
+    let any: Vec<String> = words
+        .iter()
+        .map(|word| phrase(&format!("  {word}")))
+        .collect();
+    query
+        .push("u.rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ")
+        .push_bind(format!("name : ({})", any.join(" OR ")))
+        .push(")");
+}
+
+/// Dictionary words (`name_words`) sharing trigrams with `text`, padded as the words are, most
+/// alike (bm25) first.
+pub(crate) fn push_similar_words(
     query: &mut sqlx::QueryBuilder<'_, Sqlite>,
-    handle: &str,
-    words: &str,
+    text: &str,
     limit: u32,
 ) {
+    let chars: Vec<char> = format!("  {text} ").chars().collect();
     let mut trigrams: Vec<String> = Vec::new();
-    for text in [format!("  {handle} "), format!("{} ", padded(words))] {
-        let chars: Vec<char> = text.chars().collect();
-        for window in chars.windows(3) {
-            let trigram: String = window.iter().collect();
-            if trigram.trim().is_empty() || trigrams.contains(&trigram) {
-                continue;
-            }
+    for window in chars.windows(3) {
+        let trigram: String = window.iter().collect();
+        if !trigram.trim().is_empty() && !trigrams.contains(&trigram) {
             trigrams.push(trigram);
         }
     }
     let any: Vec<String> = trigrams.iter().map(|t| phrase(t)).collect();
     query
-        .push("SELECT u.id FROM users_fts JOIN users u ON u.rowid = users_fts.rowid WHERE users_fts MATCH ")
+        .push("SELECT w.word FROM name_words_fts JOIN name_words w ON w.rowid = name_words_fts.rowid WHERE name_words_fts MATCH ")
         .push_bind(any.join(" OR "))
-        .push(" ORDER BY users_fts.rank LIMIT ")
+        .push(" ORDER BY name_words_fts.rank, w.word LIMIT ")
         .push_bind(i64::from(limit));
 }
 
-/// Every word (Porter-stemmed), as an FTS5 query.
-fn all_words(words: &str) -> String {
-    words
-        .split_whitespace()
-        .map(phrase)
+/// The terms a caption search looks up: its words as they are (`posts_fts` stems them with
+/// Porter's stemmer as it matches).
+pub(crate) async fn caption_terms(_pool: &SqlitePool, words: &str) -> StoreResult<Vec<String>> {
+    Ok(words.split_whitespace().map(str::to_owned).collect())
+}
+
+/// Every term, as an FTS5 query.
+fn all_terms(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|term| phrase(term))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-/// Posts `p` whose caption has every word.
-pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Sqlite>, words: &str) {
+/// Posts `p` whose caption has every term (`caption_terms`).
+pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Sqlite>, terms: &[String]) {
     query
         .push("p.rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ")
-        .push_bind(all_words(words))
+        .push_bind(all_terms(terms))
         .push(")");
 }
 
@@ -198,17 +214,18 @@ pub(crate) const AUTHOR_JOIN: &str = " JOIN users a ON a.id = p.author_id";
 /// What joins a post `p` to the key `k` of `push_best_of_newest`'s rows.
 pub(crate) const WINDOW_KEY: &str = "p.rowid";
 
-/// The newest `window` posts whose caption has every word, each with how well it matches
+/// The newest `window` posts whose caption has every term, each with how well it matches
 /// (bm25, negated: higher is better), in FTS5's own rowid order so that only those are scored:
 /// rows `(k, score)`.
 pub(crate) fn push_best_of_newest(
     query: &mut sqlx::QueryBuilder<'_, Sqlite>,
-    words: &str,
+    terms: &[String],
+    _words: &str,
     window: u32,
 ) {
     query
         .push("SELECT rowid AS k, -bm25(posts_fts) AS score FROM posts_fts WHERE posts_fts MATCH ")
-        .push_bind(all_words(words))
+        .push_bind(all_terms(terms))
         .push(" ORDER BY rowid DESC LIMIT ")
         .push_bind(i64::from(window));
 }

@@ -39,8 +39,8 @@ pub use notifications::{NewNotification, NotificationStore};
 pub use pagination::{Page, PageRequest};
 pub use posts::{CaptionEdit, NewPost, Post, PostRefusal, PostStore, PostUpdate};
 pub use search::{
-    FoundPost, FoundUser, PostOrder, RankedKey, RankedPage, RankedRequest, SearchStore, Searcher,
-    UserMatch, UserQuery,
+    AlikeWords, FoundPost, FoundUser, PostOrder, RankedKey, RankedPage, RankedRequest, SearchStore,
+    Searcher, UserMatch, UserQuery,
 };
 pub use social::{FollowOutcome, SocialStore};
 pub use timelines::{

@@ -64,6 +64,16 @@ pub enum UserMatch {
 pub struct UserQuery {
     pub handle: Option<String>,
     pub name: String,
+    /// What `UserMatch::Typo` looks for, judged by the application from `name_words`.
+    pub alike: AlikeWords,
+}
+
+/// Words within a query's typos (`search::name_words`): handles, and for each query word the
+/// words a name must have one of (a name must answer every query word).
+#[derive(Debug, Clone, Default)]
+pub struct AlikeWords {
+    pub handles: Vec<String>,
+    pub name_words: Vec<Vec<String>>,
 }
 
 /// Someone a search found, with the folded name their match was judged on.
@@ -92,8 +102,8 @@ pub struct FoundPost {
 pub trait SearchStore {
     /// People who match `query` as `how` says (never by an earlier way too), visible to the
     /// searcher (no block either way, not suspended), most followed first, after `after`
-    /// (its followers count and id); at most `limit`. `Typo` answers candidates, most alike
-    /// first, for the application to judge; `after` and the order do not apply to it.
+    /// (its followers count and id); at most `limit`. `Typo` finds those with a handle or
+    /// name words of `query.alike`, for the application to judge.
     async fn search_users(
         &self,
         searcher: Searcher,
@@ -102,6 +112,10 @@ pub trait SearchStore {
         after: Option<(i64, Uuid)>,
         limit: u32,
     ) -> StoreResult<Vec<FoundUser>>;
+
+    /// Dictionary words (`search::name_words`) that share the most trigrams with `text`, most
+    /// alike first; at most `limit`.
+    async fn similar_name_words(&self, text: &str, limit: u32) -> StoreResult<Vec<String>>;
 
     /// Posts the searcher may see that carry every tag and match the words, in `order`,
     /// after `after`; at most `limit + 1`.

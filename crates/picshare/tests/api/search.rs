@@ -468,3 +468,35 @@ async fn places_are_found_nearest_first_within_the_radius_across_the_antimeridia
     assert_eq!(over.len(), 1);
     assert_eq!(over[0].0, pole);
 }
+
+#[tokio::test]
+async fn typo_matches_rank_most_followed_first_across_words_and_follow_renames() {
+    let app = spawn_app().await;
+    named(&app, "one", "Wilhelmina Okonkwo").await;
+    named(&app, "two", "Bartholomew Okonkwo").await;
+    let (_, three) = named(&app, "three", "Okonkwo Achebe").await;
+    named(&app, "zanzibar_k", "").await;
+    set_followers(&app, "two", 9).await;
+    set_followers(&app, "three", 4).await;
+    // Two letters swapped in a name's word, wherever it is in the name.
+    assert_eq!(people(&app, "okonkow", None).await, ["two", "three", "one"]);
+    // Several words, a typo in one: judged whole.
+    assert_eq!(people(&app, "wilhelmina okonkow", None).await, ["one"]);
+    assert_eq!(
+        people(&app, "bartholomew achebee", None).await,
+        Vec::<String>::new()
+    );
+    // A handle's beginning, with a typo.
+    assert_eq!(people(&app, "zanizbar", None).await, ["zanzibar_k"]);
+    // A new name is found by its typos at once, the old one no more.
+    let renamed = app
+        .patch_json(
+            "/v1/users/@three",
+            Some(&three),
+            &json!({"display_name": "Chinua Adichie"}),
+        )
+        .await;
+    assert!(renamed.status().is_success());
+    assert_eq!(people(&app, "okonkow", None).await, ["two", "one"]);
+    assert_eq!(people(&app, "adicihe", None).await, ["three"]);
+}
