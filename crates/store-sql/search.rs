@@ -12,14 +12,15 @@ use picshare_store::{
     UserMatch, UserQuery,
 };
 use sqlx::{FromRow, QueryBuilder, Row as _};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::rows::{PostRow, prefixed_post_columns, user_columns};
 use super::users::UserRow;
 use crate::dialect::{
-    AUTHOR_JOIN, BYTEWISE, Db, Row, WINDOW_KEY, caption_terms, push_best_of_newest,
-    push_caption_match, push_located_within, push_name_has_word, push_name_word_prefix,
-    push_similar_words, ts,
+    AUTHOR_JOIN, BYTEWISE, Db, Row, Timestamp, WINDOW_KEY, caption_terms, from_ts,
+    push_best_of_newest, push_caption_match, push_located_within, push_name_has_word,
+    push_name_word_prefix, ts,
 };
 use crate::{SqlStore, db_err};
 
@@ -91,16 +92,14 @@ fn push_name_prefix(query: &mut QueryBuilder<'_, Db>, words: &str) {
     }
 }
 
-/// Users with a handle of `alike.handles`, or a name with a word of each of `alike.name_words`.
+/// Users with a handle starting with one of `alike.handles`, or a name with a word starting
+/// with one of each of `alike.name_words`.
 fn push_alike(query: &mut QueryBuilder<'_, Db>, alike: &AlikeWords) {
     query.push("(");
-    if !alike.handles.is_empty() {
-        query.push("lower(u.handle) IN (");
-        let mut list = query.separated(", ");
-        for handle in &alike.handles {
-            list.push_bind(handle.clone());
-        }
-        list.push_unseparated(")");
+    for (i, handle) in alike.handles.iter().enumerate() {
+        query.push(if i == 0 { "(" } else { " OR (" });
+        push_handle_prefix(query, handle, ">=");
+        query.push(")");
     }
     for (i, words) in alike.name_words.iter().enumerate() {
         match (i, alike.handles.is_empty()) {
@@ -249,13 +248,24 @@ impl SearchStore for SqlStore {
             .collect()
     }
 
-    async fn similar_name_words(&self, text: &str, limit: u32) -> StoreResult<Vec<String>> {
-        let mut sql = QueryBuilder::<Db>::new("");
-        push_similar_words(&mut sql, text, limit);
-        sql.build_query_scalar()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)
+    async fn name_words_since(
+        &self,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, OffsetDateTime)>> {
+        let rows: Vec<(String, Timestamp)> = sqlx::query_as(
+            "SELECT word, added_at FROM name_words WHERE added_at > $1
+             ORDER BY added_at LIMIT $2",
+        )
+        .bind(ts(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(word, at)| (word, from_ts(at)))
+            .collect())
     }
 
     async fn search_posts(

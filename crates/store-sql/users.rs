@@ -104,9 +104,10 @@ async fn insert_name_words(tx: &mut Transaction<'_, Db>, words: &[String]) -> St
     if words.is_empty() {
         return Ok(());
     }
-    let mut insert = QueryBuilder::<Db>::new("INSERT INTO name_words (word) ");
+    let now = ts(time::OffsetDateTime::now_utc());
+    let mut insert = QueryBuilder::<Db>::new("INSERT INTO name_words (word, added_at) ");
     insert.push_values(words, |mut row, word| {
-        row.push_bind(word.clone());
+        row.push_bind(word.clone()).push_bind(now);
     });
     insert.push(" ON CONFLICT DO NOTHING");
     insert.build().execute(&mut **tx).await.map_err(db_err)?;

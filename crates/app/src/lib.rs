@@ -13,6 +13,7 @@ pub mod media;
 pub mod media_urls;
 pub mod messaging;
 pub mod moderation;
+pub mod name_dictionary;
 pub mod notifications;
 pub mod passwords;
 pub mod posts;
@@ -84,6 +85,8 @@ pub struct App {
     pub standings: trust::Standings,
     /// Keys device fingerprints before they are stored.
     pub devices: Arc<devices::FingerprintKey>,
+    /// The words typo-tolerant people search walks, read on first use.
+    pub name_dictionary: Arc<name_dictionary::NameDictionary>,
 }
 
 impl App {

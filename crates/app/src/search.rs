@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use picshare_domain::search::{
-    self, MAX_QUERY_CHARS, MAX_QUERY_TERMS, Near, fold_tag, fold_words, handle_query,
-    matches_with_typos, parse_post_query, prefix_typos, typo_allowance,
+    self, MAX_QUERY_CHARS, MAX_QUERY_TERMS, Near, beginnings_within_typos, fold_tag, fold_words,
+    handle_query, matches_with_typos, parse_post_query, typo_allowance,
 };
 use picshare_domain::{User, UserId, ValidationErrors};
 use picshare_store::{
@@ -26,11 +26,10 @@ const USER_MATCHES: [UserMatch; 4] = [
     UserMatch::Typo,
 ];
 
-/// A word of a query is looked up among this many dictionary words most alike to it
-/// (docs/api.md, Search).
-const SIMILAR_WORDS: u32 = 200;
-/// Of those, at most this many within its typos are looked for in names and handles.
-const ALIKE_WORDS: usize = 50;
+/// Beginnings within a query word's typos looked for in handles, and in names, at most.
+const ALIKE_WORDS: usize = 32;
+/// Fewer letters than this beyond its typos, and a query word narrows too little to look for.
+const NARROWING_LETTERS: usize = 3;
 /// People found by the words of a query of several words are judged against the whole query;
 /// this many rounds at most fill a page.
 const TYPO_ROUNDS: usize = 4;
@@ -121,39 +120,37 @@ impl App {
         Ok(RankedPage::from_keyed(found, page.limit))
     }
 
-    /// Dictionary words that `text` is within `allowed` typos of the beginning of, most alike
-    /// first.
-    async fn alike_words(&self, text: &str, allowed: usize) -> AppResult<Vec<String>> {
-        let similar = self.store.similar_name_words(text, SIMILAR_WORDS).await?;
-        Ok(similar
-            .into_iter()
-            .filter(|word| prefix_typos(text, word) <= allowed)
-            .take(ALIKE_WORDS)
-            .collect())
-    }
-
-    /// What a query's typos allow: handles, and for each query word the name words, within
-    /// them (`AlikeWords`).
+    /// What a query's typos allow (`AlikeWords`), from the dictionary's words.
     async fn alike(&self, query: &UserQuery, allowed: usize) -> AppResult<AlikeWords> {
-        let words = query.name.trim_start();
+        let (held, recent) = self.name_dictionary.words(&self.store).await?;
+        let beginnings = |text: &str| {
+            let mut found = beginnings_within_typos(&held.sorted, text, allowed, ALIKE_WORDS);
+            for beginning in beginnings_within_typos(&recent, text, allowed, ALIKE_WORDS) {
+                if !found.contains(&beginning) {
+                    found.push(beginning);
+                }
+            }
+            found.truncate(ALIKE_WORDS);
+            found
+        };
         let mut alike = AlikeWords::default();
         if let Some(handle) = query.handle.as_deref() {
-            alike.handles = self.alike_words(handle, allowed).await?;
+            alike.handles = beginnings(handle);
         }
-        // A word no longer than its typos is within them of any word: it narrows nothing.
-        let narrowing = words
+        let narrowing = query
+            .name
             .split(' ')
-            .filter(|word| word.chars().count() > allowed)
+            .filter(|word| word.chars().count() >= allowed + NARROWING_LETTERS)
             .take(MAX_QUERY_TERMS);
         for word in narrowing {
             let found = match query.handle.as_deref() == Some(word) {
                 true => alike.handles.clone(),
-                false => self.alike_words(word, allowed).await?,
+                false => beginnings(word),
             };
             // Name words are letters and digits; handles may hold `_` and `.` too.
             let found: Vec<String> = found
                 .into_iter()
-                .filter(|word| word.chars().all(char::is_alphanumeric))
+                .filter(|beginning| beginning.chars().all(char::is_alphanumeric))
                 .collect();
             if found.is_empty() {
                 // No name has every word.

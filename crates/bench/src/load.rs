@@ -103,9 +103,10 @@ pub async fn sqlite(pool: &SqlitePool, data: &Dataset, password_hash: &str) -> a
         insert.build().execute(pool).await?;
     }
     for chunk in dictionary(data).chunks(BATCH / 5) {
-        let mut insert = QueryBuilder::new("INSERT OR IGNORE INTO name_words (word) ");
+        let mut insert = QueryBuilder::new("INSERT OR IGNORE INTO name_words (word, added_at) ");
+        let now = micros(&uuid::Uuid::now_v7());
         insert.push_values(chunk, |mut row, word| {
-            row.push_bind(word.clone());
+            row.push_bind(word.clone()).push_bind(now);
         });
         insert.build().execute(pool).await?;
     }
@@ -198,7 +199,8 @@ pub async fn postgres(pool: &PgPool, data: &Dataset, password_hash: &str) -> any
     }
     for chunk in dictionary(data).chunks(BATCH) {
         sqlx::query(
-            "INSERT INTO name_words (word) SELECT UNNEST($1::text[]) ON CONFLICT DO NOTHING",
+            "INSERT INTO name_words (word, added_at) SELECT UNNEST($1::text[]), now()
+             ON CONFLICT DO NOTHING",
         )
         .bind(chunk)
         .execute(pool)

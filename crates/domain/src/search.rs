@@ -105,6 +105,98 @@ pub fn matches_with_typos(query: &str, handle: &str, name: &str) -> bool {
         .any(|(i, _)| prefix_typos(query, &name[i..]) <= allowed)
 }
 
+/// The shortest beginnings of `sorted` words (ascending, no duplicates) that `query` is within
+/// `allowed` typos of (`prefix_typos`): a word is within the query's typos exactly when it starts
+/// with one of them. The words are walked as a trie, one row of typo counts per letter, and a
+/// branch is left as soon as no longer word can come within the typos. At most `limit`, in word
+/// order.
+pub fn beginnings_within_typos(
+    sorted: &[String],
+    query: &str,
+    allowed: usize,
+    limit: usize,
+) -> Vec<String> {
+    let query: Vec<char> = query.chars().collect();
+    let first: Vec<usize> = (0..=query.len()).collect();
+    let mut walk = TrieWalk {
+        sorted,
+        query: &query,
+        allowed,
+        limit,
+        found: Vec::new(),
+    };
+    walk.branch(0, sorted.len(), "", &first, &first);
+    walk.found
+}
+
+struct TrieWalk<'a> {
+    sorted: &'a [String],
+    query: &'a [char],
+    allowed: usize,
+    limit: usize,
+    found: Vec<String>,
+}
+
+impl TrieWalk<'_> {
+    /// Words `lo..hi` all start with `prefix`, whose row is `row` (typos between each
+    /// beginning of the query and `prefix`) and whose shorter prefix's row is `parent`.
+    fn branch(&mut self, lo: usize, hi: usize, prefix: &str, row: &[usize], parent: &[usize]) {
+        if self.found.len() >= self.limit {
+            return;
+        }
+        if row[self.query.len()] <= self.allowed {
+            self.found.push(prefix.to_owned());
+            return;
+        }
+        let least = |r: &[usize]| r.iter().copied().min().unwrap_or(usize::MAX);
+        // A letter more costs at least one more than the parent row (a swap) or adds to this one.
+        if least(row) > self.allowed && least(parent) >= self.allowed {
+            return;
+        }
+        let last = prefix.chars().next_back();
+        let mut at = lo;
+        while at < hi {
+            let Some(letter) = self.sorted[at][prefix.len()..].chars().next() else {
+                at += 1; // the word is `prefix` itself
+                continue;
+            };
+            let end = at
+                + self.sorted[at..hi].partition_point(|word| {
+                    word[prefix.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c <= letter)
+                });
+            let next = self.next_row(row, parent, last, letter);
+            let longer = format!("{prefix}{letter}");
+            self.branch(at, end, &longer, &next, row);
+            at = end;
+        }
+    }
+
+    /// The row of `prefix` + `letter` (as in `prefix_typos`, with the roles of the two texts
+    /// turned around).
+    fn next_row(
+        &self,
+        row: &[usize],
+        parent: &[usize],
+        last: Option<char>,
+        letter: char,
+    ) -> Vec<usize> {
+        let q = self.query;
+        let mut next = vec![row[0] + 1; q.len() + 1];
+        for i in 1..=q.len() {
+            let replace = row[i - 1] + usize::from(q[i - 1] != letter);
+            let mut best = replace.min(row[i] + 1).min(next[i - 1] + 1);
+            if i > 1 && last == Some(q[i - 1]) && q[i - 2] == letter {
+                best = best.min(parent[i - 2] + 1);
+            }
+            next[i] = best;
+        }
+        next
+    }
+}
+
 /// The words an account is found by with typos (`name_words`, the dictionary typo-tolerant
 /// search looks words up in): its handle, lowercased, and each word of its folded name.
 pub fn name_words(handle: &str, search_name: &str) -> Vec<String> {
@@ -252,6 +344,57 @@ mod tests {
         assert_eq!(fold_tag("Café"), "cafe");
         assert_eq!(handle_query("@Jöse_B."), Some("jose_b.".into()));
         assert_eq!(handle_query("jose garcia"), None);
+    }
+
+    #[test]
+    fn the_trie_walk_finds_exactly_the_words_within_the_typos() {
+        let mut words: Vec<String> = [
+            "garcia",
+            "garcias",
+            "gracia",
+            "garza",
+            "maria_garcia1",
+            "muller",
+            "mullen",
+            "mueller",
+            "jonas",
+            "jonasbrown",
+            "jon",
+            "jonsa_x",
+            "kristopher",
+            "kristofer",
+            "a",
+            "",
+        ]
+        .iter()
+        .map(|w| (*w).to_owned())
+        .collect();
+        words.sort();
+        for query in [
+            "gacria",
+            "mulelr",
+            "jonsa",
+            "kristofer",
+            "krisx",
+            "garcia",
+            "zzzzz",
+            "jnoas",
+        ] {
+            let allowed = typo_allowance(query.chars().count());
+            let beginnings = beginnings_within_typos(&words, query, allowed, 100);
+            let found: Vec<&String> = words
+                .iter()
+                .filter(|word| beginnings.iter().any(|b| word.starts_with(b.as_str())))
+                .collect();
+            let expected: Vec<&String> = words
+                .iter()
+                .filter(|word| prefix_typos(query, word) <= allowed)
+                .collect();
+            assert_eq!(found, expected, "{query}");
+        }
+        let words = ["gacria".to_owned()];
+        assert_eq!(beginnings_within_typos(&words, "garcia", 1, 10), ["gacria"]);
+        assert!(beginnings_within_typos(&words, "garcia", 1, 0).is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use picshare_app::events::{EventBus, Hub, Listeners, LocalBus, RedisBus};
 use picshare_app::feed_pages::FeedPages;
 use picshare_app::media::MediaSettings;
 use picshare_app::media_urls::MediaUrls;
+use picshare_app::name_dictionary::NameDictionary;
 use picshare_app::suspensions::Suspensions;
 use picshare_app::throttle::{MemoryLimiter, RedisLimiter};
 use picshare_app::tokens::load_or_create_signing_key;
@@ -208,6 +209,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             Standings::off()
         },
         devices: Arc::new(FingerprintKey::new(device_key)?),
+        name_dictionary: NameDictionary::new(),
     })
 }
 

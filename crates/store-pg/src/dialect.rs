@@ -145,8 +145,9 @@ pub(crate) fn push_name_word_prefix(query: &mut sqlx::QueryBuilder<'_, Postgres>
         .push_bind(format!("%{words}%"));
 }
 
-/// Users whose name has a word starting with one of `words` (folded words, letters and
-/// digits only, so none is a `LIKE` wildcard): the trigram index answers each `LIKE`.
+/// Users whose name has a word starting with one of `words` (beginnings of folded words:
+/// letters and digits only, so none is a `LIKE` wildcard): the trigram index answers each
+/// `LIKE`.
 pub(crate) fn push_name_has_word(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &[String]) {
     query.push("(");
     for (i, word) in words.iter().enumerate() {
@@ -158,23 +159,6 @@ pub(crate) fn push_name_has_word(query: &mut sqlx::QueryBuilder<'_, Postgres>, w
             .push_bind(format!("% {word}%"));
     }
     query.push(")");
-}
-
-/// Dictionary words (`name_words`) like `text` (trigrams; the connection's
-/// `pg_trgm.word_similarity_threshold` is 0.3, see `connect`), most alike first; of equally
-/// alike words the shortest, which is most likely the word itself and not a longer handle.
-pub(crate) fn push_similar_words(
-    query: &mut sqlx::QueryBuilder<'_, Postgres>,
-    text: &str,
-    limit: u32,
-) {
-    query
-        .push("SELECT word FROM name_words WHERE ")
-        .push_bind(text.to_owned())
-        .push(" <% word ORDER BY word_similarity(")
-        .push_bind(text.to_owned())
-        .push(", word) DESC, length(word), word LIMIT ")
-        .push_bind(i64::from(limit));
 }
 
 /// The terms a caption search looks up: the English stems of its words, stop words left out

@@ -162,29 +162,6 @@ pub(crate) fn push_name_has_word(query: &mut sqlx::QueryBuilder<'_, Sqlite>, wor
         .push(")");
 }
 
-/// Dictionary words (`name_words`) sharing trigrams with `text`, padded as the words are, most
-/// alike (bm25) first.
-pub(crate) fn push_similar_words(
-    query: &mut sqlx::QueryBuilder<'_, Sqlite>,
-    text: &str,
-    limit: u32,
-) {
-    let chars: Vec<char> = format!("  {text} ").chars().collect();
-    let mut trigrams: Vec<String> = Vec::new();
-    for window in chars.windows(3) {
-        let trigram: String = window.iter().collect();
-        if !trigram.trim().is_empty() && !trigrams.contains(&trigram) {
-            trigrams.push(trigram);
-        }
-    }
-    let any: Vec<String> = trigrams.iter().map(|t| phrase(t)).collect();
-    query
-        .push("SELECT w.word FROM name_words_fts JOIN name_words w ON w.rowid = name_words_fts.rowid WHERE name_words_fts MATCH ")
-        .push_bind(any.join(" OR "))
-        .push(" ORDER BY name_words_fts.rank, w.word LIMIT ")
-        .push_bind(i64::from(limit));
-}
-
 /// The terms a caption search looks up: its words as they are (`posts_fts` stems them with
 /// Porter's stemmer as it matches).
 pub(crate) async fn caption_terms(_pool: &SqlitePool, words: &str) -> StoreResult<Vec<String>> {

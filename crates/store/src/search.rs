@@ -68,8 +68,9 @@ pub struct UserQuery {
     pub alike: AlikeWords,
 }
 
-/// Words within a query's typos (`search::name_words`): handles, and for each query word the
-/// words a name must have one of (a name must answer every query word).
+/// What is within a query's typos (`search::beginnings_within_typos`): beginnings of handles,
+/// and for each query word beginnings of name words, one of which a name must have a word
+/// starting with (a name must answer every query word).
 #[derive(Debug, Clone, Default)]
 pub struct AlikeWords {
     pub handles: Vec<String>,
@@ -113,9 +114,13 @@ pub trait SearchStore {
         limit: u32,
     ) -> StoreResult<Vec<FoundUser>>;
 
-    /// Dictionary words (`search::name_words`) that share the most trigrams with `text`, most
-    /// alike first; at most `limit`.
-    async fn similar_name_words(&self, text: &str, limit: u32) -> StoreResult<Vec<String>>;
+    /// Dictionary words (`search::name_words`) added after `since`, oldest first, each with
+    /// when; at most `limit`.
+    async fn name_words_since(
+        &self,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, OffsetDateTime)>>;
 
     /// Posts the searcher may see that carry every tag and match the words, in `order`,
     /// after `after`; at most `limit + 1`.
