@@ -15,6 +15,7 @@ use sqlx::{FromRow, QueryBuilder, Row as _};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::id_lists::in_ids;
 use super::rows::{PostRow, prefixed_post_columns, user_columns};
 use super::users::UserRow;
 use crate::dialect::{
@@ -34,6 +35,13 @@ const PLACE_CANDIDATES: usize = 2_000;
 /// U+10FFFF, byte by byte).
 fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
+}
+
+#[derive(FromRow)]
+struct LocatedRow {
+    id: Uuid,
+    lat: Option<f64>,
+    lon: Option<f64>,
 }
 
 #[derive(FromRow)]
@@ -63,12 +71,13 @@ fn push_tag_filter(query: &mut QueryBuilder<'_, Db>, first: &str, others: &[Stri
     }
 }
 
-/// Posts `p` that carry `tag`.
+/// Posts `p` that carry `tag`, each looked up by its (tag, post) key: as `IN (…)`, SQLite read
+/// every post with the tag first.
 fn push_carries(query: &mut QueryBuilder<'_, Db>, tag: &str) {
     query
-        .push(" AND p.id IN (SELECT o.post_id FROM post_hashtags o WHERE o.tag = ")
+        .push(" AND EXISTS (SELECT 1 FROM post_hashtags o WHERE o.tag = ")
         .push_bind(tag.to_owned())
-        .push(")");
+        .push(" AND o.post_id = p.id)");
 }
 
 fn push_handle_prefix(query: &mut QueryBuilder<'_, Db>, handle: &str, from: &str) {
@@ -150,17 +159,40 @@ impl SqlStore {
             .collect())
     }
 
-    /// Located posts the searcher may see within a box reaching `reach_km` around `near`.
+    /// Posts by id with their scores, in the given order.
+    async fn found_posts_by_id(&self, found: Vec<(Uuid, f64)>) -> StoreResult<Vec<FoundPost>> {
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Db>::new(format!(
+            "SELECT {} FROM posts p WHERE p.id",
+            prefixed_post_columns()
+        ));
+        in_ids(&mut query, found.iter().map(|(id, _)| *id));
+        let rows: Vec<PostRow> = query
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut by_id: HashMap<Uuid, PostRow> = rows.into_iter().map(|row| (row.id, row)).collect();
+        let ordered = found
+            .into_iter()
+            .filter_map(|(id, score)| Some((by_id.remove(&id)?, score)))
+            .collect();
+        self.found_posts(ordered).await
+    }
+
+    /// Located posts the searcher may see within a box reaching `reach_km` around `near`: only
+    /// where they are, as a round reads thousands and keeps a page.
     async fn located_rows(
         &self,
         searcher: Searcher,
         near: &Near,
         reach_km: f64,
         limit: usize,
-    ) -> StoreResult<Vec<PostRow>> {
+    ) -> StoreResult<Vec<LocatedRow>> {
         let mut query = QueryBuilder::<Db>::new(format!(
-            "SELECT {} FROM posts p{AUTHOR_JOIN} WHERE ",
-            prefixed_post_columns()
+            "SELECT p.id, p.lat, p.lon FROM posts p{AUTHOR_JOIN} WHERE "
         ));
         push_visible_post(&mut query, searcher);
         query.push(" AND ");
@@ -369,13 +401,13 @@ impl SearchStore for SqlStore {
                 reach = start + (reach - start) / 2.0;
                 continue;
             }
-            let mut found: Vec<(PostRow, f64)> = rows
+            let mut found: Vec<(Uuid, f64)> = rows
                 .into_iter()
                 .filter_map(|row| {
                     let distance = distance_km(near.lat, near.lon, row.lat?, row.lon?);
                     let within = distance <= reach.min(near.radius_km);
                     (within && RankedKey::is_after(-distance, row.id, after))
-                        .then_some((row, -distance))
+                        .then_some((row.id, -distance))
                 })
                 .collect();
             let next_reach = (start + (reach - start) * 4.0).min(near.radius_km);
@@ -384,9 +416,9 @@ impl SearchStore for SqlStore {
                 || crowded
                 || next_reach >= too_dense;
             if done {
-                found.sort_by(|(a, da), (b, db)| db.total_cmp(da).then(b.id.cmp(&a.id)));
+                found.sort_by(|(a, da), (b, db)| db.total_cmp(da).then(b.cmp(a)));
                 found.truncate(limit as usize + 1);
-                return self.found_posts(found).await;
+                return self.found_posts_by_id(found).await;
             }
             reach = next_reach;
         }

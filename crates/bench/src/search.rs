@@ -108,13 +108,14 @@ impl Naive {
     /// The query a search box without a search index runs: a substring anywhere, then the
     /// first page in the order ours answers (most followed; most occurrences, as a relevance
     /// rank, when there are words; newest first for hashtags alone), or every located post in
-    /// the box.
+    /// the box. People are ordered by `followers_count + 0`: the search's own index of accounts
+    /// by followers (`users_followers_idx`) is not the naive query's to use.
     async fn run(&self, query: &Query) -> anyhow::Result<usize> {
         let (sql, text) = match query {
             Query::Users(q) => (
                 "SELECT id FROM users WHERE lower(handle) LIKE '%' || $1 || '%'
                      OR lower(display_name) LIKE '%' || $1 || '%'
-                 ORDER BY followers_count DESC LIMIT 20",
+                 ORDER BY followers_count + 0 DESC LIMIT 20",
                 q.to_lowercase(),
             ),
             Query::Posts(q) if q.split_whitespace().all(|word| word.starts_with('#')) => (

@@ -191,20 +191,38 @@ pub(crate) const AUTHOR_JOIN: &str = " JOIN users a ON a.id = p.author_id";
 /// What joins a post `p` to the key `k` of `push_best_of_newest`'s rows.
 pub(crate) const WINDOW_KEY: &str = "p.rowid";
 
-/// The newest `window` posts whose caption has every term, each with how well it matches
-/// (bm25, negated: higher is better), in FTS5's own rowid order so that only those are scored:
-/// rows `(k, score)`.
+/// BM25's weighting of a term's occurrences in a caption (k1 = 1.2, b = 0.75), with caption
+/// lengths in characters against a typical 60.
+const BM25_TF: &str = "* 2.2 / (tf + 1.2 * (0.25 + 0.75 * length(s.search_text) / 60.0))";
+
+/// The newest `window` posts whose caption has every term, in FTS5's own rowid order, each with
+/// how well it matches: BM25 without its inverse document frequency, from the words' occurrences
+/// at a word's beginning. FTS5's `bm25()` counts every match of each term for that frequency
+/// first (30 ms for a word in a quarter of 5 M captions); for one word it orders nothing, and
+/// every post found has every word. Rows `(k, score)`.
 pub(crate) fn push_best_of_newest(
     query: &mut sqlx::QueryBuilder<'_, Sqlite>,
     terms: &[String],
     _words: &str,
     window: u32,
 ) {
+    query.push("SELECT s.rowid AS k, 0.0");
+    for term in terms {
+        let pattern = format!(" {term}");
+        let length = pattern.chars().count();
+        query
+            .push(" + (SELECT tf ")
+            .push(BM25_TF)
+            .push(" FROM (SELECT (length(' ' || s.search_text) - length(replace(' ' || s.search_text, ")
+            .push_bind(pattern)
+            .push(format!(", ''))) / {length} AS tf))"));
+    }
     query
-        .push("SELECT rowid AS k, -bm25(posts_fts) AS score FROM posts_fts WHERE posts_fts MATCH ")
+        .push(" AS score FROM (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ")
         .push_bind(all_terms(terms))
         .push(" ORDER BY rowid DESC LIMIT ")
-        .push_bind(i64::from(window));
+        .push_bind(i64::from(window))
+        .push(") f JOIN posts s ON s.rowid = f.rowid");
 }
 
 /// Located posts within the boxes around the circle of `radius_km` (the R*Tree); the caller
