@@ -29,7 +29,7 @@ use crate::{SqlStore, db_err};
 const RELEVANCE_WINDOW: u32 = 1_000;
 /// A place search reads at most this many located posts a round (denser places get narrower
 /// rounds).
-const PLACE_CANDIDATES: usize = 2_000;
+const PLACE_CANDIDATES: usize = 500;
 
 /// Every text that starts with `prefix` sorts from `prefix` to this (nothing sorts after
 /// U+10FFFF, byte by byte).
@@ -191,12 +191,10 @@ impl SqlStore {
         reach_km: f64,
         limit: usize,
     ) -> StoreResult<Vec<LocatedRow>> {
-        let mut query = QueryBuilder::<Db>::new(format!(
-            "SELECT p.id, p.lat, p.lon FROM posts p{AUTHOR_JOIN} WHERE "
-        ));
-        push_visible_post(&mut query, searcher);
-        query.push(" AND ");
+        let mut query = QueryBuilder::<Db>::new("SELECT p.id, p.lat, p.lon FROM ");
         push_located_within(&mut query, near, reach_km);
+        query.push(format!("{AUTHOR_JOIN} WHERE "));
+        push_visible_post(&mut query, searcher);
         query.push(" LIMIT ").push_bind(limit as i64);
         query
             .build_query_as()
@@ -397,8 +395,10 @@ impl SearchStore for SqlStore {
                 .await?;
             let crowded = rows.len() > PLACE_CANDIDATES;
             if crowded && reach - start > 0.01 {
+                // At least this dense: a reach holding about four pages at that density.
                 too_dense = reach;
-                reach = start + (reach - start) / 2.0;
+                let share = (4.0 * (f64::from(limit) + 1.0) / rows.len() as f64).sqrt();
+                reach = start + (reach - start) * share.min(0.5);
                 continue;
             }
             let mut found: Vec<(Uuid, f64)> = rows

@@ -175,6 +175,10 @@ impl Naive {
     }
 }
 
+fn mean(samples: &[Duration]) -> f64 {
+    samples.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / samples.len().max(1) as f64
+}
+
 fn percentile(sorted: &[Duration], p: usize) -> f64 {
     sorted[(sorted.len() * p / 100).min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
@@ -185,7 +189,7 @@ pub async fn run(base: &str, database_url: &str, seed: u64, samples: usize) -> a
         .build()?;
     let naive = Naive::connect(database_url).await?;
     println!(
-        "| search | ours p50 / p99 ms (HTTP) | naive p50 / p99 ms (SQL) | naive ÷ ours p50 / p99 | results (first query) |"
+        "| search | ours p50 / p99 / mean ms (HTTP) | naive p50 / p99 / mean ms (SQL) | naive ÷ ours p50 / p99 / mean | results (first query) |"
     );
     println!("|---|---|---|---|---|");
     for kind in kinds(seed) {
@@ -220,14 +224,17 @@ pub async fn run(base: &str, database_url: &str, seed: u64, samples: usize) -> a
         ours.sort();
         theirs.sort();
         println!(
-            "| {} | {:.2} / {:.2} | {:.1} / {:.1} | {:.0}× / {:.0}× | {} |",
+            "| {} | {:.2} / {:.2} / {:.2} | {:.1} / {:.1} / {:.1} | {:.0}× / {:.0}× / {:.0}× | {} |",
             kind.name,
             percentile(&ours, 50),
             percentile(&ours, 99),
+            mean(&ours),
             percentile(&theirs, 50),
             percentile(&theirs, 99),
+            mean(&theirs),
             percentile(&theirs, 50) / percentile(&ours, 50).max(1e-6),
             percentile(&theirs, 99) / percentile(&ours, 99).max(1e-6),
+            mean(&theirs) / mean(&ours).max(1e-6),
             first_count.unwrap_or(0)
         );
     }

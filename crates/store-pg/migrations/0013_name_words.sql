@@ -10,3 +10,6 @@ CREATE INDEX name_words_added_idx ON name_words (added_at);
 INSERT INTO name_words (word, added_at)
     SELECT lower(handle), now() FROM users
     UNION SELECT w, now() FROM users, regexp_split_to_table(search_name, ' ') AS w WHERE w <> '';
+
+-- Typos are judged on the dictionary now, not by the handles' trigrams.
+DROP INDEX users_handle_trgm_idx;

@@ -224,8 +224,9 @@ pub(crate) fn push_best_of_newest(
 /// drawn on it a little wider, and distances are measured by the application.
 const EARTHDISTANCE_RADIUS_KM: f64 = 6378.168;
 
-/// Located posts within a box around `near` reaching at least `radius_km` (the GiST index on
-/// `ll_to_earth(lat, lon)`); the caller measures and filters.
+/// Located posts `p` within a box around `near` reaching at least `radius_km`, as a source to
+/// select from (the planner folds it into the query; the GiST index on `ll_to_earth(lat, lon)`
+/// answers the box); the caller measures and filters.
 pub(crate) fn push_located_within(
     query: &mut sqlx::QueryBuilder<'_, Postgres>,
     near: &picshare_domain::search::Near,
@@ -235,11 +236,11 @@ pub(crate) fn push_located_within(
         * 1000.0
         * 1.001;
     query
-        .push("p.lat IS NOT NULL AND earth_box(ll_to_earth(")
+        .push("(SELECT * FROM posts WHERE lat IS NOT NULL AND earth_box(ll_to_earth(")
         .push_bind(near.lat)
         .push(", ")
         .push_bind(near.lon)
         .push("), ")
         .push_bind(metres)
-        .push(") @> ll_to_earth(p.lat, p.lon)");
+        .push(") @> ll_to_earth(lat, lon)) p");
 }

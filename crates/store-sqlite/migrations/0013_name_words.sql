@@ -16,3 +16,24 @@ WITH RECURSIVE split(rest, word) AS (
 INSERT OR IGNORE INTO name_words (word, added_at)
     SELECT lower(handle), CAST(strftime('%s', 'now') AS INTEGER) * 1000000 FROM users
     UNION SELECT word, CAST(strftime('%s', 'now') AS INTEGER) * 1000000 FROM split WHERE word <> '';
+
+-- Names by their words, for a word's beginning (`garcia*`, `"jose gar" *`), kept by triggers.
+-- They replace the trigram table, whose phrases of common trigrams read tens of thousands of
+-- entries for one common name word.
+DROP TRIGGER users_fts_insert;
+DROP TRIGGER users_fts_delete;
+DROP TRIGGER users_fts_update;
+DROP TABLE users_fts;
+CREATE VIRTUAL TABLE users_words USING fts5(
+    name, content = '', contentless_delete = 1, tokenize = 'unicode61');
+INSERT INTO users_words (rowid, name) SELECT rowid, search_name FROM users;
+CREATE TRIGGER users_words_insert AFTER INSERT ON users BEGIN
+    INSERT INTO users_words (rowid, name) VALUES (new.rowid, new.search_name);
+END;
+CREATE TRIGGER users_words_delete AFTER DELETE ON users BEGIN
+    DELETE FROM users_words WHERE rowid = old.rowid;
+END;
+CREATE TRIGGER users_words_update AFTER UPDATE OF search_name ON users BEGIN
+    DELETE FROM users_words WHERE rowid = old.rowid;
+    INSERT INTO users_words (rowid, name) VALUES (new.rowid, new.search_name);
+END;

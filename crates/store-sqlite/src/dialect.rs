@@ -131,34 +131,29 @@ pub(crate) const FOR_SHARE: &str = "";
 /// Compares text byte by byte (SQLite's default, BINARY).
 pub(crate) const BYTEWISE: &str = "";
 
-/// `words` (`search::fold_words`) as the padded trigram text `users_fts` holds.
-fn padded(words: &str) -> String {
-    words.replace(' ', "  ")
-}
-
 /// FTS5 phrase of `text` (folded text holds no double quote; doubled anyway).
 fn phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-/// Users whose name has a word starting with `words`: the phrase of its padded trigrams.
+/// Users whose name has a word starting with `words` (`search::fold_words`): their words as an
+/// FTS5 phrase whose last word is a prefix (`"jose gar" *`).
 pub(crate) fn push_name_word_prefix(query: &mut sqlx::QueryBuilder<'_, Sqlite>, words: &str) {
     query
-        .push("u.rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ")
-        .push_bind(format!("name : {}", phrase(&padded(words))))
+        .push("u.rowid IN (SELECT rowid FROM users_words WHERE users_words MATCH ")
+        .push_bind(format!("{} *", phrase(words.trim())))
         .push(")");
 }
 
-/// Users whose name has a word starting with one of `words`: any of their padded trigram
-/// phrases.
+/// Users whose name has a word starting with one of `words`.
 pub(crate) fn push_name_has_word(query: &mut sqlx::QueryBuilder<'_, Sqlite>, words: &[String]) {
     let any: Vec<String> = words
         .iter()
-        .map(|word| phrase(&format!("  {word}")))
+        .map(|word| format!("{} *", phrase(word)))
         .collect();
     query
-        .push("u.rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ")
-        .push_bind(format!("name : ({})", any.join(" OR ")))
+        .push("u.rowid IN (SELECT rowid FROM users_words WHERE users_words MATCH ")
+        .push_bind(any.join(" OR "))
         .push(")");
 }
 
@@ -225,8 +220,10 @@ pub(crate) fn push_best_of_newest(
         .push(") f JOIN posts s ON s.rowid = f.rowid");
 }
 
-/// Located posts within the boxes around the circle of `radius_km` (the R*Tree); the caller
-/// measures and filters.
+/// Located posts `p` within a box reaching `radius_km` around `near` (two boxes across the
+/// antimeridian), as a source to select from: read from the R*Tree one post at a time, so that a
+/// round stops at its limit however many posts the box holds (as `rowid IN (…)`, every post in
+/// the box was read first).
 pub(crate) fn push_located_within(
     query: &mut sqlx::QueryBuilder<'_, Sqlite>,
     near: &picshare_domain::search::Near,
@@ -236,23 +233,22 @@ pub(crate) fn push_located_within(
     // keep points on their edge.
     const SLACK: f64 = 0.001;
     let circle = picshare_domain::search::Near { radius_km, ..*near };
-    query.push("p.rowid IN (SELECT id FROM posts_geo WHERE ");
+    query.push("(");
     for (i, (south, north, west, east)) in circle.bounding_boxes().into_iter().enumerate() {
         let (south, north) = (south - SLACK, north + SLACK);
         let (west, east) = (west - SLACK, east + SLACK);
         if i > 0 {
-            query.push(" OR ");
+            query.push(" UNION ALL ");
         }
         query
-            .push("(min_lat >= ")
+            .push("SELECT id FROM posts_geo WHERE min_lat >= ")
             .push_bind(south)
             .push(" AND max_lat <= ")
             .push_bind(north)
             .push(" AND min_lon >= ")
             .push_bind(west)
             .push(" AND max_lon <= ")
-            .push_bind(east)
-            .push(")");
+            .push_bind(east);
     }
-    query.push(")");
+    query.push(") g JOIN posts p ON p.rowid = g.id");
 }
