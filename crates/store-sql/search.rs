@@ -20,13 +20,12 @@ use super::rows::{PostRow, prefixed_post_columns, user_columns};
 use super::users::UserRow;
 use crate::dialect::{
     AUTHOR_JOIN, BYTEWISE, Db, Row, Timestamp, WINDOW_KEY, caption_terms, from_ts,
-    push_best_of_newest, push_caption_match, push_located_within, push_name_has_word,
-    push_name_word_prefix, ts,
+    push_best_of_newest, push_located_within, push_name_has_word, push_name_word_prefix, ts,
 };
 use crate::{SqlStore, db_err};
 
-/// Relevance ranks the newest this many posts that match (docs/api.md, Search).
-const RELEVANCE_WINDOW: u32 = 1_000;
+/// A search with words orders the newest this many posts that match (docs/api.md, Search).
+const MATCH_WINDOW: u32 = 1_000;
 /// A place search reads at most this many located posts a round (denser places get narrower
 /// rounds).
 const PLACE_CANDIDATES: usize = 500;
@@ -324,11 +323,15 @@ impl SearchStore for SqlStore {
         }
         let mut sql = QueryBuilder::<Db>::new("SELECT ");
         sql.push(prefixed_post_columns());
-        if !terms.is_empty() && order == PostOrder::Relevance {
-            // The best of the newest matches: ranking every match of a common word would read
-            // them all.
-            sql.push(", w.score AS score FROM (");
-            push_best_of_newest(&mut sql, &terms, &query.words, RELEVANCE_WINDOW);
+        if !terms.is_empty() {
+            // The newest matches, best first or newest first: ordering every match of a common
+            // word would read them all (on SQLite, seconds for a word in a quarter of 5 M).
+            let score = match order {
+                PostOrder::Relevance => "w.score",
+                PostOrder::Recent => "CAST(0 AS DOUBLE PRECISION)",
+            };
+            sql.push(format!(", {score} AS score FROM ("));
+            push_best_of_newest(&mut sql, &terms, &query.words, MATCH_WINDOW);
             sql.push(format!(
                 ") w JOIN posts p ON {WINDOW_KEY} = w.k{AUTHOR_JOIN} WHERE "
             ));
@@ -336,16 +339,25 @@ impl SearchStore for SqlStore {
             for tag in &query.tags {
                 push_carries(&mut sql, tag);
             }
-            if let Some(after) = after {
-                sql.push(" AND (w.score < ")
-                    .push_bind(after.score)
-                    .push(" OR (w.score = ")
-                    .push_bind(after.score)
-                    .push(" AND p.id < ")
-                    .push_bind(after.id)
-                    .push("))");
+            match (order, after) {
+                (PostOrder::Relevance, Some(after)) => {
+                    sql.push(" AND (w.score < ")
+                        .push_bind(after.score)
+                        .push(" OR (w.score = ")
+                        .push_bind(after.score)
+                        .push(" AND p.id < ")
+                        .push_bind(after.id)
+                        .push("))");
+                }
+                (PostOrder::Recent, Some(after)) => {
+                    sql.push(" AND p.id < ").push_bind(after.id);
+                }
+                (_, None) => {}
             }
-            sql.push(" ORDER BY w.score DESC, p.id DESC LIMIT ");
+            sql.push(match order {
+                PostOrder::Relevance => " ORDER BY w.score DESC, p.id DESC LIMIT ",
+                PostOrder::Recent => " ORDER BY p.id DESC LIMIT ",
+            });
         } else {
             sql.push(", CAST(0 AS DOUBLE PRECISION) AS score FROM ");
             // Newest first: by a tag's own (tag, post) keys when there is a tag.
@@ -363,10 +375,6 @@ impl SearchStore for SqlStore {
             push_visible_post(&mut sql, searcher);
             if let Some((first, others)) = query.tags.split_first() {
                 push_tag_filter(&mut sql, first, others);
-            }
-            if !terms.is_empty() {
-                sql.push(" AND ");
-                push_caption_match(&mut sql, &terms);
             }
             if let Some(after) = after {
                 sql.push(format!(" AND {key} < ")).push_bind(after.id);

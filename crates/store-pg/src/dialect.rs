@@ -186,13 +186,6 @@ fn push_posts_with_terms(query: &mut sqlx::QueryBuilder<'_, Postgres>, terms: &[
     query.push_bind(terms.first().cloned().unwrap_or_default());
 }
 
-/// Posts `p` whose caption has every term (`caption_terms`).
-pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Postgres>, terms: &[String]) {
-    query.push("p.id IN (");
-    push_posts_with_terms(query, terms);
-    query.push(")");
-}
-
 /// Each found post's author `a`, looked up by primary key one post at a time: joined plainly,
 /// the planner estimates a search's few hundred rows low and hashes the whole users table.
 pub(crate) const AUTHOR_JOIN: &str = " CROSS JOIN LATERAL (SELECT id, is_private, suspended_until \

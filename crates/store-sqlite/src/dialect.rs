@@ -172,14 +172,6 @@ fn all_terms(terms: &[String]) -> String {
         .join(" ")
 }
 
-/// Posts `p` whose caption has every term (`caption_terms`).
-pub(crate) fn push_caption_match(query: &mut sqlx::QueryBuilder<'_, Sqlite>, terms: &[String]) {
-    query
-        .push("p.rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ")
-        .push_bind(all_terms(terms))
-        .push(")");
-}
-
 /// Each found post's author `a` (SQLite looks it up by primary key per row anyway).
 pub(crate) const AUTHOR_JOIN: &str = " JOIN users a ON a.id = p.author_id";
 
