@@ -8,14 +8,13 @@ use picshare_domain::search::{
     MAX_QUERY_TERMS, Near, PostQuery, WORD_PREFIX_MIN_CHARS, distance_km,
 };
 use picshare_store::{
-    AlikeWords, FoundPost, FoundUser, PostOrder, RankedKey, SearchStore, Searcher, StoreResult,
-    UserMatch, UserQuery,
+    AlikeWords, FoundPost, FoundUser, Post, PostOrder, PostStore, RankedKey, SearchStore, Searcher,
+    StoreResult, UserMatch, UserQuery,
 };
 use sqlx::{FromRow, QueryBuilder, Row as _};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::id_lists::in_ids;
 use super::rows::{PostRow, prefixed_post_columns, user_columns};
 use super::users::UserRow;
 use crate::dialect::{
@@ -117,15 +116,18 @@ fn push_alike(query: &mut QueryBuilder<'_, Db>, alike: &AlikeWords) {
         push_handle_prefix(query, handle, ">=");
         query.push(")");
     }
-    for (i, words) in alike.name_words.iter().enumerate() {
-        match (i, alike.handles.is_empty()) {
-            (0, true) => query.push("("),
-            (0, false) => query.push(" OR ("),
-            _ => query.push(" AND "),
-        };
-        push_name_has_word(query, words);
-    }
     if !alike.name_words.is_empty() {
+        query.push(if alike.handles.is_empty() {
+            "("
+        } else {
+            " OR ("
+        });
+        for (i, words) in alike.name_words.iter().enumerate() {
+            if i > 0 {
+                query.push(" AND ");
+            }
+            push_name_has_word(query, words);
+        }
         query.push(")");
     }
     query.push(")");
@@ -167,25 +169,22 @@ impl SqlStore {
 
     /// Posts by id with their scores, in the given order.
     async fn found_posts_by_id(&self, found: Vec<(Uuid, f64)>) -> StoreResult<Vec<FoundPost>> {
-        if found.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query = QueryBuilder::<Db>::new(format!(
-            "SELECT {} FROM posts p WHERE p.id",
-            prefixed_post_columns()
-        ));
-        in_ids(&mut query, found.iter().map(|(id, _)| *id));
-        let rows: Vec<PostRow> = query
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        let mut by_id: HashMap<Uuid, PostRow> = rows.into_iter().map(|row| (row.id, row)).collect();
-        let ordered = found
+        let ids: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
+        let mut posts: HashMap<Uuid, Post> = self
+            .find_posts(&ids)
+            .await?
             .into_iter()
-            .filter_map(|(id, score)| Some((by_id.remove(&id)?, score)))
+            .map(|post| (post.id, post))
             .collect();
-        self.found_posts(ordered).await
+        Ok(found
+            .into_iter()
+            .filter_map(|(id, score)| {
+                Some(FoundPost {
+                    post: posts.remove(&id)?,
+                    score,
+                })
+            })
+            .collect())
     }
 
     /// Located posts the searcher may see within a box reaching `reach_km` around `near`: only

@@ -21,22 +21,27 @@ pub const MAX_WORDS: u32 = 2_000_000;
 /// A search reads at most this many words added since the list was read.
 pub const MAX_RECENT: u32 = 10_000;
 
-/// Sorted words, with every word added until `complete_until` among them.
+/// Sorted words, with every word added until `complete_until` among them (none at first).
 pub struct Words {
     pub sorted: Vec<String>,
     complete_until: OffsetDateTime,
 }
 
-#[derive(Default)]
 pub struct NameDictionary {
     /// Never held across an `.await`.
-    held: RwLock<Option<Arc<Words>>>,
+    held: RwLock<Arc<Words>>,
     first_load: OnceCell<()>,
 }
 
 impl NameDictionary {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+        Arc::new(Self {
+            held: RwLock::new(Arc::new(Words {
+                sorted: Vec::new(),
+                complete_until: OffsetDateTime::UNIX_EPOCH,
+            })),
+            first_load: OnceCell::new(),
+        })
     }
 
     /// The held words, and the words added since they were read (sorted too); the first call
@@ -55,12 +60,7 @@ impl NameDictionary {
                 StoreResult::Ok(())
             })
             .await?;
-        let held = self.held().unwrap_or_else(|| {
-            Arc::new(Words {
-                sorted: Vec::new(),
-                complete_until: OffsetDateTime::UNIX_EPOCH,
-            })
-        });
+        let held = self.held();
         let added = store
             .name_words_since(held.complete_until, MAX_RECENT)
             .await?;
@@ -70,7 +70,7 @@ impl NameDictionary {
         Ok((held, recent))
     }
 
-    fn held(&self) -> Option<Arc<Words>> {
+    fn held(&self) -> Arc<Words> {
         self.held.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -97,7 +97,7 @@ impl NameDictionary {
             sorted,
             complete_until,
         });
-        *self.held.write().unwrap_or_else(|e| e.into_inner()) = Some(words);
+        *self.held.write().unwrap_or_else(|e| e.into_inner()) = words;
         Ok(())
     }
 
