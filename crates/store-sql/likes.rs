@@ -123,7 +123,7 @@ impl LikeStore for SqlStore {
         page: PageRequest,
     ) -> StoreResult<Page<User>> {
         let sql = format!(
-            "SELECT l.id AS key, {} FROM likes l JOIN users u ON u.id = l.user_id
+            "SELECT l.id AS key, {} FROM likes l JOIN users u ON u.id = l.user_id AND u.deleted_at IS NULL
              WHERE l.post_id = $1 AND l.id < $2 AND {}
              ORDER BY l.id DESC LIMIT $4",
             user_columns(),

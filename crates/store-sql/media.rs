@@ -196,6 +196,15 @@ impl MediaStore for SqlStore {
         .await
         .map_err(db_err)?;
         if deleted.is_some() {
+            // An avatar deleted is an avatar no more: no profile points at a deleted item.
+            sqlx::query(
+                "UPDATE users SET avatar_media_id = NULL WHERE id = $1 AND avatar_media_id = $2",
+            )
+            .bind(owner.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
             insert_job(&mut tx, cleanup).await?;
         }
         tx.commit().await.map_err(db_err)?;

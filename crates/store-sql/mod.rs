@@ -1,6 +1,7 @@
 //! The store code both database backends share, compiled into each of them as its `shared`
 //! module; what differs lives in each backend's `dialect` module (docs/architecture.md).
 
+mod accounts;
 mod comments;
 mod conversations;
 mod counters;

@@ -63,7 +63,7 @@ fn push_blocked_either_way(query: &mut QueryBuilder<'_, Db>, viewer: Uuid) {
 fn push_visible_user(query: &mut QueryBuilder<'_, Db>, searcher: Searcher) {
     let viewer = searcher.viewer.map_or(Uuid::nil(), |viewer| viewer.0);
     query
-        .push("(u.suspended_until IS NULL OR u.suspended_until <= ")
+        .push("u.deleted_at IS NULL AND (u.suspended_until IS NULL OR u.suspended_until <= ")
         .push_bind(ts(searcher.now))
         .push(") AND u.id NOT IN ");
     push_blocked_either_way(query, viewer);
@@ -139,7 +139,10 @@ fn push_alike(query: &mut QueryBuilder<'_, Db>, alike: &AlikeWords) {
 fn push_visible_post(query: &mut QueryBuilder<'_, Db>, searcher: Searcher) {
     let viewer = searcher.viewer.map_or(Uuid::nil(), |viewer| viewer.0);
     query
-        .push("p.taken_down_at IS NULL AND (a.suspended_until IS NULL OR a.suspended_until <= ")
+        .push(
+            "p.taken_down_at IS NULL AND a.deleted_at IS NULL
+             AND (a.suspended_until IS NULL OR a.suspended_until <= ",
+        )
         .push_bind(ts(searcher.now))
         .push(") AND (p.author_id = ")
         .push_bind(viewer)

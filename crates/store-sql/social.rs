@@ -20,7 +20,7 @@ use crate::{SqlStore, db_err};
 /// The users in the `listed` column of the follows whose `subject` column is `$1`, newest first.
 fn follow_list_sql(listed: &str, subject: &str) -> String {
     format!(
-        "SELECT f.id AS key, {} FROM follows f JOIN users u ON u.id = f.{listed}
+        "SELECT f.id AS key, {} FROM follows f JOIN users u ON u.id = f.{listed} AND u.deleted_at IS NULL
          WHERE f.{subject} = $1 AND f.id < $2 AND {NOT_BLOCKED_WITH_VIEWER}
          ORDER BY f.id DESC LIMIT $4",
         user_columns()
@@ -43,7 +43,7 @@ fn page_of(rows: Vec<KeyedUser>, limit: u32) -> StoreResult<Page<User>> {
 }
 
 /// Deletes a follow and, if there was one, decrements both counters.
-async fn remove_follow(
+pub(crate) async fn remove_follow(
     tx: &mut Transaction<'_, Db>,
     follower: UserId,
     followee: UserId,
@@ -325,7 +325,7 @@ impl SocialStore for SqlStore {
 
     async fn follow_requests(&self, target: UserId, page: PageRequest) -> StoreResult<Page<User>> {
         let sql = format!(
-            "SELECT r.id AS key, {} FROM follow_requests r JOIN users u ON u.id = r.requester_id
+            "SELECT r.id AS key, {} FROM follow_requests r JOIN users u ON u.id = r.requester_id AND u.deleted_at IS NULL
              WHERE r.target_id = $1 AND r.id < $2 AND {NOT_BLOCKED_WITH_VIEWER}
              ORDER BY r.id DESC LIMIT $4",
             user_columns()

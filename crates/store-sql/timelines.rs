@@ -94,7 +94,7 @@ static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, {}, EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
                     AS liked_by_me
-             FROM home_timeline t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.author_id
+             FROM home_timeline t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.author_id AND u.deleted_at IS NULL
              {}",
         prefixed_post_columns(),
         author_columns(),

@@ -158,20 +158,18 @@ impl UserStore for SqlStore {
         let query = match lookup {
             UserLookup::Id(id) => {
                 sqlx::query_as::<_, UserRow>(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+                    "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
                 ))
                 .bind(id.0)
                 .fetch_optional(&self.pool)
                 .await
             }
-            UserLookup::Handle(handle) => {
-                sqlx::query_as::<_, UserRow>(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE lower(handle) = $1"
-                ))
-                .bind(handle.to_ascii_lowercase())
-                .fetch_optional(&self.pool)
-                .await
-            }
+            UserLookup::Handle(handle) => sqlx::query_as::<_, UserRow>(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE lower(handle) = $1 AND deleted_at IS NULL"
+            ))
+            .bind(handle.to_ascii_lowercase())
+            .fetch_optional(&self.pool)
+            .await,
         };
         query.map_err(db_err)?.map(UserRow::into_user).transpose()
     }
@@ -180,8 +178,9 @@ impl UserStore for SqlStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query =
-            sqlx::QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE id"));
+        let mut query = sqlx::QueryBuilder::new(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE deleted_at IS NULL AND id"
+        ));
         in_ids(&mut query, ids.iter().map(|id| id.0));
         query
             .build_query_as::<UserRow>()
@@ -196,7 +195,8 @@ impl UserStore for SqlStore {
     async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
         let login = login.trim().to_lowercase();
         sqlx::query_as::<_, UserRow>(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email = $1 OR lower(handle) = $1 LIMIT 1"
+            "SELECT {USER_COLUMNS} FROM users WHERE (email = $1 OR lower(handle) = $1)
+               AND deleted_at IS NULL LIMIT 1"
         ))
         .bind(login)
         .fetch_optional(&self.pool)
@@ -223,7 +223,7 @@ impl UserStore for SqlStore {
                 avatar_media_id = CASE WHEN $3 THEN $4 ELSE avatar_media_id END,
                 is_private = coalesce($5, is_private),
                 updated_at = $6
-             WHERE id = $7 RETURNING {USER_COLUMNS}"
+             WHERE id = $7 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
         ))
         .bind(update.display_name.as_ref().map(|d| d.as_str()))
         .bind(update.bio.as_ref().map(|b| b.as_str()))
@@ -246,7 +246,7 @@ impl UserStore for SqlStore {
     }
 
     async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool> {
-        let result = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+        let result = sqlx::query("UPDATE users SET role = $1 WHERE id = $2 AND deleted_at IS NULL")
             .bind(role.as_str())
             .bind(id.0)
             .execute(&self.pool)

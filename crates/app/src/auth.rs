@@ -159,6 +159,7 @@ impl App {
 
     fn refuse_if_suspended(&self, user: UserId) -> AppResult<()> {
         match self.suspensions.until(user, OffsetDateTime::now_utc()) {
+            Some(until) if until == crate::suspensions::DELETED => Err(AppError::Unauthorized),
             Some(until) => Err(AppError::AccountSuspended(until)),
             None => Ok(()),
         }

@@ -20,6 +20,8 @@ pub const FAN_OUT: &str = "fan_out_post";
 pub const BUILD_TIMELINE: &str = "build_timeline";
 /// Job: turn something that happened into notifications for the people it concerns.
 pub const NOTIFY: &str = "notify";
+/// Job: remove a deleted account's data (`accounts::DeleteAccountJob`).
+pub const DELETE_ACCOUNT: &str = "delete_account";
 
 /// What a `notify` job was enqueued for, by the write that did it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,10 +104,11 @@ pub(crate) fn job(kind: &str, payload: &impl Serialize, max_attempts: i32) -> Ap
 }
 
 /// Every kind of job the worker runs (metrics report each, even when none are queued).
-pub const JOB_KINDS: [&str; 5] = [
+pub const JOB_KINDS: [&str; 6] = [
     PROCESS_MEDIA,
     DELETE_OBJECTS,
     FAN_OUT,
     BUILD_TIMELINE,
     NOTIFY,
+    DELETE_ACCOUNT,
 ];

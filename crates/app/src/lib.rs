@@ -1,6 +1,7 @@
 //! PicShare use cases. Each feature is a module; they talk to storage through the ports in
 //! `picshare-store` and know nothing of HTTP.
 
+pub mod accounts;
 pub mod auth;
 pub mod devices;
 pub mod error;
@@ -54,6 +55,7 @@ pub struct AppSettings {
     pub suspension_ladder: picshare_domain::SuspensionLadder,
     /// Each trust level's per-action quotas.
     pub trust_limits: picshare_domain::TrustLimits,
+    pub account_deletion: accounts::AccountDeletionSettings,
 }
 
 /// Everything a request needs, shared by all handlers.

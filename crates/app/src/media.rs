@@ -281,7 +281,11 @@ impl App {
             .delete_media(id, caller.user_id, &cleanup)
             .await?
         {
-            Some(_) => Ok(()),
+            Some(_) => {
+                // It may have been the avatar, now cleared.
+                self.recent_users.remove(&caller.user_id);
+                Ok(())
+            }
             None => Err(AppError::Precondition(
                 "this media is on a post; edit or delete the post instead",
             )),

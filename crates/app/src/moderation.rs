@@ -351,7 +351,7 @@ impl App {
     }
 
     /// Tells this process and every other one; the account's sockets here close at once.
-    async fn suspensions_changed(&self, user: UserId, until: Option<OffsetDateTime>) {
+    pub(crate) async fn suspensions_changed(&self, user: UserId, until: Option<OffsetDateTime>) {
         self.suspensions.set(user, until);
         if until.is_some() {
             self.events.hub().disconnect(user);

@@ -1,7 +1,9 @@
 //! The accounts suspended right now, held in every API process so that each authenticated
 //! request is checked without a round trip: a suspension made through any instance reaches the
 //! others through the event bus at once, and each process reloads the whole set from the
-//! database every `RELOAD_EVERY` in case a message was lost (Redis away).
+//! database every `RELOAD_EVERY` in case a message was lost (Redis away). Deleted accounts are
+//! in it too, suspended until `DELETED`, until their rows are gone (docs/api.md, "Deleting an
+//! account").
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -9,10 +11,14 @@ use std::time::{Duration, Instant};
 
 use picshare_domain::UserId;
 use picshare_store::Store;
-use time::OffsetDateTime;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// How often each process reloads the suspended accounts from the database.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
+
+/// The suspension of a deleted account: for good. Its tokens are refused as unknown, and
+/// whatever shows accounts leaves it out.
+pub const DELETED: OffsetDateTime = PrimitiveDateTime::MAX.assume_utc();
 
 #[derive(Default)]
 pub struct Suspensions {
@@ -37,6 +43,12 @@ impl Suspensions {
     pub fn until(&self, user: UserId, now: OffsetDateTime) -> Option<OffsetDateTime> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         state.until.get(&user).copied().filter(|end| *end > now)
+    }
+
+    /// Whether the account is deleted (its row not yet gone).
+    pub fn is_deleted(&self, user: UserId) -> bool {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.until.get(&user) == Some(&DELETED)
     }
 
     /// Records a suspension (`Some`) or its lifting (`None`).
@@ -72,7 +84,7 @@ impl Suspensions {
                 return;
             };
             let read_at = Instant::now();
-            match db.suspensions(OffsetDateTime::now_utc()).await {
+            match current(db.as_ref()).await {
                 Ok(current) => this.replace_all(current, read_at),
                 Err(err) => tracing::warn!(error = %err, "reloading suspensions failed"),
             }
@@ -80,6 +92,14 @@ impl Suspensions {
             tokio::time::sleep(RELOAD_EVERY).await;
         }
     }
+}
+
+/// The suspended and the deleted accounts, as the database has them now.
+async fn current(db: &dyn Store) -> picshare_store::StoreResult<Vec<(UserId, OffsetDateTime)>> {
+    let mut current = db.suspensions(OffsetDateTime::now_utc()).await?;
+    let deleted = db.deleted_accounts().await?;
+    current.extend(deleted.into_iter().map(|user| (user, DELETED)));
+    Ok(current)
 }
 
 #[cfg(test)]

@@ -279,7 +279,8 @@ impl App {
     pub async fn users_by_id(&self, ids: &[UserId]) -> AppResult<HashMap<UserId, User>> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
-        for id in ids {
+        // A deletion reaches every process at once; a cached account may predate it.
+        for id in ids.iter().filter(|id| !self.suspensions.is_deleted(**id)) {
             match self.recent_users.get(id) {
                 Some(user) => {
                     found.insert(*id, user);

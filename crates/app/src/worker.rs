@@ -12,9 +12,10 @@ use rand::Rng;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
+use crate::accounts::DeleteAccountJob;
 use crate::jobs::{
-    BUILD_TIMELINE, BuildTimelineJob, DELETE_OBJECTS, DeleteObjectsJob, FAN_OUT, FanOutJob, NOTIFY,
-    NotifyJob, PROCESS_MEDIA, ProcessMediaJob,
+    BUILD_TIMELINE, BuildTimelineJob, DELETE_ACCOUNT, DELETE_OBJECTS, DeleteObjectsJob, FAN_OUT,
+    FanOutJob, NOTIFY, NotifyJob, PROCESS_MEDIA, ProcessMediaJob,
 };
 use crate::media::object_keys;
 use crate::{App, AppError};
@@ -223,6 +224,7 @@ impl Worker {
                 FAN_OUT => self.fan_out(&job.payload).await,
                 BUILD_TIMELINE => self.build_timeline(&job.payload).await,
                 NOTIFY => self.notify(&job.payload).await,
+                DELETE_ACCOUNT => self.delete_account(&job.payload).await,
                 other => Err(Retry(format!("unknown job kind '{other}'"))),
             }
         };
@@ -468,6 +470,14 @@ impl Worker {
     async fn give_up(&self, media: &picshare_domain::Media, reason: &str) -> Result<(), Retry> {
         self.remove_objects(&object_keys(media)).await?;
         self.app.store.fail_media(media.id, reason).await?;
+        Ok(())
+    }
+
+    /// One step of a deleted account's removal (idempotent, resumable).
+    async fn delete_account(&self, payload: &str) -> Result<(), Retry> {
+        let step: DeleteAccountJob =
+            serde_json::from_str(payload).map_err(|e| Retry(e.to_string()))?;
+        self.app.purge_account(&step).await?;
         Ok(())
     }
 

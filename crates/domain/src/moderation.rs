@@ -173,10 +173,11 @@ pub enum AuditAction {
     RemoveModerator,
     VerifyUser,
     UnverifyUser,
+    DeleteUser,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::TakedownPost,
         AuditAction::ReinstatePost,
         AuditAction::TakedownComment,
@@ -189,6 +190,7 @@ impl AuditAction {
         AuditAction::RemoveModerator,
         AuditAction::VerifyUser,
         AuditAction::UnverifyUser,
+        AuditAction::DeleteUser,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -205,6 +207,7 @@ impl AuditAction {
             AuditAction::RemoveModerator => "remove_moderator",
             AuditAction::VerifyUser => "verify_user",
             AuditAction::UnverifyUser => "unverify_user",
+            AuditAction::DeleteUser => "delete_user",
         }
     }
 }

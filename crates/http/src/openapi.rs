@@ -39,6 +39,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::users::router())
+        .merge(routes::accounts::router())
         .merge(routes::media::router())
         .merge(routes::social::router())
         .merge(routes::posts::router())

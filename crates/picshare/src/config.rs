@@ -72,6 +72,11 @@ pub struct RawConfig {
     pub limits_basic: String,
     pub limits_trusted: String,
     pub limits_verified: String,
+    /// Seconds a deleted account's handle and email stay taken (0: free at once).
+    pub account_deletion_grace_secs: u64,
+    /// Rows a deletion removes per transaction, and its rest between them.
+    pub account_deletion_batch: u32,
+    pub account_deletion_pause_ms: u64,
 }
 
 impl Default for RawConfig {
@@ -132,6 +137,9 @@ impl Default for RawConfig {
             limits_basic: String::new(),
             limits_trusted: String::new(),
             limits_verified: String::new(),
+            account_deletion_grace_secs: 0,
+            account_deletion_batch: 200,
+            account_deletion_pause_ms: 5,
         }
     }
 }
@@ -253,6 +261,7 @@ pub struct Settings {
     pub ws_send_queue: usize,
     pub suspension_ladder: picshare_domain::SuspensionLadder,
     pub trust_limits: TrustLimits,
+    pub account_deletion: picshare_app::accounts::AccountDeletionSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -461,6 +470,21 @@ impl Settings {
                 "must be longer than media_processing_timeout_secs",
             ));
         }
+        if !(1..=10_000).contains(&raw.account_deletion_batch) {
+            return Err(invalid("account_deletion_batch", "must be 1 to 10000"));
+        }
+        if raw.account_deletion_pause_ms > 10_000 {
+            return Err(invalid(
+                "account_deletion_pause_ms",
+                "must be at most 10000",
+            ));
+        }
+        if raw.account_deletion_grace_secs > 365 * 24 * 3600 {
+            return Err(invalid(
+                "account_deletion_grace_secs",
+                "must be at most a year (31536000)",
+            ));
+        }
         if raw.job_max_attempts < 1 {
             return Err(invalid("job_max_attempts", "must be at least 1"));
         }
@@ -470,6 +494,11 @@ impl Settings {
         Ok(Self {
             suspension_ladder,
             trust_limits,
+            account_deletion: picshare_app::accounts::AccountDeletionSettings {
+                handle_grace: Duration::from_secs(raw.account_deletion_grace_secs),
+                batch: raw.account_deletion_batch,
+                pause: Duration::from_millis(raw.account_deletion_pause_ms),
+            },
             storage,
             max_upload_bytes: raw.max_upload_bytes,
             upload_url_ttl: Duration::from_secs(raw.upload_url_ttl_secs),

@@ -185,6 +185,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             feed_timelines: settings.feed_timelines,
             suspension_ladder: settings.suspension_ladder,
             trust_limits: settings.trust_limits.clone(),
+            account_deletion: settings.account_deletion,
         }),
         jobs_waiting,
         feed_pages: if settings.caches {

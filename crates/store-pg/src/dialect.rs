@@ -188,7 +188,7 @@ fn push_posts_with_terms(query: &mut sqlx::QueryBuilder<'_, Postgres>, terms: &[
 
 /// Each found post's author `a`, looked up by primary key one post at a time: joined plainly,
 /// the planner estimates a search's few hundred rows low and hashes the whole users table.
-pub(crate) const AUTHOR_JOIN: &str = " CROSS JOIN LATERAL (SELECT id, is_private, suspended_until \
+pub(crate) const AUTHOR_JOIN: &str = " CROSS JOIN LATERAL (SELECT id, is_private, suspended_until, deleted_at \
      FROM users WHERE id = p.author_id OFFSET 0) a";
 
 /// What joins a post `p` to the key `k` of `push_best_of_newest`'s rows.

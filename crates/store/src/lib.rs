@@ -1,6 +1,7 @@
 //! Storage ports: what the application needs from a database, at the level of the domain.
 //! Implemented once per backend (`picshare-store-sqlite`, `picshare-store-pg`).
 
+mod accounts;
 mod comments;
 mod conversations;
 mod counters;
@@ -23,6 +24,7 @@ mod users;
 
 use async_trait::async_trait;
 
+pub use accounts::{AccountDeletion, AccountStore};
 pub use comments::{CommentStore, NewComment};
 pub use conversations::{ConversationStore, NewConversation, NewMessage, SendOutcome};
 pub use counters::CounterStore;
@@ -79,6 +81,7 @@ pub trait Store:
     + InviteStore
     + TrustStore
     + SearchStore
+    + AccountStore
     + Send
     + Sync
     + 'static

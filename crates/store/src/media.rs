@@ -41,8 +41,9 @@ pub trait MediaStore {
     /// Any unfinished state → `failed` with a reason a user can read.
     async fn fail_media(&self, id: Uuid, reason: &str) -> StoreResult<bool>;
 
-    /// Deletes the owner's media (unless it is on a post) and enqueues `cleanup` (removal of its
-    /// objects) in one transaction; the deleted media, or `None` if there was nothing to delete.
+    /// Deletes the owner's media (unless it is on a post), clears the owner's avatar if it was
+    /// that, and enqueues `cleanup` (removal of its objects) in one transaction; the deleted
+    /// media, or `None` if there was nothing to delete.
     async fn delete_media(
         &self,
         id: Uuid,

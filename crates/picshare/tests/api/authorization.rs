@@ -65,6 +65,13 @@ fn routes() -> Vec<Route> {
             Some(r#"{"bio": "changed"}"#),
             [401, 403, 403, 403],
         ),
+        // A moderator gives a reason to delete someone's account; a password is not one.
+        route(
+            M::DELETE,
+            "/v1/users/{owner}",
+            Some(r#"{"password": "guessing wrong"}"#),
+            [401, 403, 403, 422],
+        ),
         route(
             M::GET,
             "/v1/users/{owner}/posts",

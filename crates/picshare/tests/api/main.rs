@@ -2,6 +2,7 @@
 //! unless PICSHARE_TEST_DATABASE_URL names a PostgreSQL server; Redis is used for shared state
 //! when PICSHARE_TEST_REDIS_URL is set.
 
+mod accounts;
 mod auth;
 mod authorization;
 mod errors;
