@@ -11,11 +11,11 @@ use super::rows::{qualified, taken_down};
 use crate::dialect::{Timestamp, from_ts, ts};
 use crate::{SqlStore, db_err};
 
-const COMMENT_COLUMNS: &str =
+pub(crate) const COMMENT_COLUMNS: &str =
     "id, post_id, author_id, text, created_at, taken_down_at, takedown_reason";
 
 #[derive(FromRow)]
-struct CommentRow {
+pub(crate) struct CommentRow {
     id: Uuid,
     post_id: Uuid,
     author_id: Uuid,
@@ -26,7 +26,7 @@ struct CommentRow {
 }
 
 impl CommentRow {
-    fn into_comment(self) -> Comment {
+    pub(crate) fn into_comment(self) -> Comment {
         Comment {
             id: self.id,
             post_id: self.post_id,

@@ -125,10 +125,10 @@ impl SqlStore {
 impl ConversationStore for SqlStore {
     async fn create_conversation(&self, new: &NewConversation) -> StoreResult<(Uuid, bool)> {
         let mut tx = self.write_tx().await?;
-        if let Some(key) = &new.direct_key {
-            if let Some(id) = existing_direct(&mut tx, key).await? {
-                return Ok((id, false));
-            }
+        if let Some(key) = &new.direct_key
+            && let Some(id) = existing_direct(&mut tx, key).await?
+        {
+            return Ok((id, false));
         }
         let at = ts(new.created_at);
         let inserted = sqlx::query(

@@ -5,6 +5,7 @@ mod accounts;
 mod comments;
 mod conversations;
 mod counters;
+mod export;
 mod id_lists;
 mod invites;
 mod jobs;

@@ -366,7 +366,7 @@ impl TimelineStore for SqlStore {
         .map_err(db_err)?
         .rows_affected();
         // One post in TRIM_ONE_IN (by its random bits) also trims the followers' timelines.
-        if post.as_u128() % TRIM_ONE_IN == 0 {
+        if post.as_u128().is_multiple_of(TRIM_ONE_IN) {
             self.trim_timelines(UserId(author)).await?;
         }
         Ok(written)

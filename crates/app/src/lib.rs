@@ -6,6 +6,7 @@ pub mod auth;
 pub mod devices;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod feed;
 pub mod feed_pages;
 pub mod invites;

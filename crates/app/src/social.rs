@@ -15,16 +15,15 @@ impl App {
         lookup: &UserLookup,
     ) -> AppResult<User> {
         let user = self.find_user(lookup).await?;
-        if let Some(viewer) = viewer {
-            if viewer.user_id != user.id
-                && self
-                    .store
-                    .relationship(viewer.user_id, user.id)
-                    .await?
-                    .is_blocked_either_way()
-            {
-                return Err(AppError::NotFound);
-            }
+        if let Some(viewer) = viewer
+            && viewer.user_id != user.id
+            && self
+                .store
+                .relationship(viewer.user_id, user.id)
+                .await?
+                .is_blocked_either_way()
+        {
+            return Err(AppError::NotFound);
         }
         Ok(user)
     }

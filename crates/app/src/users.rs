@@ -129,13 +129,13 @@ impl App {
             return Err(AppError::Forbidden("you can only change your own profile"));
         }
         let mut errors = ValidationErrors::default();
-        if let Some(Some(media_id)) = change.avatar_media_id {
-            if !self.is_ready_avatar_of(caller, media_id).await? {
-                errors.check::<()>(
-                    "avatar_media_id",
-                    Err("must be a ready avatar upload of yours".into()),
-                );
-            }
+        if let Some(Some(media_id)) = change.avatar_media_id
+            && !self.is_ready_avatar_of(caller, media_id).await?
+        {
+            errors.check::<()>(
+                "avatar_media_id",
+                Err("must be a ready avatar upload of yours".into()),
+            );
         }
         let update = ProfileUpdate {
             display_name: change

@@ -311,10 +311,10 @@ impl Worker {
 
     /// Records a job done: through the batch deleter while `run` runs, else at once.
     async fn finish(&self, id: uuid::Uuid) -> picshare_store::StoreResult<()> {
-        if let Some(finished) = &self.finished {
-            if finished.send(id).await.is_ok() {
-                return Ok(());
-            }
+        if let Some(finished) = &self.finished
+            && finished.send(id).await.is_ok()
+        {
+            return Ok(());
         }
         self.app.store.complete_job(id, &self.name).await
     }

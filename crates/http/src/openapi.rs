@@ -70,10 +70,9 @@ pub fn set_upload_limit(api: &mut OpenApiDoc, limit: u64) {
     };
     if let Some(RefOr::T(Schema::Object(request))) =
         components.schemas.get_mut("StartUploadRequest")
+        && let Some(RefOr::T(Schema::Object(size))) = request.properties.get_mut("size_bytes")
     {
-        if let Some(RefOr::T(Schema::Object(size))) = request.properties.get_mut("size_bytes") {
-            size.maximum = Some(utoipa::Number::UInt(limit as usize));
-        }
+        size.maximum = Some(utoipa::Number::UInt(limit as usize));
     }
 }
 

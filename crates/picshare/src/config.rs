@@ -322,13 +322,13 @@ impl Settings {
         if raw.database_max_connections == 0 {
             return Err(invalid("database_max_connections", "must be at least 1"));
         }
-        if let Some(redis) = &raw.redis_url {
-            if !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
-                return Err(invalid(
-                    "redis_url",
-                    "must start with redis:// or rediss://",
-                ));
-            }
+        if let Some(redis) = &raw.redis_url
+            && !(redis.starts_with("redis://") || redis.starts_with("rediss://"))
+        {
+            return Err(invalid(
+                "redis_url",
+                "must start with redis:// or rediss://",
+            ));
         }
         let storage_url = raw
             .storage_url

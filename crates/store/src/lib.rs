@@ -6,6 +6,7 @@ mod comments;
 mod conversations;
 mod counters;
 mod error;
+mod export;
 mod invites;
 mod jobs;
 mod likes;
@@ -29,6 +30,7 @@ pub use comments::{CommentStore, NewComment};
 pub use conversations::{ConversationStore, NewConversation, NewMessage, SendOutcome};
 pub use counters::CounterStore;
 pub use error::StoreError;
+pub use export::{ExportStore, Session};
 pub use invites::{Invite, InviteStats, InviteStore, NewInvite};
 pub use jobs::{ClaimedJob, HEAVY_PRIORITY, JobCount, JobLane, JobStore, NewJob};
 pub use likes::LikeStore;
@@ -82,6 +84,7 @@ pub trait Store:
     + TrustStore
     + SearchStore
     + AccountStore
+    + ExportStore
     + Send
     + Sync
     + 'static

@@ -1,8 +1,11 @@
-//! `/v1/users/{id}` for leaving: deleting an account.
+//! Leaving and taking your data: deleting an account, exporting it.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use picshare_app::accounts::DeletionRequest;
+use picshare_app::export::ArchiveBytes;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -13,7 +16,9 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, AuthUser, user_lookup};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(delete_user))
+    OpenApiRouter::new()
+        .routes(routes!(delete_user))
+        .routes(routes!(export_user))
 }
 
 /// The owner's password, or a moderator's reason.
@@ -59,4 +64,44 @@ async fn delete_user(
         .delete_account(caller, &user_lookup(&id)?, request)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Download everything your account owns and did: a ZIP archive with `account.json` and your
+/// original photos under `media/`, streamed while it is written (docs/api.md, "Exporting your
+/// data"). A transfer cut off partway fails rather than ending as a shorter archive.
+#[utoipa::path(get, path = "/v1/users/{id}/export", tag = "users",
+    params(("id" = String, Path, description = "A user UUID or `@handle`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The archive", content_type = "application/zip", body = Vec<u8>),
+        (status = 403, description = "Not your account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn export_user(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let archive = state.app.export_account(caller, &user_lookup(&id)?).await?;
+    let name = format!(
+        "attachment; filename=\"picshare-export-{}.zip\"",
+        caller.user_id
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        Body::from_stream(chunks(archive)),
+    )
+        .into_response())
+}
+
+fn chunks(
+    archive: ArchiveBytes,
+) -> impl futures::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + 'static {
+    futures::stream::unfold(archive, |mut archive| async move {
+        archive.recv().await.map(|chunk| (chunk, archive))
+    })
 }

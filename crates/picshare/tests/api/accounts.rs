@@ -433,3 +433,136 @@ async fn deleting_the_media_used_as_an_avatar_clears_the_avatar() {
             .await
     );
 }
+
+#[tokio::test]
+async fn an_export_holds_everything_the_account_owns_and_did_and_only_its_owner_gets_it() {
+    let app = spawn_app().await;
+    let (alice, alice_token) = app.user_with_token("alice").await;
+    let alice = alice["id"].as_str().unwrap().to_owned();
+    let (bob, bob_token) = app.quick_user("bob").await;
+    let (carol, carol_token) = app.quick_user("carol").await;
+    let (dave, _) = app.quick_user("dave").await;
+    let media = app.ready_media(&alice_token).await;
+    let created = app
+        .post_json(
+            "/v1/posts",
+            Some(&alice_token),
+            &json!({
+                "media_ids": [media], "visibility": "followers", "caption": "Dusk #sunset",
+                "location": {"name": "Suva", "lat": -18.14, "lon": 178.44},
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let alice_post = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bobs_post = post(&app, &bob_token, "public").await;
+    app.post_empty(&format!("/v1/posts/{bobs_post}/like"), Some(&alice_token))
+        .await;
+    let comment = app
+        .post_json(
+            &format!("/v1/posts/{bobs_post}/comments"),
+            Some(&alice_token),
+            &json!({"text": "lovely"}),
+        )
+        .await;
+    assert_eq!(comment.status(), StatusCode::CREATED);
+    follow(&app, &alice_token, &bob).await;
+    follow(&app, &carol_token, &alice).await;
+    app.post_empty(&format!("/v1/users/{dave}/block"), Some(&alice_token))
+        .await;
+    app.post_empty(&format!("/v1/posts/{alice_post}/like"), Some(&carol_token))
+        .await;
+    let conversation: Value = app
+        .post_json(
+            "/v1/conversations",
+            Some(&bob_token),
+            &json!({ "participant_ids": [alice] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conversation = conversation["id"].as_str().unwrap().to_owned();
+    let sent = app
+        .post_json(
+            &format!("/v1/conversations/{conversation}/messages"),
+            Some(&bob_token),
+            &json!({ "text": "hello alice", "client_message_id": "m1" }),
+        )
+        .await;
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    app.run_jobs().await;
+
+    let path = format!("/v1/users/{alice}/export");
+    assert_problem(
+        app.get(&path, Some(&bob_token)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        app.get(&path, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let response = app.get(&path, Some(&alice_token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    let bytes = response.bytes().await.unwrap().to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let account: Value = {
+        let entry = archive.by_name("account.json").unwrap();
+        serde_json::from_reader(entry).unwrap()
+    };
+    assert_eq!(account["format"], "picshare-export/1");
+    assert_eq!(account["account"]["id"], json!(alice));
+    assert_eq!(account["account"]["email"], "alice@example.com");
+    let posts = account["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 1, "{account}");
+    assert_eq!(posts[0]["caption"], "Dusk #sunset");
+    assert_eq!(posts[0]["hashtags"], json!(["sunset"]));
+    assert_eq!(posts[0]["location"]["name"], "Suva");
+    assert_eq!(posts[0]["like_count"], 1);
+    let listed = |section: &str, field: &str| -> Vec<Value> {
+        account[section]
+            .as_array()
+            .unwrap_or_else(|| panic!("{section}: {account}"))
+            .iter()
+            .map(|item| item[field].clone())
+            .collect()
+    };
+    assert_eq!(listed("comments", "text"), [json!("lovely")]);
+    assert_eq!(listed("likes", "post_id"), [json!(bobs_post)]);
+    assert_eq!(listed("following", "id"), [json!(bob)]);
+    assert_eq!(listed("followers", "id"), [json!(carol)]);
+    assert_eq!(listed("blocks", "user_id"), [json!(dave)]);
+    assert_eq!(listed("conversations", "id"), [json!(conversation)]);
+    assert_eq!(listed("messages", "text"), [json!("hello alice")]);
+    assert!(
+        listed("notifications", "kind").contains(&json!("like")),
+        "{account}"
+    );
+    assert!(!listed("sessions", "id").is_empty(), "the login's session");
+    // Every ready photo's original is in the archive, as stored.
+    let files = listed("media", "file");
+    assert_eq!(files.len(), 1, "{account}");
+    let name = files[0].as_str().unwrap();
+    assert_eq!(name, format!("media/{media}.png"));
+    let mut photo = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_name(name).unwrap(), &mut photo).unwrap();
+    let stored = app
+        .app
+        .objects
+        .get(&picshare_objects::original_key(&media), 1 << 26)
+        .await
+        .unwrap();
+    assert_eq!(photo, stored);
+    // No secrets: no password hash, no token, no device fingerprint.
+    let text = account.to_string();
+    assert!(
+        !text.contains("argon2") && !text.contains("token_hash"),
+        "{text}"
+    );
+}

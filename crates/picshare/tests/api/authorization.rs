@@ -65,6 +65,12 @@ fn routes() -> Vec<Route> {
             Some(r#"{"bio": "changed"}"#),
             [401, 403, 403, 403],
         ),
+        route(
+            M::GET,
+            "/v1/users/{owner}/export",
+            None,
+            [401, 403, 403, 403],
+        ),
         // A moderator gives a reason to delete someone's account; a password is not one.
         route(
             M::DELETE,
