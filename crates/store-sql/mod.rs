@@ -2,6 +2,7 @@
 //! module; what differs lives in each backend's `dialect` module (docs/architecture.md).
 
 mod accounts;
+mod batch;
 mod comments;
 mod conversations;
 mod counters;

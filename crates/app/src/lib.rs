@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod batch;
 pub mod devices;
 pub mod error;
 pub mod events;
@@ -57,6 +58,7 @@ pub struct AppSettings {
     /// Each trust level's per-action quotas.
     pub trust_limits: picshare_domain::TrustLimits,
     pub account_deletion: accounts::AccountDeletionSettings,
+    pub batch: batch::BatchSettings,
 }
 
 /// Everything a request needs, shared by all handlers.

@@ -226,6 +226,28 @@ impl Objects {
         }
     }
 
+    /// Every object under `prefix` with when it was written, as the store lists them (each
+    /// page within a short call's time).
+    pub fn list(
+        &self,
+        prefix: &str,
+    ) -> impl Stream<Item = ObjectResult<(String, std::time::SystemTime)>> + Send + '_ {
+        let prefix = Path::from(prefix);
+        let listing = self.store.list(Some(&prefix));
+        futures::stream::unfold(listing, |mut listing| async move {
+            let next = match tokio::time::timeout(SHORT_CALL, listing.next()).await {
+                Err(_) => Some(Err(ObjectError::Timeout)),
+                Ok(None) => None,
+                Ok(Some(Err(err))) => Some(Err(storage(err))),
+                Ok(Some(Ok(meta))) => Some(Ok((
+                    meta.location.to_string(),
+                    std::time::SystemTime::from(meta.last_modified),
+                ))),
+            };
+            next.map(|item| (item, listing))
+        })
+    }
+
     /// Whether the store answers (a listing of one page).
     pub async fn ping(&self) -> bool {
         let prefix = Path::from("variants");

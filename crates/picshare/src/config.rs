@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use picshare_app::batch::{BatchJob, BatchSettings};
 use picshare_domain::{TrustLevel, TrustLimits};
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +78,10 @@ pub struct RawConfig {
     /// Rows a deletion removes per transaction, and its rest between them.
     pub account_deletion_batch: u32,
     pub account_deletion_pause_ms: u64,
+    /// How often `serve` and `worker` run each batch job: `repair=3600,orphans=off`.
+    pub batch_intervals: String,
+    /// Seconds an object no row names is left alone before the orphans job removes it.
+    pub orphan_grace_secs: u64,
 }
 
 impl Default for RawConfig {
@@ -140,6 +145,8 @@ impl Default for RawConfig {
             account_deletion_grace_secs: 0,
             account_deletion_batch: 200,
             account_deletion_pause_ms: 5,
+            batch_intervals: String::new(),
+            orphan_grace_secs: 24 * 3600,
         }
     }
 }
@@ -167,6 +174,42 @@ fn suspension_ladder(raw: &str) -> Result<picshare_domain::SuspensionLadder, Con
         fourth: day(fourth),
         fifth_and_later: day(fifth),
     })
+}
+
+/// Each batch job's default interval with the operator's overrides (`name=seconds` or
+/// `name=off`, comma-separated).
+fn batch_settings(raw: &RawConfig) -> Result<BatchSettings, ConfigError> {
+    let mut settings = BatchSettings {
+        orphan_grace: Duration::from_secs(raw.orphan_grace_secs),
+        ..BatchSettings::default()
+    };
+    let problem = "must list name=seconds or name=off, e.g. repair=3600,orphans=off";
+    for part in raw
+        .batch_intervals
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let (name, value) = part
+            .split_once('=')
+            .ok_or_else(|| invalid("batch_intervals", problem))?;
+        let job = BatchJob::parse(name.trim())
+            .ok_or_else(|| invalid("batch_intervals", format!("no batch job '{name}'")))?;
+        match value.trim() {
+            "off" => {
+                settings.intervals.remove(&job);
+            }
+            seconds => {
+                let seconds: u64 = seconds
+                    .parse()
+                    .ok()
+                    .filter(|s| (60..=30 * 24 * 3600).contains(s))
+                    .ok_or_else(|| invalid("batch_intervals", "intervals are 60 s to 30 days"))?;
+                settings.intervals.insert(job, Duration::from_secs(seconds));
+            }
+        }
+    }
+    Ok(settings)
 }
 
 /// SPEC's quotas with the operator's overrides applied.
@@ -262,6 +305,7 @@ pub struct Settings {
     pub suspension_ladder: picshare_domain::SuspensionLadder,
     pub trust_limits: TrustLimits,
     pub account_deletion: picshare_app::accounts::AccountDeletionSettings,
+    pub batch: BatchSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -491,7 +535,9 @@ impl Settings {
         let storage = storage(&raw, &storage_url)?;
         let suspension_ladder = suspension_ladder(&raw.strike_suspension_days)?;
         let trust_limits = trust_limits(&raw)?;
+        let batch = batch_settings(&raw)?;
         Ok(Self {
+            batch,
             suspension_ladder,
             trust_limits,
             account_deletion: picshare_app::accounts::AccountDeletionSettings {

@@ -49,12 +49,35 @@ enum Command {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BatchJob {
-    /// Delete refresh tokens past their expiry.
-    CleanupTokens,
-    /// Delete uploads never completed before their expiry (and their bytes).
-    CleanupUploads,
     /// Recompute every follower, following, post, like and comment counter.
     Recount,
+    /// Timeline entries of deleted posts, avatars of missing media, media stuck in processing.
+    Repair,
+    /// Delete refresh tokens past their expiry.
+    CleanupTokens,
+    /// Delete unused invites 30 days past their expiry or revocation.
+    CleanupInvites,
+    /// Delete uploads never completed before their expiry (and their bytes).
+    CleanupUploads,
+    /// Remove stored objects no media names (past the grace); report media missing theirs.
+    Orphans,
+    /// Cut every timeline back to its window.
+    PruneTimelines,
+}
+
+impl From<BatchJob> for picshare_app::batch::BatchJob {
+    fn from(job: BatchJob) -> Self {
+        use picshare_app::batch::BatchJob as Job;
+        match job {
+            BatchJob::Recount => Job::Recount,
+            BatchJob::Repair => Job::Repair,
+            BatchJob::CleanupTokens => Job::CleanupTokens,
+            BatchJob::CleanupInvites => Job::CleanupInvites,
+            BatchJob::CleanupUploads => Job::CleanupUploads,
+            BatchJob::Orphans => Job::Orphans,
+            BatchJob::PruneTimelines => Job::PruneTimelines,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -115,6 +138,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Worker => {
             let app = startup::build_app(&settings).await?;
+            // Every worker schedules the batch jobs; each job runs in one of them at a time.
+            tokio::spawn(startup::run_scheduler(app.clone()));
             startup::worker(&settings, app).run(shutdown_signal()).await;
             Ok(())
         }
@@ -125,20 +150,21 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Batch { job } => {
             let app = startup::build_app(&settings).await?;
-            match job {
-                BatchJob::CleanupTokens => {
-                    let deleted = startup::cleanup_tokens(&app).await?;
-                    println!("cleanup-tokens: {deleted} expired refresh tokens deleted");
-                }
-                BatchJob::Recount => {
-                    let fixed = app.recount().await?;
-                    println!("recount: {fixed} rows had a wrong counter and were corrected");
-                }
-                BatchJob::CleanupUploads => {
-                    let deleted = app.cleanup_expired_uploads().await?;
+            let job = picshare_app::batch::BatchJob::from(job);
+            match app.run_batch(job, &startup::batch_holder()).await? {
+                None => println!(
+                    "{}: another process is running it; nothing done",
+                    job.name()
+                ),
+                Some(done) => {
                     println!(
-                        "cleanup-uploads: {deleted} expired uploads deleted; their files are removed by the worker"
+                        "{}: found {}, fixed {}: {}",
+                        job.name(),
+                        done.found,
+                        done.fixed,
+                        done.detail
                     );
+                    anyhow::ensure!(done.succeeded, "{} failed", job.name());
                 }
             }
             Ok(())

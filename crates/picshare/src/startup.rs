@@ -186,6 +186,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             suspension_ladder: settings.suspension_ladder,
             trust_limits: settings.trust_limits.clone(),
             account_deletion: settings.account_deletion,
+            batch: settings.batch.clone(),
         }),
         jobs_waiting,
         feed_pages: if settings.caches {
@@ -268,13 +269,6 @@ impl ApiServer {
 }
 
 /// Deletes refresh tokens past their absolute expiry; returns how many.
-pub async fn cleanup_tokens(app: &App) -> anyhow::Result<u64> {
-    Ok(app
-        .store
-        .delete_expired_refresh_tokens(OffsetDateTime::now_utc())
-        .await?)
-}
-
 pub fn worker(settings: &Settings, app: App) -> Worker {
     Worker::new(
         app,
@@ -291,17 +285,19 @@ pub fn worker(settings: &Settings, app: App) -> Worker {
 
 /// Periodic maintenance of the embedded shape (`serve`); in the scaled shape, run
 /// `picshare batch <job>` from cron instead.
+/// Runs the batch jobs on their intervals (`batch_intervals`); in `serve` and in every
+/// `worker`, as each job runs in one process at a time whichever tries.
 pub async fn run_scheduler(app: App) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let holder = batch_holder();
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        match cleanup_tokens(&app).await {
-            Ok(deleted) => tracing::info!(deleted, "expired refresh tokens removed"),
-            Err(err) => tracing::error!(error = %err, "cleaning up refresh tokens failed"),
-        }
-        match app.cleanup_expired_uploads().await {
-            Ok(deleted) => tracing::info!(deleted, "expired uploads removed"),
-            Err(err) => tracing::error!(error = %err, "cleaning up expired uploads failed"),
-        }
+        app.run_due_batches(&holder).await;
     }
+}
+
+/// Who holds a batch job's lease: this process.
+pub fn batch_holder() -> String {
+    let started = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    format!("pid-{}-{started}", std::process::id())
 }

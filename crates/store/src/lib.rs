@@ -2,6 +2,7 @@
 //! Implemented once per backend (`picshare-store-sqlite`, `picshare-store-pg`).
 
 mod accounts;
+mod batch;
 mod comments;
 mod conversations;
 mod counters;
@@ -26,6 +27,7 @@ mod users;
 use async_trait::async_trait;
 
 pub use accounts::{AccountDeletion, AccountStore};
+pub use batch::{BatchOutcome, BatchRun, BatchStore};
 pub use comments::{CommentStore, NewComment};
 pub use conversations::{ConversationStore, NewConversation, NewMessage, SendOutcome};
 pub use counters::CounterStore;
@@ -85,6 +87,7 @@ pub trait Store:
     + SearchStore
     + AccountStore
     + ExportStore
+    + BatchStore
     + Send
     + Sync
     + 'static

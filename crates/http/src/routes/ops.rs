@@ -72,6 +72,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         }
         Err(err) => tracing::warn!(error = %err, "reading job queue depth failed"),
     }
+    batch_metrics(&state).await;
     (
         [(
             header::CONTENT_TYPE,
@@ -80,4 +81,25 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// Each batch job's last run, by whichever process ran it (read from the database).
+async fn batch_metrics(state: &AppState) {
+    let runs = match state.app.store.batch_runs().await {
+        Ok(runs) => runs,
+        Err(err) => return tracing::warn!(error = %err, "reading batch runs failed"),
+    };
+    for run in runs {
+        let job = run.name;
+        if let Some(at) = run.finished_at {
+            metrics::gauge!("picshare_batch_last_finished_seconds", "job" => job.clone())
+                .set(at.unix_timestamp() as f64);
+        }
+        if let Some(succeeded) = run.succeeded {
+            metrics::gauge!("picshare_batch_last_succeeded", "job" => job.clone())
+                .set(f64::from(u8::from(succeeded)));
+        }
+        metrics::gauge!("picshare_batch_last_found", "job" => job.clone()).set(run.found as f64);
+        metrics::gauge!("picshare_batch_last_fixed", "job" => job).set(run.fixed as f64);
+    }
 }

@@ -5,6 +5,7 @@
 mod accounts;
 mod auth;
 mod authorization;
+mod batch;
 mod errors;
 mod feed;
 mod feed_pages;
