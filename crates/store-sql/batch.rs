@@ -212,16 +212,24 @@ impl BatchStore for SqlStore {
     }
 
     async fn delete_stale_invites(&self, before: OffsetDateTime, limit: u32) -> StoreResult<u64> {
-        Ok(sqlx::query(
-            "DELETE FROM invites WHERE id IN (SELECT id FROM invites WHERE used_by IS NULL
-               AND used_at IS NULL AND (expires_at < $1 OR revoked_at < $1) LIMIT $2)",
-        )
-        .bind(ts(before))
-        .bind(i64::from(limit))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?
-        .rows_affected())
+        let mut deleted = 0;
+        // Apart, so each is one index range (`invites_unused_*_idx`).
+        for stale in [
+            "expires_at < $1",
+            "revoked_at IS NOT NULL AND revoked_at < $1",
+        ] {
+            deleted += sqlx::query(&format!(
+                "DELETE FROM invites WHERE id IN (SELECT id FROM invites
+                   WHERE used_by IS NULL AND {stale} LIMIT $2)"
+            ))
+            .bind(ts(before))
+            .bind(i64::from(limit))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        }
+        Ok(deleted)
     }
 
     async fn prune_timelines(

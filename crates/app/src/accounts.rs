@@ -1,7 +1,7 @@
 //! Leaving: an account's deletion, at once for everyone, then of everything it owned by jobs
 //! (docs/api.md, "Deleting an account").
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use picshare_domain::moderation::parse_moderation_reason;
 use picshare_domain::{Role, UserId, UserLookup, ValidationErrors};
@@ -24,7 +24,8 @@ pub struct AccountDeletionSettings {
     pub handle_grace: Duration,
     /// Rows removed per transaction.
     pub batch: u32,
-    /// Rest between batches, so that a large account's removal leaves the database to others.
+    /// The least rest between batches; each rest is at least as long as the batch took, so a
+    /// large account's removal takes at most half of a core and of the write lock from others.
     pub pause: Duration,
 }
 
@@ -176,13 +177,18 @@ impl App {
                 self.media.job_max_attempts,
             )?;
             let ids: Vec<Uuid> = media.iter().map(|media| media.id).collect();
+            let started = Instant::now();
             if self.store.purge_account_media(user, &ids, &cleanup).await? == 0 {
                 break;
             }
-            tokio::time::sleep(settings.pause).await;
+            tokio::time::sleep(settings.pause.max(started.elapsed())).await;
         }
-        while self.store.purge_account_rows(user, settings.batch).await? > 0 {
-            tokio::time::sleep(settings.pause).await;
+        loop {
+            let started = Instant::now();
+            if self.store.purge_account_rows(user, settings.batch).await? == 0 {
+                break;
+            }
+            tokio::time::sleep(settings.pause.max(started.elapsed())).await;
         }
         match purge.step {
             DeletionStep::Purge => {}

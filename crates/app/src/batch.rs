@@ -151,8 +151,10 @@ impl App {
         result.map(Some)
     }
 
-    /// Runs every scheduled job whose interval has passed since its last run (by any process).
-    pub async fn run_due_batches(&self, holder: &str) {
+    /// Runs every scheduled job whose interval has passed since its last run (by any process),
+    /// or since `since` (this process's start) for a job never run: a first start does not
+    /// begin with every job at once.
+    pub async fn run_due_batches(&self, holder: &str, since: OffsetDateTime) {
         let last: HashMap<String, OffsetDateTime> = match self.store.batch_runs().await {
             Ok(runs) => runs
                 .into_iter()
@@ -168,7 +170,7 @@ impl App {
             let Some(every) = self.settings.batch.intervals.get(&job) else {
                 continue;
             };
-            if last.get(job.name()).is_some_and(|at| *at + *every > now) {
+            if *last.get(job.name()).unwrap_or(&since) + *every > now {
                 continue;
             }
             match self.run_batch(job, holder).await {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::dataset::Dataset;
 use crate::load::handle_of;
 
-const PASSWORD: &str = "benchmark password";
+pub const PASSWORD: &str = "benchmark password";
 
 pub struct Scenario {
     pub name: &'static str,

@@ -14,6 +14,7 @@ mod burst;
 mod dataset;
 mod driver;
 mod fanout;
+mod lifecycle;
 mod limits;
 mod load;
 mod realtime;
@@ -162,6 +163,21 @@ enum Command {
         /// Requests per kind of search.
         #[arg(long, default_value_t = 200)]
         samples: usize,
+    },
+    /// Export an account of up to 1,000 posts and delete the heaviest one through a running
+    /// server: time, the server's memory, other users' feed latency (scripts/bench-lifecycle).
+    Lifecycle {
+        /// Base URL of the server, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        database_url: String,
+        /// The server's process id (its memory is sampled from /proc).
+        #[arg(long)]
+        server_pid: u32,
+        /// The server's local media directory: stand-in originals are written there.
+        #[arg(long)]
+        media_dir: Option<std::path::PathBuf>,
     },
     /// Time the feed read path against the naive query (same dataset arguments as generate).
     Baseline {
@@ -409,6 +425,20 @@ async fn main() -> anyhow::Result<()> {
             seed,
             samples,
         } => search::run(url.trim_end_matches('/'), &database_url, seed, samples).await,
+        Command::Lifecycle {
+            url,
+            database_url,
+            server_pid,
+            media_dir,
+        } => {
+            lifecycle::run(
+                url.trim_end_matches('/'),
+                &database_url,
+                server_pid,
+                media_dir,
+            )
+            .await
+        }
         Command::Baseline {
             database_url,
             size,

@@ -289,10 +289,11 @@ pub fn worker(settings: &Settings, app: App) -> Worker {
 /// `worker`, as each job runs in one process at a time whichever tries.
 pub async fn run_scheduler(app: App) {
     let holder = batch_holder();
+    let started = OffsetDateTime::now_utc();
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        app.run_due_batches(&holder).await;
+        app.run_due_batches(&holder, started).await;
     }
 }
 

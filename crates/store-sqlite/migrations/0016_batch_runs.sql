@@ -12,3 +12,11 @@ CREATE TABLE batch_runs (
     fixed         INTEGER NOT NULL DEFAULT 0,
     detail        text
 );
+
+-- What the repair job fails (media stuck in processing) and what the invites cleanup deletes
+-- (unused invites past their expiry, or revoked), found by index: a scan of either table inside
+-- the write would hold SQLite's write lock for seconds on millions of rows.
+CREATE INDEX media_unfinished_idx ON media (updated_at) WHERE status IN ('uploaded', 'processing');
+CREATE INDEX invites_unused_expiry_idx ON invites (expires_at) WHERE used_by IS NULL;
+CREATE INDEX invites_unused_revoked_idx ON invites (revoked_at)
+    WHERE used_by IS NULL AND revoked_at IS NOT NULL;
