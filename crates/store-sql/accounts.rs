@@ -190,7 +190,7 @@ const PURGE_PLAIN: [&str; 6] = [
 
 /// Timeline entries a batch of posts may take with it: a post is in up to one timeline per
 /// follower, so post batches are this much smaller than row batches.
-const POSTS_PER_ROWS: u32 = 8;
+const POSTS_PER_ROWS: u32 = 4;
 
 #[async_trait]
 impl AccountStore for SqlStore {

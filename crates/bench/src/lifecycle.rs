@@ -13,8 +13,6 @@ use uuid::Uuid;
 
 use crate::driver::{PASSWORD, token};
 
-/// Bytes of each stand-in original photo written for the exported account.
-const PHOTO_BYTES: usize = 256 * 1024;
 /// Accounts whose feeds are read while the deletion runs.
 const READERS: i64 = 20;
 /// The account with the most posts (a deleted one keeps its row for a while).
@@ -128,6 +126,58 @@ async fn read_feeds(
     Ok(all)
 }
 
+/// Exports `account` (with a stand-in original of `photo_bytes` for each of its media when the
+/// server keeps media on local disk) and prints the time, the size and the server's memory.
+async fn export(
+    client: &reqwest::Client,
+    base: &str,
+    db: &Db,
+    server_pid: u32,
+    media_dir: Option<&std::path::Path>,
+    account: &(Uuid, String, i64),
+    photo_bytes: usize,
+) -> anyhow::Result<()> {
+    let media = db.media_of(account.0).await?;
+    if let Some(dir) = media_dir {
+        std::fs::create_dir_all(dir.join("originals"))?;
+        let photo: Vec<u8> = (0..photo_bytes).map(|i| (i * 7 % 251) as u8).collect();
+        for id in &media {
+            std::fs::write(dir.join("originals").join(id.to_string()), &photo)?;
+        }
+    }
+    let account_token = token(client, base, &account.1).await?;
+    let before = resident(server_pid);
+    let stop = Arc::new(AtomicBool::new(false));
+    let memory = watch_memory(server_pid, stop.clone());
+    let started = Instant::now();
+    let mut body = client
+        .get(format!("{base}/v1/users/{}/export", account.0))
+        .bearer_auth(&account_token)
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut size = 0u64;
+    while let Some(chunk) = body.chunk().await? {
+        size += chunk.len() as u64;
+    }
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let peak = memory.await?;
+    println!(
+        "| {} | {} | export: {:.1} MiB, {} photos of {} KiB | {:.2} s | {:.0} → {:.0} MiB (+{:.1} MiB) |",
+        account.1,
+        account.2,
+        mib(size),
+        if media_dir.is_some() { media.len() } else { 0 },
+        photo_bytes / 1024,
+        took.as_secs_f64(),
+        mib(before),
+        mib(peak),
+        mib(peak.saturating_sub(before))
+    );
+    Ok(())
+}
+
 pub async fn run(
     base: &str,
     database_url: &str,
@@ -149,48 +199,29 @@ pub async fn run(
         anyhow::bail!("no account to delete");
     };
 
-    // The export, with a stand-in original for each of the account's media when the server
-    // keeps media on local disk.
-    let media = db.media_of(exporter.0).await?;
-    if let Some(dir) = &media_dir {
-        std::fs::create_dir_all(dir.join("originals"))?;
-        let photo: Vec<u8> = (0..PHOTO_BYTES).map(|i| (i * 7 % 251) as u8).collect();
-        for id in &media {
-            std::fs::write(dir.join("originals").join(id.to_string()), &photo)?;
-        }
-    }
-    let exporter_token = token(&client, base, &exporter.1).await?;
-    let before = resident(server_pid);
-    let stop = Arc::new(AtomicBool::new(false));
-    let memory = watch_memory(server_pid, stop.clone());
-    let started = Instant::now();
-    let mut body = client
-        .get(format!("{base}/v1/users/{}/export", exporter.0))
-        .bearer_auth(&exporter_token)
-        .send()
-        .await?
-        .error_for_status()?;
-    let mut size = 0u64;
-    while let Some(chunk) = body.chunk().await? {
-        size += chunk.len() as u64;
-    }
-    let took = started.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    let peak = memory.await?;
     println!("| account | posts | what | time | server memory: before → peak (added) |");
     println!("|---|---|---|---|---|");
-    println!(
-        "| {} | {} | export: {:.1} MiB, {} photos of {} KiB | {:.2} s | {:.0} → {:.0} MiB (+{:.1} MiB) |",
-        exporter.1,
-        exporter.2,
-        mib(size),
-        if media_dir.is_some() { media.len() } else { 0 },
-        PHOTO_BYTES / 1024,
-        took.as_secs_f64(),
-        mib(before),
-        mib(peak),
-        mib(peak.saturating_sub(before))
-    );
+    // Two exports, sixteen times apart in posts: memory that does not grow with the account.
+    export(
+        &client,
+        base,
+        &db,
+        server_pid,
+        media_dir.as_deref(),
+        exporter,
+        256 * 1024,
+    )
+    .await?;
+    export(
+        &client,
+        base,
+        &db,
+        server_pid,
+        media_dir.as_deref(),
+        heaviest,
+        16 * 1024,
+    )
+    .await?;
 
     // The deletion, with the heaviest account's followers reading their feeds.
     let readers = db

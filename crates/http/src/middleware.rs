@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -64,7 +65,10 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
                     header::REFERRER_POLICY,
                     HeaderValue::from_static("no-referrer"),
                 ))
-                .layer(CompressionLayer::new())
+                // Archives are compressed already (data exports: ZIPs of photos).
+                .layer(CompressionLayer::new().compress_when(
+                    DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),
+                ))
                 .layer(cors)
                 .layer(axum::middleware::map_response(problem_for_bare_errors))
                 .layer(axum::middleware::from_fn_with_state(timeout, enforce_deadline)),

@@ -137,6 +137,10 @@ pub(crate) const FOR_SHARE: &str = " FOR SHARE";
 /// Compares text byte by byte (prefix ranges), whatever the database's collation.
 pub(crate) const BYTEWISE: &str = " COLLATE \"C\"";
 
+/// PostgreSQL weighs a crowded handle prefix against the followers index itself (its
+/// statistics see how many handles share a prefix), so nothing steers it.
+pub(crate) const OFF_HANDLE_INDEX: Option<&str> = None;
+
 /// Users whose name has a word starting with `words` (`search::fold_words`, 3 characters or
 /// more): the trigram index answers `LIKE`.
 pub(crate) fn push_name_word_prefix(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &str) {

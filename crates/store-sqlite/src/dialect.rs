@@ -131,6 +131,11 @@ pub(crate) const FOR_SHARE: &str = "";
 /// Compares text byte by byte (SQLite's default, BINARY).
 pub(crate) const BYTEWISE: &str = "";
 
+/// Keeps a handle-prefix term off the handle index (SQLite's unary `+`), so that a prefix
+/// thousands of accounts share walks the followers index instead and stops at a page, where
+/// reading and sorting every match took 5–9 ms. `None`: the planner is left to choose.
+pub(crate) const OFF_HANDLE_INDEX: Option<&str> = Some("+");
+
 /// FTS5 phrase of `text` (folded text holds no double quote; doubled anyway).
 fn phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))

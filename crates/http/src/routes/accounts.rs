@@ -101,7 +101,10 @@ async fn export_user(
 fn chunks(
     archive: ArchiveBytes,
 ) -> impl futures::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + 'static {
+    use futures::StreamExt;
+    // Fused: a layer may poll the body once more after its end.
     futures::stream::unfold(archive, |mut archive| async move {
         archive.recv().await.map(|chunk| (chunk, archive))
     })
+    .fuse()
 }

@@ -500,3 +500,29 @@ async fn typo_matches_rank_most_followed_first_across_words_and_follow_renames()
     assert_eq!(people(&app, "okonkow", None).await, ["two", "one"]);
     assert_eq!(people(&app, "adicihe", None).await, ["three"]);
 }
+
+#[tokio::test]
+async fn a_prefix_a_thousand_handles_share_lists_them_most_followed_first_on_every_page() {
+    let app = spawn_app().await;
+    // Past the point where the search walks the accounts most followed first instead.
+    let fill = match app.is_sqlite() {
+        true => "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1049)
+                 INSERT INTO users (id, handle, email, password_hash, created_at, updated_at,
+                                    followers_count)
+                 SELECT randomblob(16), printf('crowd%04d', i), printf('crowd%04d@example.com', i),
+                        'x', 0, 0, i FROM n"
+            .to_owned(),
+        false => "INSERT INTO users (id, handle, email, password_hash, created_at, updated_at,
+                                     followers_count)
+                  SELECT gen_random_uuid(), 'crowd' || lpad(i::text, 4, '0'),
+                         'crowd' || lpad(i::text, 4, '0') || '@example.com', 'x', now(), now(), i
+                  FROM generate_series(0, 1049) i"
+            .to_owned(),
+    };
+    app.execute_sql(&fill).await;
+    let expected: Vec<String> = (0..1050).rev().map(|i| format!("crowd{i:04}")).collect();
+    assert_eq!(people(&app, "crowd", None).await, expected);
+    // A rarer prefix among them reads its matches the other way, in the same order.
+    let rarer: Vec<String> = (1000..1050).rev().map(|i| format!("crowd{i:04}")).collect();
+    assert_eq!(people(&app, "crowd10", None).await, rarer);
+}
