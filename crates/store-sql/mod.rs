@@ -6,6 +6,7 @@ mod batch;
 mod comments;
 mod conversations;
 mod counters;
+mod errors;
 mod export;
 mod id_lists;
 mod invites;
@@ -24,3 +25,5 @@ mod timelines;
 mod tokens;
 mod trust;
 mod users;
+
+pub(crate) use errors::db_err;

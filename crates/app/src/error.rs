@@ -58,6 +58,10 @@ impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict { field } => AppError::Conflict { field },
+            StoreError::Unavailable(source) => {
+                tracing::warn!(error = %source, "database unavailable");
+                AppError::Unavailable("the database is unavailable; try again shortly")
+            }
             StoreError::Backend(source) => AppError::Internal(source),
         }
     }
@@ -68,6 +72,11 @@ impl From<picshare_objects::ObjectError> for AppError {
         match err {
             picshare_objects::ObjectError::Timeout => {
                 AppError::Unavailable("object storage did not answer in time")
+            }
+            // A bucket that refuses or fails a call: nothing was recorded, the client may retry.
+            picshare_objects::ObjectError::Storage(reason) => {
+                tracing::warn!(error = %reason, "object storage unavailable");
+                AppError::Unavailable("object storage is unavailable; try again shortly")
             }
             other => AppError::internal(other),
         }

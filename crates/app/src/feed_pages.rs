@@ -59,8 +59,13 @@ impl FeedPages {
 
     /// The page cached for this viewer and request, if it was cached under `stamp`.
     pub fn get(&self, viewer: UserId, request: PageRequest, stamp: &str) -> Option<Page<PostView>> {
-        let cached = self.pages.as_ref()?.get(&key(viewer, request))?;
-        (cached.stamp == stamp).then(|| cached.page.clone())
+        let cached = self
+            .pages
+            .as_ref()?
+            .get(&key(viewer, request))
+            .filter(|cached| cached.stamp == stamp);
+        picshare_store::count_lookup("feed_pages", cached.is_some());
+        cached.map(|cached| cached.page.clone())
     }
 
     /// Keeps `page`, read after the timeline's stamp was `stamp`.

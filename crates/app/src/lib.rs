@@ -20,6 +20,7 @@ pub mod name_dictionary;
 pub mod notifications;
 pub mod passwords;
 pub mod posts;
+pub mod redis_link;
 pub mod search;
 pub mod social;
 pub mod suspensions;
@@ -100,21 +101,17 @@ impl App {
         self.events.wake_workers().await;
     }
 
-    /// Names of the dependencies that do not answer right now (empty when ready).
-    pub async fn readiness_failures(&self) -> Vec<&'static str> {
+    /// Whether each dependency answers right now: the database, Redis (when configured) and
+    /// object storage, in that order.
+    pub async fn readiness(&self) -> Vec<(&'static str, bool)> {
         let database = tokio::time::timeout(std::time::Duration::from_secs(2), self.store.ping());
-        let (database, cache, storage) =
+        let (database, redis, storage) =
             tokio::join!(database, self.limiter.ping(), self.objects.ping());
-        let mut failing = Vec::new();
-        if !matches!(database, Ok(Ok(()))) {
-            failing.push("database");
+        let mut checks = vec![("database", matches!(database, Ok(Ok(()))))];
+        if self.limiter.uses_redis() {
+            checks.push(("redis", redis));
         }
-        if !cache {
-            failing.push("cache");
-        }
-        if !storage {
-            failing.push("storage");
-        }
-        failing
+        checks.push(("storage", storage));
+        checks
     }
 }

@@ -116,7 +116,9 @@ impl App {
             return Ok(url);
         }
         let urls = &self.media_urls;
-        if let Some(url) = urls.signed.get(object_key) {
+        let cached = urls.signed.get(object_key);
+        picshare_store::count_lookup("media_urls", cached.is_some());
+        if let Some(url) = cached {
             return Ok(url);
         }
         let url = match self.objects.presigned_get(object_key, urls.ttl).await? {

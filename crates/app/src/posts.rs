@@ -103,6 +103,8 @@ impl App {
         if !new.mentions.is_empty() {
             jobs.push(notify_job(NotifyJob::PostMentions { post: new.id })?);
         }
+        // Read before the write, so that the answer to a committed post cannot fail.
+        let author = self.find_user(&UserLookup::Id(caller.user_id)).await?;
         let spent = self.spend_quota(caller.user_id, Action::Post).await?;
         let created = self
             .store
@@ -113,7 +115,11 @@ impl App {
         match created? {
             Ok(post) => {
                 self.wake_workers().await;
-                self.view(caller.into(), post).await
+                Ok(PostView {
+                    post,
+                    author,
+                    liked_by_me: false,
+                })
             }
             Err(_) => Err(ValidationErrors::single(
                 "media_ids",
@@ -312,6 +318,9 @@ impl App {
             created_at: OffsetDateTime::now_utc(),
         };
         let notify = notify_job(NotifyJob::Comment { comment: new.id })?;
+        // Read before the write: once it has committed, the answer must not depend on another
+        // call that could fail (the client would be told 503 for a comment that exists).
+        let author = self.find_user(&UserLookup::Id(caller.user_id)).await?;
         let spent = self.spend_quota(caller.user_id, Action::Comment).await?;
         let added = self
             .store
@@ -321,7 +330,6 @@ impl App {
         self.keep_if(spent, &added, |_| true).await;
         let comment = added?;
         self.wake_workers().await;
-        let author = self.find_user(&UserLookup::Id(caller.user_id)).await?;
         Ok((comment, author))
     }
 

@@ -108,8 +108,12 @@ impl TokenService {
     /// `verify_access_token`, with the moment the token expires.
     pub fn verify_access_token_expiry(&self, token: &str) -> Option<(UserId, OffsetDateTime)> {
         let now = OffsetDateTime::now_utc();
-        if let Some((user, expires)) = self.verified.as_ref().and_then(|c| c.get(token)) {
-            return (now < expires).then_some((user, expires));
+        if let Some(verified) = &self.verified {
+            let cached = verified.get(token);
+            picshare_store::count_lookup("access_tokens", cached.is_some());
+            if let Some((user, expires)) = cached {
+                return (now < expires).then_some((user, expires));
+            }
         }
         let untrusted = UntrustedToken::<Public, V4>::try_from(token).ok()?;
         let mut rules = ClaimsValidationRules::new();

@@ -213,6 +213,8 @@ const RECENT_TTL: std::time::Duration = crate::feed_pages::FEED_PAGE_TTL;
 #[derive(Clone)]
 pub struct Recent<K, V> {
     values: Option<moka::sync::Cache<K, V>>,
+    /// The cache's name in `/metrics`.
+    name: &'static str,
 }
 
 /// Avatars looked up recently, by media id: a page of posts shows one per author.
@@ -222,42 +224,39 @@ pub type AvatarViews = Recent<Uuid, ImageView>;
 /// again and again.
 pub type RecentUsers = Recent<UserId, User>;
 
-impl<K, V> Default for Recent<K, V>
-where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl<K, V> Recent<K, V>
 where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub fn new() -> Self {
-        Self::with_ttl(RECENT_TTL)
+    /// A cache named `name` in `/metrics`.
+    pub fn new(name: &'static str) -> Self {
+        Self::with_ttl(name, RECENT_TTL)
     }
 
     /// Values kept for `ttl` instead of `RECENT_TTL`.
-    pub fn with_ttl(ttl: std::time::Duration) -> Self {
+    pub fn with_ttl(name: &'static str, ttl: std::time::Duration) -> Self {
         let values = moka::sync::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(ttl)
             .build();
         Self {
             values: Some(values),
+            name,
         }
     }
 
     pub fn off() -> Self {
-        Self { values: None }
+        Self {
+            values: None,
+            name: "off",
+        }
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<V> {
-        self.values.as_ref()?.get(key)
+        let found = self.values.as_ref()?.get(key);
+        picshare_store::count_lookup(self.name, found.is_some());
+        found
     }
 
     pub(crate) fn insert(&self, key: K, value: V) {

@@ -11,6 +11,7 @@ use picshare_store::{ClaimedJob, JobLane};
 use rand::Rng;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::accounts::DeleteAccountJob;
 use crate::jobs::{
@@ -261,7 +262,19 @@ impl Worker {
         }
     }
 
+    /// One claimed job, in a span of its own: its logs (and exported traces) carry its kind,
+    /// id and attempt.
     async fn run_job(&self, job: ClaimedJob) {
+        let span = tracing::info_span!(
+            "job",
+            kind = %job.kind,
+            id = %job.id,
+            attempt = job.attempt
+        );
+        self.run_claimed(job).instrument(span).await
+    }
+
+    async fn run_claimed(&self, job: ClaimedJob) {
         let started = Instant::now();
         let kind = job.kind.clone();
         if job.attempt > job.max_attempts {

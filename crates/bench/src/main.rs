@@ -14,6 +14,7 @@ mod burst;
 mod dataset;
 mod driver;
 mod fanout;
+mod fleet;
 mod lifecycle;
 mod limits;
 mod load;
@@ -178,6 +179,32 @@ enum Command {
         /// The server's local media directory: stand-in originals are written there.
         #[arg(long)]
         media_dir: Option<std::path::PathBuf>,
+    },
+    /// Fault scenarios against a fleet started by `scripts/fleet` (scripts/fleet-faults).
+    Faults {
+        /// The fleet's base URL.
+        #[arg(long)]
+        url: String,
+        /// The fleet script, to kill, stop and start its processes.
+        #[arg(long, default_value = "scripts/fleet")]
+        fleet: std::path::PathBuf,
+        /// The fleet's PICSHARE_JOB_LEASE_SECS.
+        #[arg(long, default_value_t = 5)]
+        job_lease_secs: u64,
+    },
+    /// A bounded mixed load against a fleet started by `scripts/fleet` (scripts/fleet-soak).
+    Soak {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "scripts/fleet")]
+        fleet: std::path::PathBuf,
+        #[arg(long, default_value_t = 600)]
+        duration_secs: u64,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Largest allowed growth of a process's resident memory after warm-up, in percent.
+        #[arg(long, default_value_t = 10.0)]
+        max_growth_percent: f64,
     },
     /// Time the feed read path against the naive query (same dataset arguments as generate).
     Baseline {
@@ -437,6 +464,34 @@ async fn main() -> anyhow::Result<()> {
                 server_pid,
                 media_dir,
             )
+            .await
+        }
+        Command::Faults {
+            url,
+            fleet,
+            job_lease_secs,
+        } => {
+            fleet::faults::run(fleet::faults::Settings {
+                url,
+                fleet: fleet::Fleet { script: fleet },
+                job_lease: Duration::from_secs(job_lease_secs),
+            })
+            .await
+        }
+        Command::Soak {
+            url,
+            fleet,
+            duration_secs,
+            concurrency,
+            max_growth_percent,
+        } => {
+            fleet::soak::run(fleet::soak::Settings {
+                url,
+                fleet: fleet::Fleet { script: fleet },
+                duration: Duration::from_secs(duration_secs),
+                concurrency,
+                max_growth: max_growth_percent / 100.0,
+            })
             .await
         }
         Command::Baseline {

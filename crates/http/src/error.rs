@@ -112,9 +112,10 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let problem = Problem {
+impl ApiError {
+    /// The problem document this error becomes (for responses that add members of their own).
+    pub fn problem(self) -> Problem {
+        Problem {
             problem_type: format!("urn:picshare:problem:{}", self.code),
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
@@ -122,15 +123,23 @@ impl IntoResponse for ApiError {
             code: self.code.to_owned(),
             errors: self.errors,
             suspended_until: self.suspended_until,
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(mut self) -> Response {
+        let status = self.status;
+        let headers = std::mem::take(&mut self.headers);
+        let problem = self.problem();
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (
-            self.status,
+            status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
             body,
         )
             .into_response();
-        response.headers_mut().extend(self.headers);
+        response.headers_mut().extend(headers);
         response
     }
 }

@@ -17,7 +17,6 @@ use axum::Router;
 use axum::http::HeaderValue;
 use metrics_exporter_prometheus::PrometheusHandle;
 use picshare_app::App;
-use utoipa_scalar::{Scalar, Servable};
 
 pub use error::{ApiError, Problem};
 pub use openapi::openapi;
@@ -55,7 +54,6 @@ pub fn router(app: App, http: HttpSettings) -> Router {
     let (api_routes, mut api) = openapi::split();
     openapi::set_upload_limit(&mut api, state.app.media.max_upload_bytes);
     let api = Arc::new(api);
-    let docs = Scalar::with_url("/docs", (*api).clone());
     let routes = api_routes
         .route(
             "/openapi.json",
@@ -64,7 +62,7 @@ pub fn router(app: App, http: HttpSettings) -> Router {
                 async move { axum::Json((*api).clone()) }
             }),
         )
-        .merge(docs)
+        .merge(routes::docs::router())
         .merge(routes::media::files())
         .merge(routes::ws::router())
         .fallback(middleware::not_found);

@@ -12,7 +12,9 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::signer::Signer;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{
+    ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+};
 
 const SHORT_CALL: Duration = Duration::from_secs(10);
 const TRANSFER: Duration = Duration::from_secs(120);
@@ -92,7 +94,15 @@ impl Objects {
             .with_bucket_name(&settings.bucket)
             .with_region(&settings.region)
             .with_access_key_id(&settings.access_key_id)
-            .with_secret_access_key(&settings.secret_access_key);
+            .with_secret_access_key(&settings.secret_access_key)
+            // A bucket that is away answers within seconds, not after the client's default
+            // three minutes of retries: requests waiting on it get 503, jobs retry later.
+            .with_retry(RetryConfig {
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(3),
+                ..RetryConfig::default()
+            })
+            .with_client_options(ClientOptions::new().with_connect_timeout(Duration::from_secs(2)));
         if let Some(endpoint) = &settings.endpoint {
             builder = builder
                 .with_endpoint(endpoint)

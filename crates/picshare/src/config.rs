@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct RawConfig {
     pub listen: String,
+    pub listen_reuse_port: bool,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub database_max_connections: u32,
@@ -37,6 +38,7 @@ pub struct RawConfig {
     pub trusted_proxies: String,
     pub log_format: String,
     pub log_level: String,
+    pub otlp_endpoint: Option<String>,
     pub password_hash_workers: usize,
     pub max_upload_bytes: u64,
     pub upload_url_ttl_secs: u64,
@@ -88,6 +90,7 @@ impl Default for RawConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            listen_reuse_port: false,
             data_dir: PathBuf::from("./data"),
             database_url: None,
             database_max_connections: 10,
@@ -108,6 +111,7 @@ impl Default for RawConfig {
             trusted_proxies: String::new(),
             log_format: "text".into(),
             log_level: "info".into(),
+            otlp_endpoint: None,
             password_hash_workers: cores(),
             max_upload_bytes: 20 * 1024 * 1024,
             upload_url_ttl_secs: 3600,
@@ -256,6 +260,9 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// Several processes may listen on the same address (`SO_REUSEPORT`); the kernel spreads
+    /// connections over them.
+    pub listen_reuse_port: bool,
     pub data_dir: PathBuf,
     pub database_url: String,
     pub database_max_connections: u32,
@@ -277,6 +284,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// Where spans are exported over OTLP/HTTP (the full URL, `…/v1/traces`); `None`: not at all.
+    pub otlp_endpoint: Option<String>,
     pub password_hash_workers: usize,
     pub max_upload_bytes: u64,
     pub upload_url_ttl: Duration,
@@ -455,6 +464,20 @@ impl Settings {
                     .map_err(|_| invalid("trusted_proxies", format!("'{ip}' is not an IP address")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let otlp_endpoint = match raw.otlp_endpoint.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(endpoint)
+                if endpoint.starts_with("http://") || endpoint.starts_with("https://") =>
+            {
+                Some(endpoint.to_owned())
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "otlp_endpoint",
+                    format!("'{other}' is not an http:// or https:// URL"),
+                ));
+            }
+        };
         let log_format = match raw.log_format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -558,6 +581,7 @@ impl Settings {
                 max_followers: raw.max_followers,
             },
             listen,
+            listen_reuse_port: raw.listen_reuse_port,
             token_key_file: raw
                 .token_key_file
                 .clone()
@@ -583,6 +607,7 @@ impl Settings {
             trusted_proxies,
             log_format,
             log_level: raw.log_level,
+            otlp_endpoint,
             login_failures_per_account_all_addresses: raw.login_failures_per_account_all_addresses,
             signups_per_ip: raw.signups_per_ip,
             signup_window: Duration::from_secs(raw.signup_window_secs),

@@ -2,11 +2,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use picshare::config::{LogFormat, Settings};
+use picshare::config::Settings;
 use picshare::startup::{self, ApiServer};
 use picshare_app::users::SignUp;
 use picshare_domain::Role;
-use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -45,6 +44,20 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+}
+
+impl Command {
+    /// The process's role in logs and exported traces.
+    fn role(&self) -> &'static str {
+        match self {
+            Command::Serve => "serve",
+            Command::Api => "api",
+            Command::Worker => "worker",
+            Command::Migrate => "migrate",
+            Command::Batch { .. } => "batch",
+            Command::Admin { .. } => "admin",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -117,7 +130,7 @@ impl From<RoleArg> for Role {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
-    init_tracing(&settings);
+    let _telemetry = picshare::telemetry::init(&settings, cli.command.role())?;
 
     match cli.command {
         Command::Serve => {
@@ -233,16 +246,6 @@ fn redact(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.to_owned(),
-    }
-}
-
-fn init_tracing(settings: &Settings) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match settings.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
     }
 }
 

@@ -12,6 +12,7 @@ use picshare_app::feed_pages::FeedPages;
 use picshare_app::media::MediaSettings;
 use picshare_app::media_urls::MediaUrls;
 use picshare_app::name_dictionary::NameDictionary;
+use picshare_app::redis_link::RedisLink;
 use picshare_app::suspensions::Suspensions;
 use picshare_app::throttle::{MemoryLimiter, RedisLimiter};
 use picshare_app::tokens::load_or_create_signing_key;
@@ -84,13 +85,9 @@ async fn shared_state(
         .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
         .set_response_timeout(Duration::from_secs(2))
         .set_number_of_retries(2);
-    let manager = tokio::time::timeout(
-        REDIS_CONNECT_TIMEOUT,
-        client.get_connection_manager_with_config(config),
-    )
-    .await
-    .context("connecting to Redis timed out")?
-    .context("connecting to Redis (PICSHARE_REDIS_URL)")?;
+    let manager = RedisLink::connect(client.clone(), config, REDIS_CONNECT_TIMEOUT)
+        .await
+        .map_err(|err| anyhow::anyhow!("connecting to Redis (PICSHARE_REDIS_URL): {err}"))?;
     let prefix = &settings.redis_prefix;
     let listeners = Listeners {
         hub,
@@ -195,18 +192,18 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             FeedPages::off()
         },
         avatars: if settings.caches {
-            AvatarViews::new()
+            AvatarViews::new("avatars")
         } else {
             AvatarViews::off()
         },
         recent_users: if settings.caches {
-            RecentUsers::new()
+            RecentUsers::new("users")
         } else {
             RecentUsers::off()
         },
         suspensions,
         standings: if settings.caches {
-            Standings::with_ttl(STANDING_TTL)
+            Standings::with_ttl("standings", STANDING_TTL)
         } else {
             Standings::off()
         },
@@ -236,8 +233,7 @@ pub struct ApiServer {
 
 impl ApiServer {
     pub async fn bind(settings: &Settings, app: App) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.listen)
-            .await
+        let listener = listen(settings)
             .with_context(|| format!("listening on {} (PICSHARE_LISTEN)", settings.listen))?;
         Ok(Self::with_listener(listener, settings, app))
     }
@@ -268,7 +264,23 @@ impl ApiServer {
     }
 }
 
-/// Deletes refresh tokens past their absolute expiry; returns how many.
+/// The listening socket; with `listen_reuse_port`, other processes may bind the same address
+/// (a fleet's API processes on one port, each taking new connections while it lives).
+fn listen(settings: &Settings) -> std::io::Result<TcpListener> {
+    let socket = match settings.listen {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    if settings.listen_reuse_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(settings.listen)?;
+    socket.listen(1024)
+}
+
+/// The background worker, with the job settings.
 pub fn worker(settings: &Settings, app: App) -> Worker {
     Worker::new(
         app,
@@ -283,8 +295,6 @@ pub fn worker(settings: &Settings, app: App) -> Worker {
     )
 }
 
-/// Periodic maintenance of the embedded shape (`serve`); in the scaled shape, run
-/// `picshare batch <job>` from cron instead.
 /// Runs the batch jobs on their intervals (`batch_intervals`); in `serve` and in every
 /// `worker`, as each job runs in one process at a time whichever tries.
 pub async fn run_scheduler(app: App) {

@@ -36,7 +36,9 @@ impl PgStore {
             ]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(5))
+            // Also how long a request waits while the server is away before it is told 503:
+            // concurrent writers make longer waits for a free connection rare.
+            .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
             .await
             .map_err(StoreError::backend)?;
@@ -48,6 +50,4 @@ impl PgStore {
     }
 }
 
-pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
-    StoreError::backend(err)
-}
+pub(crate) use shared::db_err;

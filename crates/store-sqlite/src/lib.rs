@@ -63,6 +63,4 @@ impl SqliteStore {
     }
 }
 
-pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
-    StoreError::backend(err)
-}
+pub(crate) use shared::db_err;

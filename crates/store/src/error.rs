@@ -4,6 +4,10 @@ pub enum StoreError {
     /// A unique constraint rejected the write; `field` names the API field it protects.
     #[error("{field} is already taken")]
     Conflict { field: &'static str },
+    /// The database could not be reached or is shutting down or starting: nothing was done,
+    /// and the same call may succeed shortly (answered 503, not 500).
+    #[error("database unavailable: {0}")]
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
     #[error("database error: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }

@@ -34,7 +34,9 @@ impl PostMediaCache {
     }
 
     pub fn get(&self, post: Uuid, edited_at: Option<OffsetDateTime>) -> Option<Arc<Vec<Media>>> {
-        self.entries.as_ref()?.get(&(post, edited_at))
+        let found = self.entries.as_ref()?.get(&(post, edited_at));
+        crate::count_lookup("post_media", found.is_some());
+        found
     }
 
     pub fn insert(&self, post: Uuid, edited_at: Option<OffsetDateTime>, media: Arc<Vec<Media>>) {

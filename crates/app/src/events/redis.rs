@@ -11,10 +11,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use picshare_domain::UserId;
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
 use super::{Event, EventBus, Hub};
+use crate::redis_link::RedisLink;
 use crate::suspensions::Suspensions;
 
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
@@ -35,7 +35,7 @@ struct Envelope {
 
 pub struct RedisBus {
     hub: Arc<Hub>,
-    publisher: ConnectionManager,
+    publisher: RedisLink,
     channels: Channels,
     jobs_waiting: Arc<tokio::sync::Notify>,
     /// A wake-up is about to be published: later ones until then are covered by it.
@@ -66,7 +66,7 @@ impl RedisBus {
     /// answers requests also hears the others' events.
     pub async fn start(
         client: redis::Client,
-        publisher: ConnectionManager,
+        publisher: RedisLink,
         prefix: &str,
         listeners: Listeners,
     ) -> Self {
@@ -178,7 +178,7 @@ impl EventBus for RedisBus {
                 return;
             }
         };
-        let mut connection = self.publisher.clone();
+        let mut connection = self.publisher.connection();
         let sent = tokio::time::timeout(
             PUBLISH_TIMEOUT,
             redis::cmd("PUBLISH")
@@ -188,6 +188,7 @@ impl EventBus for RedisBus {
         )
         .await;
         if !matches!(sent, Ok(Ok(_))) {
+            self.publisher.failed();
             // Redis is away: this instance's own sockets still hear it; the others catch up
             // when their clients resume.
             metrics::counter!("picshare_event_publish_failures_total").increment(1);
@@ -202,7 +203,7 @@ impl EventBus for RedisBus {
         if self.wake_pending.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (mut connection, channel) = (self.publisher.clone(), self.channels.jobs.clone());
+        let (mut connection, channel) = (self.publisher.connection(), self.channels.jobs.clone());
         let pending = self.wake_pending.clone();
         // Off the request's path; cleared before publishing, so a job enqueued after the
         // clear asks for a wake-up of its own.
@@ -223,7 +224,7 @@ impl EventBus for RedisBus {
         let Ok(payload) = serde_json::to_vec(&SuspensionChange { user, until }) else {
             return;
         };
-        let mut connection = self.publisher.clone();
+        let mut connection = self.publisher.connection();
         let sent = tokio::time::timeout(
             PUBLISH_TIMEOUT,
             redis::cmd("PUBLISH")

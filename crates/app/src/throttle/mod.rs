@@ -85,6 +85,11 @@ pub trait Limiter: Send + Sync {
 
     /// Whether the shared counter store answers (always true in-process).
     async fn ping(&self) -> bool;
+
+    /// Whether counts live in Redis (readiness then reports it).
+    fn uses_redis(&self) -> bool {
+        false
+    }
 }
 
 /// The address a client is counted under: IPv4 as it is, IPv6 by its /64 (one subscriber's

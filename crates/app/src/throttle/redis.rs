@@ -1,11 +1,11 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 
 use super::circuit::Circuit;
 use super::lease::{Answer, Leases, Take};
 use super::{Limiter, MemoryLimiter, Rate, ThrottleKey};
+use crate::redis_link::RedisLink;
 use crate::{AppError, AppResult, RateLimit};
 
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -94,7 +94,7 @@ return result";
 
 /// Counters shared by every API instance on one Redis; every key expires with its window.
 pub struct RedisLimiter {
-    redis: ConnectionManager,
+    redis: RedisLink,
     prefix: String,
     begin_attempt: redis::Script,
     forgive: redis::Script,
@@ -118,7 +118,7 @@ fn unreachable(_: String) -> AppError {
 }
 
 impl RedisLimiter {
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(redis: RedisLink, prefix: &str) -> Self {
         Self {
             redis,
             prefix: format!("{prefix}:limits:"),
@@ -146,7 +146,10 @@ impl RedisLimiter {
         };
         match &answer {
             Ok(_) => self.circuit.answered(Instant::now()),
-            Err(reason) => self.circuit.failed(reason, Instant::now()),
+            Err(reason) => {
+                self.circuit.failed(reason, Instant::now());
+                self.redis.failed();
+            }
         }
         answer
     }
@@ -173,7 +176,7 @@ impl RedisLimiter {
                 .arg(rate.limit)
                 .arg(rate.period.as_millis() as u64);
         }
-        let mut conn = self.redis.clone();
+        let mut conn = self.redis.connection();
         self.ask(invocation.invoke_async(&mut conn)).await
     }
 }
@@ -188,7 +191,7 @@ impl Limiter for RedisLimiter {
                 .arg(window.as_millis() as u64)
                 .arg(*limit);
         }
-        let mut conn = self.redis.clone();
+        let mut conn = self.redis.connection();
         let (refused, ttl_ms): (usize, i64) = self
             .ask(invocation.invoke_async(&mut conn))
             .await
@@ -215,7 +218,7 @@ impl Limiter for RedisLimiter {
         for ThrottleKey { key, .. } in keys {
             invocation.key(self.redis_key(key));
         }
-        let mut conn = self.redis.clone();
+        let mut conn = self.redis.connection();
         self.ask(invocation.invoke_async::<i64>(&mut conn))
             .await
             .map_err(unreachable)?;
@@ -278,7 +281,7 @@ impl Limiter for RedisLimiter {
     }
 
     async fn remember(&self, key: &str, ttl: Duration) -> AppResult<()> {
-        let mut conn = self.redis.clone();
+        let mut conn = self.redis.connection();
         let set = redis::cmd("SET")
             .arg(self.redis_key(key))
             .arg(1)
@@ -291,7 +294,7 @@ impl Limiter for RedisLimiter {
     }
 
     async fn remembered(&self, key: &str) -> AppResult<bool> {
-        let mut conn = self.redis.clone();
+        let mut conn = self.redis.connection();
         let exists = redis::cmd("EXISTS").arg(self.redis_key(key)).to_owned();
         let found: i64 = self
             .ask(exists.query_async(&mut conn))
@@ -300,14 +303,20 @@ impl Limiter for RedisLimiter {
         Ok(found == 1)
     }
 
+    fn uses_redis(&self) -> bool {
+        true
+    }
+
     async fn ping(&self) -> bool {
         // Readiness asks Redis itself, circuit or not, and its answer counts.
-        let mut conn = self.redis.clone();
+        let mut conn = self.redis.connection();
         let ping = redis::cmd("PING");
         let pong = ping.query_async::<String>(&mut conn);
         let answered = matches!(tokio::time::timeout(REDIS_TIMEOUT, pong).await, Ok(Ok(_)));
         if answered {
             self.circuit.answered(Instant::now());
+        } else {
+            self.redis.failed();
         }
         answered
     }

@@ -1,6 +1,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod conversations;
+pub mod docs;
 pub mod feed;
 pub mod invites;
 pub mod media;

@@ -1,5 +1,7 @@
 //! Operations endpoints: liveness, readiness, metrics.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,23 +33,59 @@ async fn healthz() -> axum::Json<Health> {
     axum::Json(Health { status: "ok" })
 }
 
-/// The database and the cache answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(pattern = "^ok$")]
+    pub status: &'static str,
+    /// Each dependency (`database`, `redis` when configured, `storage`): `ok` or `unavailable`.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub checks: BTreeMap<&'static str, &'static str>,
+}
+
+/// The problem+json of a 503 from `/readyz`, with each dependency's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadinessProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub checks: BTreeMap<&'static str, &'static str>,
+}
+
+/// The database, Redis (when configured) and object storage answer.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "A dependency is down", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "A dependency is down", body = ReadinessProblem, content_type = "application/problem+json"),
     ))]
 async fn readyz(State(state): State<AppState>) -> Response {
-    let failing = state.app.readiness_failures().await;
+    let readiness = state.app.readiness().await;
+    let checks: BTreeMap<_, _> = readiness
+        .iter()
+        .map(|&(name, up)| (name, if up { "ok" } else { "unavailable" }))
+        .collect();
+    let failing: Vec<_> = readiness
+        .iter()
+        .filter(|(_, up)| !up)
+        .map(|(name, _)| *name)
+        .collect();
     if failing.is_empty() {
-        return axum::Json(Health { status: "ok" }).into_response();
+        return axum::Json(Readiness {
+            status: "ok",
+            checks,
+        })
+        .into_response();
     }
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        format!("not ready: {} unreachable", failing.join(", ")),
-    )
-    .into_response()
+    let detail = format!("not ready: {} unreachable", failing.join(", "));
+    let problem = ReadinessProblem {
+        problem: ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).problem(),
+        checks,
+    };
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(problem)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::error::PROBLEM_JSON),
+    );
+    response
 }
 
 /// Prometheus metrics.

@@ -24,6 +24,7 @@ mod realtime;
 mod search;
 mod social;
 mod store_conformance;
+mod telemetry;
 mod throttle;
 mod timelines;
 mod trust;

@@ -47,6 +47,14 @@ impl Process {
         (output.status.success(), printed)
     }
 
+    /// SIGTERM, then waits for the process to end: its shutdown code runs.
+    pub fn terminate(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
     /// SIGKILL: no shutdown code runs, as when a machine loses power or the OOM killer strikes.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
