@@ -103,8 +103,9 @@ impl App {
         if !new.mentions.is_empty() {
             jobs.push(notify_job(NotifyJob::PostMentions { post: new.id })?);
         }
-        // Read before the write, so that the answer to a committed post cannot fail.
-        let author = self.find_user(&UserLookup::Id(caller.user_id)).await?;
+        // Read before the write, so that the answer to a committed post cannot fail; the
+        // write counts the post in the same transaction.
+        let mut author = self.find_user(&UserLookup::Id(caller.user_id)).await?;
         let spent = self.spend_quota(caller.user_id, Action::Post).await?;
         let created = self
             .store
@@ -115,6 +116,7 @@ impl App {
         match created? {
             Ok(post) => {
                 self.wake_workers().await;
+                author.posts_count += 1;
                 Ok(PostView {
                     post,
                     author,

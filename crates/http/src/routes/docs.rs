@@ -1,6 +1,7 @@
 //! The interactive API reference at `/docs`: Scalar's standalone bundle, vendored
 //! (`crates/http/assets/README.md`) and served by the binary, reading `/openapi.json`.
-//! No script comes from another host, and the page's policy allows none.
+//! No script comes from another host, and the page's policy allows none; the bundled AI agent
+//! and developer toolbar, which call Scalar's own servers, are off.
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -21,7 +22,7 @@ const PAGE: &str = r#"<!doctype html>
 </head>
 <body>
   <script id="api-reference" data-url="/openapi.json"
-    data-configuration='{"withDefaultFonts": false, "hideDownloadButton": false}'></script>
+    data-configuration='{"withDefaultFonts": false, "agent": {"disabled": true}, "showDeveloperTools": "never"}'></script>
   <script src="/docs/scalar-api-reference-1.46.4.js"></script>
 </body>
 </html>

@@ -10,7 +10,8 @@ use tempfile::TempDir;
 use crate::helpers::test_config;
 use crate::processes::Process;
 
-#[tokio::test]
+// Two threads: the collector keeps answering while the test waits for the server to exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_spans_reach_the_otlp_collector() {
     // The collector: every export it receives, with its content type.
     let (exports, mut received) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(64);
