@@ -19,6 +19,8 @@ pub const FEED_PAGE_TTL: Duration = Duration::from_secs(2);
 /// Posts held across all cached pages (a post with its author is about 2 KB).
 const CACHED_POSTS: u64 = 32_768;
 
+static LOOKUPS: picshare_store::CacheLookups = picshare_store::CacheLookups::new("feed_pages");
+
 /// Viewer, cursor and page length.
 type PageKey = (UserId, Option<Uuid>, u32);
 
@@ -64,7 +66,7 @@ impl FeedPages {
             .as_ref()?
             .get(&key(viewer, request))
             .filter(|cached| cached.stamp == stamp);
-        picshare_store::count_lookup("feed_pages", cached.is_some());
+        LOOKUPS.count(cached.is_some());
         cached.map(|cached| cached.page.clone())
     }
 

@@ -27,6 +27,8 @@ pub struct ImageView {
 /// Signed links kept for reuse (one per variant shown recently).
 const SIGNED_URLS: u64 = 100_000;
 
+static LOOKUPS: picshare_store::CacheLookups = picshare_store::CacheLookups::new("media_urls");
+
 pub struct MediaUrls {
     /// Keyed once; cloned for each signature.
     mac: Hmac<Sha256>,
@@ -117,7 +119,7 @@ impl App {
         }
         let urls = &self.media_urls;
         let cached = urls.signed.get(object_key);
-        picshare_store::count_lookup("media_urls", cached.is_some());
+        LOOKUPS.count(cached.is_some());
         if let Some(url) = cached {
             return Ok(url);
         }

@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 use crate::{AppError, AppResult};
 
+static LOOKUPS: picshare_store::CacheLookups = picshare_store::CacheLookups::new("access_tokens");
+
 /// Bytes of an Ed25519 secret key as pasetors stores it (seed followed by public key).
 const SECRET_KEY_LEN: usize = 64;
 const REFRESH_TOKEN_BYTES: usize = 32;
@@ -110,7 +112,7 @@ impl TokenService {
         let now = OffsetDateTime::now_utc();
         if let Some(verified) = &self.verified {
             let cached = verified.get(token);
-            picshare_store::count_lookup("access_tokens", cached.is_some());
+            LOOKUPS.count(cached.is_some());
             if let Some((user, expires)) = cached {
                 return (now < expires).then_some((user, expires));
             }

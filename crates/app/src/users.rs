@@ -2,13 +2,14 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use picshare_domain::{
     Bio, DisplayName, Email, Handle, NewUser, Password, Role, User, UserId, UserLookup,
     ValidationErrors,
 };
 use picshare_domain::{MediaPurpose, MediaStatus};
-use picshare_store::ProfileUpdate;
+use picshare_store::{CacheLookups, ProfileUpdate};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -213,8 +214,8 @@ const RECENT_TTL: std::time::Duration = crate::feed_pages::FEED_PAGE_TTL;
 #[derive(Clone)]
 pub struct Recent<K, V> {
     values: Option<moka::sync::Cache<K, V>>,
-    /// The cache's name in `/metrics`.
-    name: &'static str,
+    /// Its hits and misses in `/metrics`.
+    lookups: Arc<CacheLookups>,
 }
 
 /// Avatars looked up recently, by media id: a page of posts shows one per author.
@@ -242,20 +243,20 @@ where
             .build();
         Self {
             values: Some(values),
-            name,
+            lookups: Arc::new(CacheLookups::new(name)),
         }
     }
 
     pub fn off() -> Self {
         Self {
             values: None,
-            name: "off",
+            lookups: Arc::new(CacheLookups::new("off")),
         }
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<V> {
         let found = self.values.as_ref()?.get(key);
-        picshare_store::count_lookup(self.name, found.is_some());
+        self.lookups.count(found.is_some());
         found
     }
 

@@ -29,7 +29,7 @@ use async_trait::async_trait;
 
 pub use accounts::{AccountDeletion, AccountStore};
 pub use batch::{BatchOutcome, BatchRun, BatchStore};
-pub use cache_metrics::count_lookup;
+pub use cache_metrics::CacheLookups;
 pub use comments::{CommentStore, NewComment};
 pub use conversations::{ConversationStore, NewConversation, NewMessage, SendOutcome};
 pub use counters::CounterStore;

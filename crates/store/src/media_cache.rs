@@ -19,6 +19,8 @@ pub struct PostMediaCache {
 /// Posts whose media lists are kept (a few KB each).
 const CACHED_POSTS: u64 = 100_000;
 
+static LOOKUPS: crate::CacheLookups = crate::CacheLookups::new("post_media");
+
 impl Default for PostMediaCache {
     fn default() -> Self {
         Self {
@@ -35,7 +37,7 @@ impl PostMediaCache {
 
     pub fn get(&self, post: Uuid, edited_at: Option<OffsetDateTime>) -> Option<Arc<Vec<Media>>> {
         let found = self.entries.as_ref()?.get(&(post, edited_at));
-        crate::count_lookup("post_media", found.is_some());
+        LOOKUPS.count(found.is_some());
         found
     }
 

@@ -46,16 +46,16 @@ impl Fleet {
         self.run(&["start", name]).map(drop)
     }
 
-    /// Process ids of the running processes with `role` (`api`, `worker`, …).
-    pub fn pids(&self, role: &str) -> anyhow::Result<Vec<(String, u32)>> {
+    /// Name, role and process id of every running process (one `scripts/fleet status`).
+    pub fn running(&self) -> anyhow::Result<Vec<(String, String, u32)>> {
         let status = self.run(&["status"])?;
         Ok(status
             .lines()
             .filter_map(|line| {
                 let fields: Vec<&str> = line.split_whitespace().collect();
                 match fields.as_slice() {
-                    [name, r, pid, "running"] if *r == role => {
-                        Some(((*name).to_owned(), pid.parse().ok()?))
+                    [name, role, pid, "running"] => {
+                        Some(((*name).to_owned(), (*role).to_owned(), pid.parse().ok()?))
                     }
                     _ => None,
                 }
@@ -65,14 +65,7 @@ impl Fleet {
 
     /// Established connections of clients to `port` that the process named `name` holds.
     pub fn connections(&self, name: &str, port: u16) -> anyhow::Result<usize> {
-        let Some((_, pid)) = ["api", "worker"]
-            .iter()
-            .map(|role| self.pids(role))
-            .collect::<anyhow::Result<Vec<_>>>()?
-            .concat()
-            .into_iter()
-            .find(|(n, _)| n == name)
-        else {
+        let Some((_, _, pid)) = self.running()?.into_iter().find(|(n, _, _)| n == name) else {
             bail!("{name} is not running");
         };
         let output = Command::new("ss")

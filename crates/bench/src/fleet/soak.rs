@@ -65,11 +65,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         posts: Vec::new(),
     }));
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let processes: Vec<(String, u32)> = ["api", "worker"]
-        .iter()
-        .map(|role| settings.fleet.pids(role))
-        .collect::<anyhow::Result<Vec<_>>>()?
-        .concat();
+    let processes: Vec<(String, u32)> = settings
+        .fleet
+        .running()?
+        .into_iter()
+        .filter(|(_, role, _)| role == "api" || role == "worker")
+        .map(|(name, _, pid)| (name, pid))
+        .collect();
     ensure!(!processes.is_empty(), "no fleet process is running");
 
     let started = Instant::now();
