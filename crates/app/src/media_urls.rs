@@ -24,8 +24,13 @@ pub struct ImageView {
     pub height: u32,
 }
 
-/// Signed links kept for reuse (one per variant shown recently).
-const SIGNED_URLS: u64 = 100_000;
+/// Bytes of signed links kept for reuse (one per variant shown recently): about 5,000
+/// presigned S3 links (~800 bytes with their key) or 20,000 local ones. Bounded in bytes, not
+/// entries: 100,000 presigned links would hold 80 MiB, and a process's memory grew with every
+/// new post until then.
+const SIGNED_URL_BYTES: u64 = 4 * 1024 * 1024;
+/// What an entry costs beyond its two strings (their headers, the cache's own bookkeeping).
+const SIGNED_URL_OVERHEAD: usize = 128;
 
 static LOOKUPS: picshare_store::CacheLookups = picshare_store::CacheLookups::new("media_urls");
 
@@ -55,7 +60,10 @@ impl MediaUrls {
             mac,
             ttl,
             signed: moka::sync::Cache::builder()
-                .max_capacity(SIGNED_URLS)
+                .weigher(|key: &String, url: &String| {
+                    u32::try_from(key.len() + url.len() + SIGNED_URL_OVERHEAD).unwrap_or(u32::MAX)
+                })
+                .max_capacity(SIGNED_URL_BYTES)
                 .time_to_live(ttl / 2)
                 .build(),
         })

@@ -24,9 +24,32 @@ pub fn prometheus() -> PrometheusHandle {
             let handle = recorder.handle();
             // Another recorder may already be installed (tests); ours still renders its own data.
             let _ = metrics::set_global_recorder(recorder);
+            start_upkeep(handle.clone());
             handle
         })
         .clone()
+}
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The recorder keeps every histogram sample until it is folded into buckets, which rendering
+/// `/metrics` does; a process nobody scrapes would keep them all. A thread of its own folds them
+/// on time whatever runtime (or none) the process runs.
+fn start_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("picshare-metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                handle.run_upkeep();
+            }
+        });
+    if started.is_err() {
+        tracing::warn!(
+            "could not start the metrics upkeep thread; histograms fold only when /metrics is read"
+        );
+    }
 }
 
 /// The method as a label: the standard ones by name, any other string as `other`, so clients

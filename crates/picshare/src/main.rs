@@ -7,6 +7,7 @@ use picshare::startup::{self, ApiServer};
 use picshare_app::users::SignUp;
 use picshare_domain::Role;
 
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
