@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
@@ -217,6 +218,24 @@ impl Objects {
         }
         let bytes = timed(TRANSFER, result.bytes()).await?;
         Ok(bytes.to_vec())
+    }
+
+    /// Reads an object a piece at a time (each piece within `SHORT_CALL`), so memory holds one
+    /// piece however large the object; the reader stops at the first error.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> ObjectResult<BoxStream<'static, ObjectResult<Bytes>>> {
+        let result = timed(SHORT_CALL, self.store.get(&Path::from(key))).await?;
+        let pieces = result.into_stream();
+        Ok(futures::stream::unfold(pieces, |mut pieces| async move {
+            match tokio::time::timeout(SHORT_CALL, pieces.next()).await {
+                Err(_) => Some((Err(ObjectError::Timeout), pieces)),
+                Ok(None) => None,
+                Ok(Some(piece)) => Some((piece.map_err(storage), pieces)),
+            }
+        })
+        .boxed())
     }
 
     /// The object's size, or `None` if it does not exist.

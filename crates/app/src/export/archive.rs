@@ -62,19 +62,18 @@ impl ArchiveWriter {
         self.send(Part::Entry { name, compress }).await
     }
 
-    /// Bytes of the current entry.
+    /// Bytes of the current entry, sent once a chunk's worth has gathered.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), Stopped> {
-        self.flush().await?;
         for piece in bytes.chunks(CHUNK) {
-            self.send(Part::Data(piece.to_vec())).await?;
+            self.pending.extend_from_slice(piece);
+            self.send_full().await?;
         }
         Ok(())
     }
 
     /// JSON text of the current entry, sent once a chunk's worth has gathered.
     pub async fn text(&mut self, text: &str) -> Result<(), Stopped> {
-        self.pending.extend_from_slice(text.as_bytes());
-        self.send_full().await
+        self.write(text.as_bytes()).await
     }
 
     /// `"name":[` — an array's items follow.

@@ -4,6 +4,7 @@
 
 mod archive;
 
+use futures::StreamExt;
 use picshare_domain::{MediaStatus, User, UserId, UserLookup};
 use picshare_objects::{ObjectError, original_key};
 use picshare_store::PageRequest;
@@ -390,14 +391,17 @@ impl App {
             after = last.id;
             for m in media.iter().filter(|m| m.status == MediaStatus::Ready) {
                 let key = original_key(&m.id.to_string());
-                let bytes = match self.objects.get(&key, self.media.max_upload_bytes).await {
-                    Ok(bytes) => bytes,
+                // A piece at a time: an original may be as large as an upload may be.
+                let mut pieces = match self.objects.get_stream(&key).await {
+                    Ok(pieces) => pieces,
                     // Listed with its file, but gone from storage: the orphans job reports it.
                     Err(ObjectError::NotFound) => continue,
                     Err(err) => return Err(err.into()),
                 };
                 out.entry(media_file(m.id, &m.content_type), false).await?;
-                out.write(&bytes).await?;
+                while let Some(piece) = pieces.next().await {
+                    out.write(&piece?).await?;
+                }
             }
         }
         Ok(())
