@@ -24,9 +24,11 @@ pub struct AccountDeletionSettings {
     pub handle_grace: Duration,
     /// Rows removed per transaction.
     pub batch: u32,
-    /// The least rest between batches; each rest is at least as long as the batch took, so a
-    /// large account's removal takes at most half of a core and of the write lock from others.
+    /// The least rest between batches.
     pub pause: Duration,
+    /// Each rest is at least this many times as long as the batch took: with 3, a large
+    /// account's removal takes at most a quarter of the time of whatever runs its batches.
+    pub rest_per_work: u32,
 }
 
 impl Default for AccountDeletionSettings {
@@ -35,6 +37,7 @@ impl Default for AccountDeletionSettings {
             handle_grace: Duration::ZERO,
             batch: 200,
             pause: Duration::from_millis(5),
+            rest_per_work: 1,
         }
     }
 }
@@ -181,14 +184,24 @@ impl App {
             if self.store.purge_account_media(user, &ids, &cleanup).await? == 0 {
                 break;
             }
-            tokio::time::sleep(settings.pause.max(started.elapsed())).await;
+            tokio::time::sleep(
+                settings
+                    .pause
+                    .max(started.elapsed() * settings.rest_per_work),
+            )
+            .await;
         }
         loop {
             let started = Instant::now();
             if self.store.purge_account_rows(user, settings.batch).await? == 0 {
                 break;
             }
-            tokio::time::sleep(settings.pause.max(started.elapsed())).await;
+            tokio::time::sleep(
+                settings
+                    .pause
+                    .max(started.elapsed() * settings.rest_per_work),
+            )
+            .await;
         }
         match purge.step {
             DeletionStep::Purge => {}

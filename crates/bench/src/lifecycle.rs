@@ -153,6 +153,8 @@ async fn export(
     let mut body = client
         .get(format!("{base}/v1/users/{}/export", account.0))
         .bearer_auth(&account_token)
+        // A large account's archive takes longer than the client's usual 30 s.
+        .timeout(Duration::from_secs(600))
         .send()
         .await?
         .error_for_status()?;

@@ -80,6 +80,8 @@ pub struct RawConfig {
     /// Rows a deletion removes per transaction, and its rest between them.
     pub account_deletion_batch: u32,
     pub account_deletion_pause_ms: u64,
+    /// Rest after each deletion batch per unit of the batch's time; unset: by backend.
+    pub account_deletion_rest_per_work: Option<u32>,
     /// How often `serve` and `worker` run each batch job: `repair=3600,orphans=off`.
     pub batch_intervals: String,
     /// Seconds an object no row names is left alone before the orphans job removes it.
@@ -149,6 +151,7 @@ impl Default for RawConfig {
             account_deletion_grace_secs: 0,
             account_deletion_batch: 200,
             account_deletion_pause_ms: 5,
+            account_deletion_rest_per_work: None,
             batch_intervals: String::new(),
             orphan_grace_secs: 24 * 3600,
         }
@@ -546,6 +549,12 @@ impl Settings {
                 "must be at most 10000",
             ));
         }
+        if raw
+            .account_deletion_rest_per_work
+            .is_some_and(|rest| !(1..=20).contains(&rest))
+        {
+            return Err(invalid("account_deletion_rest_per_work", "must be 1 to 20"));
+        }
         if raw.account_deletion_grace_secs > 365 * 24 * 3600 {
             return Err(invalid(
                 "account_deletion_grace_secs",
@@ -567,6 +576,14 @@ impl Settings {
                 handle_grace: Duration::from_secs(raw.account_deletion_grace_secs),
                 batch: raw.account_deletion_batch,
                 pause: Duration::from_millis(raw.account_deletion_pause_ms),
+                // SQLite's batches run on this process's own threads, beside its requests:
+                // they rest longer. PostgreSQL's run in the database, mostly waiting on I/O.
+                rest_per_work: raw.account_deletion_rest_per_work.unwrap_or(
+                    match database_url.starts_with("sqlite:") {
+                        true => 3,
+                        false => 1,
+                    },
+                ),
             },
             storage,
             max_upload_bytes: raw.max_upload_bytes,
@@ -704,6 +721,26 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("PICSHARE_RATE_LIMITS")
+        );
+    }
+
+    #[test]
+    fn deletions_rest_longer_where_they_share_the_server_s_threads() {
+        let rest = |database_url: &str, rest: Option<u32>| {
+            let raw = RawConfig {
+                database_url: Some(database_url.into()),
+                account_deletion_rest_per_work: rest,
+                ..RawConfig::default()
+            };
+            Settings::validate(raw).map(|s| s.account_deletion.rest_per_work)
+        };
+        assert_eq!(rest("sqlite://x.db", None).unwrap(), 3);
+        assert_eq!(rest("postgres://db/x", None).unwrap(), 1);
+        assert_eq!(rest("postgres://db/x", Some(5)).unwrap(), 5);
+        let message = rest("sqlite://x.db", Some(0)).unwrap_err().to_string();
+        assert!(
+            message.contains("PICSHARE_ACCOUNT_DELETION_REST_PER_WORK"),
+            "{message}"
         );
     }
 

@@ -34,9 +34,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
-            // Reads map the file instead of copying pages through read(2), and each connection
-            // keeps a larger page cache than the 2 MB default.
-            .pragma("mmap_size", "2147418112")
+            // Reads map the whole file (up to 1 TiB; the build raises SQLite's 2 GiB limit,
+            // .cargo/config.toml) instead of copying pages through read(2); each connection
+            // keeps a larger page cache than the 2 MB default for the pages it writes.
+            .pragma("mmap_size", "1099511627776")
             .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
