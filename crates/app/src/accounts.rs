@@ -42,6 +42,13 @@ impl Default for AccountDeletionSettings {
     }
 }
 
+impl AccountDeletionSettings {
+    /// The rest after a batch that took `work`.
+    fn rest_after(&self, work: Duration) -> Duration {
+        self.pause.max(work * self.rest_per_work)
+    }
+}
+
 /// Job: one step of a deleted account's removal.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeleteAccountJob {
@@ -184,24 +191,14 @@ impl App {
             if self.store.purge_account_media(user, &ids, &cleanup).await? == 0 {
                 break;
             }
-            tokio::time::sleep(
-                settings
-                    .pause
-                    .max(started.elapsed() * settings.rest_per_work),
-            )
-            .await;
+            tokio::time::sleep(settings.rest_after(started.elapsed())).await;
         }
         loop {
             let started = Instant::now();
             if self.store.purge_account_rows(user, settings.batch).await? == 0 {
                 break;
             }
-            tokio::time::sleep(
-                settings
-                    .pause
-                    .max(started.elapsed() * settings.rest_per_work),
-            )
-            .await;
+            tokio::time::sleep(settings.rest_after(started.elapsed())).await;
         }
         match purge.step {
             DeletionStep::Purge => {}
