@@ -100,10 +100,6 @@ fn push_handle_range(query: &mut QueryBuilder<'_, Db>, handle: &str, from: &str,
         .push_bind(prefix_end(handle));
 }
 
-/// Handles sharing a prefix past which walking the accounts most followed first (and checking
-/// each handle) beats reading every match and sorting them: about 1 in 100 accounts.
-const CROWDED_PREFIX: i64 = 1000;
-
 /// Mirrors `search::name_has_prefix`.
 fn push_name_prefix(query: &mut QueryBuilder<'_, Db>, words: &str) {
     if words.trim_start().chars().count() < WORD_PREFIX_MIN_CHARS {
@@ -165,21 +161,6 @@ fn push_visible_post(query: &mut QueryBuilder<'_, Db>, searcher: Searcher) {
 }
 
 impl SqlStore {
-    /// Whether at least `CROWDED_PREFIX` handles start with `handle` (an index range that
-    /// stops there: a tenth of a millisecond).
-    async fn crowded_handle_prefix(&self, handle: &str) -> StoreResult<bool> {
-        let mut count =
-            QueryBuilder::<Db>::new("SELECT count(*) FROM (SELECT 1 FROM users u WHERE ");
-        push_handle_prefix(&mut count, handle, ">");
-        count.push(" LIMIT ").push_bind(CROWDED_PREFIX).push(") c");
-        let sharing: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(sharing >= CROWDED_PREFIX)
-    }
-
     /// Rows of posts with a `score` column, as posts with their scores, in the rows' order.
     async fn found_posts(&self, rows: Vec<(PostRow, f64)>) -> StoreResult<Vec<FoundPost>> {
         let scores: HashMap<Uuid, f64> = rows.iter().map(|(row, s)| (row.id, *s)).collect();
@@ -247,18 +228,25 @@ impl SearchStore for SqlStore {
         after: Option<(i64, Uuid)>,
         limit: u32,
     ) -> StoreResult<Vec<FoundUser>> {
-        let mut sql = QueryBuilder::<Db>::new(format!(
+        let select = format!(
             "SELECT {}, u.search_name FROM users u WHERE ",
             user_columns()
-        ));
+        );
+        let mut sql = QueryBuilder::<Db>::new("");
         let handle = query.handle.as_deref();
+        if let (UserMatch::ExactHandle, Some(handle)) = (how, handle) {
+            // The handle's prefixes in the same statement: a first page asks once.
+            sql.push(format!("SELECT * FROM ({select}lower(u.handle) = "))
+                .push_bind(handle.to_owned())
+                .push(" AND ");
+            push_visible_user(&mut sql, searcher);
+            sql.push(") e UNION ALL SELECT * FROM (");
+        }
+        sql.push(&select);
         match (how, handle) {
-            (UserMatch::ExactHandle, Some(handle)) => {
-                sql.push("lower(u.handle) = ").push_bind(handle.to_owned());
-            }
-            (UserMatch::HandlePrefix, Some(handle)) => {
+            (UserMatch::ExactHandle | UserMatch::HandlePrefix, Some(handle)) => {
                 let steer = match OFF_HANDLE_INDEX {
-                    Some(steer) if self.crowded_handle_prefix(handle).await? => steer,
+                    Some(steer) if query.crowded_handle_prefix => steer,
                     _ => "",
                 };
                 push_handle_range(&mut sql, handle, ">", steer);
@@ -302,6 +290,9 @@ impl SearchStore for SqlStore {
         }
         sql.push(" ORDER BY u.followers_count DESC, u.id DESC LIMIT ")
             .push_bind(i64::from(limit));
+        if how == UserMatch::ExactHandle {
+            sql.push(") p");
+        }
         let rows: Vec<FoundUserRow> = sql
             .build_query_as()
             .fetch_all(&self.pool)

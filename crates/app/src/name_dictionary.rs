@@ -27,6 +27,53 @@ pub struct Words {
     complete_until: OffsetDateTime,
 }
 
+impl Words {
+    /// How many held words start with `prefix`.
+    pub fn count_starting_with(&self, prefix: &str) -> usize {
+        sorted_starting_with(&self.sorted, prefix).len()
+    }
+}
+
+/// Every word there is: those held and those added since.
+pub struct Dictionary {
+    pub held: Arc<Words>,
+    /// Sorted, deduplicated.
+    pub recent: Vec<String>,
+    /// False when more words were added since than a search reads (`MAX_RECENT`): then what
+    /// the dictionary lacks may still exist.
+    complete: bool,
+}
+
+impl Dictionary {
+    /// Whether `word` may be a word: false only when it certainly is none.
+    pub fn may_contain(&self, word: &str) -> bool {
+        !self.complete
+            || self
+                .held
+                .sorted
+                .binary_search_by(|w| w.as_str().cmp(word))
+                .is_ok()
+            || self
+                .recent
+                .binary_search_by(|w| w.as_str().cmp(word))
+                .is_ok()
+    }
+
+    /// Whether a word may start with `prefix`: false only when none certainly does.
+    pub fn may_start_with(&self, prefix: &str) -> bool {
+        !self.complete
+            || !sorted_starting_with(&self.held.sorted, prefix).is_empty()
+            || !sorted_starting_with(&self.recent, prefix).is_empty()
+    }
+}
+
+/// The words of a sorted list that start with `prefix`.
+fn sorted_starting_with<'a>(sorted: &'a [String], prefix: &str) -> &'a [String] {
+    let from = sorted.partition_point(|word| word.as_str() < prefix);
+    let len = sorted[from..].partition_point(|word| word.starts_with(prefix));
+    &sorted[from..from + len]
+}
+
 pub struct NameDictionary {
     /// Never held across an `.await`.
     held: RwLock<Arc<Words>>,
@@ -44,12 +91,26 @@ impl NameDictionary {
         })
     }
 
-    /// The held words, and the words added since they were read (sorted too); the first call
-    /// reads the list and keeps it fresh from then on.
-    pub async fn words(
-        self: &Arc<Self>,
-        store: &Arc<dyn Store>,
-    ) -> StoreResult<(Arc<Words>, Vec<String>)> {
+    /// The held words, and the words added since they were read; the first call reads the list
+    /// and keeps it fresh from then on.
+    pub async fn words(self: &Arc<Self>, store: &Arc<dyn Store>) -> StoreResult<Dictionary> {
+        let held = self.held_words(store).await?;
+        let added = store
+            .name_words_since(held.complete_until, MAX_RECENT)
+            .await?;
+        let complete = added.len() < MAX_RECENT as usize;
+        let mut recent: Vec<String> = added.into_iter().map(|(word, _)| word).collect();
+        recent.sort_unstable();
+        recent.dedup();
+        Ok(Dictionary {
+            held,
+            recent,
+            complete,
+        })
+    }
+
+    /// The held words alone (without those added since they were read), loaded at first use.
+    pub async fn held_words(self: &Arc<Self>, store: &Arc<dyn Store>) -> StoreResult<Arc<Words>> {
         self.first_load
             .get_or_try_init(|| async {
                 self.reload(store.as_ref()).await?;
@@ -60,14 +121,7 @@ impl NameDictionary {
                 StoreResult::Ok(())
             })
             .await?;
-        let held = self.held();
-        let added = store
-            .name_words_since(held.complete_until, MAX_RECENT)
-            .await?;
-        let mut recent: Vec<String> = added.into_iter().map(|(word, _)| word).collect();
-        recent.sort_unstable();
-        recent.dedup();
-        Ok((held, recent))
+        Ok(self.held())
     }
 
     fn held(&self) -> Arc<Words> {
@@ -113,5 +167,53 @@ impl NameDictionary {
                 tracing::warn!(error = %err, "reloading the name dictionary failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dictionary(held: &[&str], recent: &[&str], complete: bool) -> Dictionary {
+        let sorted = |words: &[&str]| {
+            let mut words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+            words.sort();
+            words
+        };
+        Dictionary {
+            held: Arc::new(Words {
+                sorted: sorted(held),
+                complete_until: OffsetDateTime::UNIX_EPOCH,
+            }),
+            recent: sorted(recent),
+            complete,
+        }
+    }
+
+    #[test]
+    fn words_are_found_among_held_and_recent_ones() {
+        let words = dictionary(
+            &["garcia", "maria", "maria_lopez7", "mario"],
+            &["zoe"],
+            true,
+        );
+        assert!(words.may_contain("maria"));
+        assert!(words.may_contain("zoe"));
+        assert!(!words.may_contain("mari"));
+        assert!(words.may_start_with("mari"));
+        assert!(words.may_start_with("zo"));
+        assert!(words.may_start_with("garcia"));
+        assert!(!words.may_start_with("garcias"));
+        assert!(!words.may_start_with("gacria"));
+        assert_eq!(words.held.count_starting_with("mari"), 3);
+        assert_eq!(words.held.count_starting_with("maria"), 2);
+        assert_eq!(words.held.count_starting_with("b"), 0);
+    }
+
+    #[test]
+    fn an_incomplete_dictionary_rules_nothing_out() {
+        let words = dictionary(&["maria"], &[], false);
+        assert!(words.may_contain("gacria"));
+        assert!(words.may_start_with("gacria"));
     }
 }

@@ -16,6 +16,7 @@ use picshare_store::{
 use time::OffsetDateTime;
 
 use crate::auth::Principal;
+use crate::name_dictionary::Dictionary;
 use crate::posts::PostView;
 use crate::{App, AppResult};
 
@@ -28,6 +29,10 @@ const USER_MATCHES: [UserMatch; 4] = [
 
 /// Beginnings within a query word's typos looked for in handles, and in names, at most.
 const ALIKE_WORDS: usize = 32;
+/// Handles sharing a prefix (as the dictionary counts them) past which the store walks the
+/// accounts most followed first, checking each handle, instead of reading every match and
+/// sorting them: about 1 in 100 accounts.
+const CROWDED_PREFIX: usize = 1000;
 /// Fewer letters than this beyond its typos, and a query word narrows too little to look for.
 const NARROWING_LETTERS: usize = 3;
 /// People found by the words of a query of several words are judged against the whole query;
@@ -75,6 +80,24 @@ fn user_key(how: UserMatch, user: &User) -> RankedKey {
     }
 }
 
+/// The way a person matched, from their handle, for people found by handle.
+fn handle_match(query_handle: &str, user: &User) -> UserMatch {
+    match user.handle.as_str().eq_ignore_ascii_case(query_handle) {
+        true => UserMatch::ExactHandle,
+        false => UserMatch::HandlePrefix,
+    }
+}
+
+/// Whether some name may start with the query's words (`search::name_has_prefix`): every
+/// word but the last is a whole word of it, and the last begins one.
+fn name_may_match(dictionary: &Dictionary, name: &str) -> bool {
+    let mut words = name.split_whitespace().rev();
+    words
+        .next()
+        .is_some_and(|last| dictionary.may_start_with(last))
+        && words.all(|word| dictionary.may_contain(word))
+}
+
 impl App {
     pub async fn search_users(
         &self,
@@ -83,49 +106,110 @@ impl App {
         page: RankedRequest,
     ) -> AppResult<RankedPage<User>> {
         let query = checked_query(query)?;
-        let query = UserQuery {
-            handle: handle_query(query),
-            name: fold_words(query),
-            alike: AlikeWords::default(),
-        };
+        let handle = handle_query(query);
+        let name = fold_words(query);
         // No letter or digit: nothing can match.
-        if query.handle.is_none() && query.name.is_empty() {
+        if handle.is_none() && name.is_empty() {
             return Ok(RankedPage::from_keyed(Vec::new(), page.limit));
         }
+        // A query long enough for typos reads every word anyway, and the words then tell which
+        // ways cannot match: their statements are skipped.
+        let allowed = typo_allowance(name.trim_start().chars().count());
+        let dictionary = match allowed {
+            0 => None,
+            _ => Some(self.name_dictionary.words(&self.store).await?),
+        };
+        let crowded_handle_prefix = match handle.as_deref() {
+            Some(handle) => {
+                let held = match &dictionary {
+                    Some(dictionary) => dictionary.held.clone(),
+                    None => self.name_dictionary.held_words(&self.store).await?,
+                };
+                held.count_starting_with(handle) >= CROWDED_PREFIX
+            }
+            None => false,
+        };
+        let query = UserQuery {
+            handle,
+            name,
+            alike: AlikeWords::default(),
+            crowded_handle_prefix,
+        };
+        let may_match = |how: UserMatch| match (how, &dictionary, query.handle.as_deref()) {
+            (UserMatch::ExactHandle | UserMatch::HandlePrefix, _, None) => false,
+            (UserMatch::ExactHandle | UserMatch::HandlePrefix, Some(words), Some(handle)) => {
+                words.may_start_with(handle)
+            }
+            (UserMatch::NamePrefix, Some(words), _) => name_may_match(words, &query.name),
+            _ => true,
+        };
         let searcher = searcher(viewer);
         let wanted = page.limit as usize + 1;
         let mut found: Vec<(RankedKey, User)> = Vec::with_capacity(wanted);
         for how in USER_MATCHES {
             let rank = how as u8;
-            if page.after.is_some_and(|after| after.rank > rank) {
+            if page.after.is_some_and(|after| after.rank > rank) || !may_match(how) {
                 continue;
+            }
+            // A first page finds the handle's prefixes with the handle; a later one resumes them.
+            match how {
+                UserMatch::ExactHandle if page.after.is_some() => continue,
+                UserMatch::HandlePrefix if page.after.is_none() => continue,
+                _ => {}
             }
             let after = page.after.filter(|after| after.rank == rank);
             let room = wanted - found.len();
-            let users = if how == UserMatch::Typo {
-                self.typo_matches(searcher, &query, after, room).await?
-            } else {
-                let after = after.map(|after| (after.score as i64, after.id));
-                let users = self
-                    .store
-                    .search_users(searcher, &query, how, after, room as u32)
-                    .await?;
-                users.into_iter().map(|found| found.user).collect()
+            let mut users: Vec<(RankedKey, User)> = match how {
+                UserMatch::Typo => {
+                    let Some(dictionary) = &dictionary else {
+                        break;
+                    };
+                    let users = self
+                        .typo_matches(searcher, &query, dictionary, allowed, after, room)
+                        .await?;
+                    users
+                        .into_iter()
+                        .map(|user| (user_key(how, &user), user))
+                        .collect()
+                }
+                _ => {
+                    let after = after.map(|after| (after.score as i64, after.id));
+                    let users = self
+                        .store
+                        .search_users(searcher, &query, how, after, room as u32)
+                        .await?;
+                    let handle = query.handle.as_deref().unwrap_or_default();
+                    users
+                        .into_iter()
+                        .map(|found| {
+                            let how = match how {
+                                UserMatch::ExactHandle => handle_match(handle, &found.user),
+                                how => how,
+                            };
+                            (user_key(how, &found.user), found.user)
+                        })
+                        .collect()
+                }
             };
-            found.extend(users.into_iter().map(|user| (user_key(how, &user), user)));
+            users.sort_by(|(a, _), (b, _)| {
+                (a.rank, b.score as i64, b.id).cmp(&(b.rank, a.score as i64, a.id))
+            });
+            found.extend(users);
             if found.len() >= wanted {
                 break;
             }
         }
+        found.truncate(wanted);
         Ok(RankedPage::from_keyed(found, page.limit))
     }
 
     /// What a query's typos allow (`AlikeWords`), from the dictionary's words.
-    async fn alike(&self, query: &UserQuery, allowed: usize) -> AppResult<AlikeWords> {
-        let (held, recent) = self.name_dictionary.words(&self.store).await?;
+    fn alike(dictionary: &Dictionary, query: &UserQuery, allowed: usize) -> AlikeWords {
         let beginnings = |text: &str| {
-            let mut found = beginnings_within_typos(&held.sorted, text, allowed, ALIKE_WORDS);
-            for beginning in beginnings_within_typos(&recent, text, allowed, ALIKE_WORDS) {
+            let held = &dictionary.held.sorted;
+            let mut found = beginnings_within_typos(held, text, allowed, ALIKE_WORDS);
+            for beginning in beginnings_within_typos(&dictionary.recent, text, allowed, ALIKE_WORDS)
+            {
                 if !found.contains(&beginning) {
                     found.push(beginning);
                 }
@@ -159,7 +243,7 @@ impl App {
             }
             alike.name_words.push(found);
         }
-        Ok(alike)
+        alike
     }
 
     /// People within the query's typos who matched no better way, most followed first.
@@ -167,16 +251,14 @@ impl App {
         &self,
         searcher: Searcher,
         query: &UserQuery,
+        dictionary: &Dictionary,
+        allowed: usize,
         after: Option<RankedKey>,
         room: usize,
     ) -> AppResult<Vec<User>> {
         let words = query.name.trim_start();
-        let allowed = typo_allowance(words.chars().count());
-        if allowed == 0 {
-            return Ok(Vec::new());
-        }
         let query = UserQuery {
-            alike: self.alike(query, allowed).await?,
+            alike: Self::alike(dictionary, query, allowed),
             ..query.clone()
         };
         let handle = query.handle.as_deref();

@@ -66,6 +66,9 @@ pub struct UserQuery {
     pub name: String,
     /// What `UserMatch::Typo` looks for, judged by the application from `name_words`.
     pub alike: AlikeWords,
+    /// Whether so many handles start with `handle` (the application's estimate) that walking
+    /// the most followed accounts, checking each handle, beats reading every match and sorting.
+    pub crowded_handle_prefix: bool,
 }
 
 /// What is within a query's typos (`search::beginnings_within_typos`): beginnings of handles,
@@ -103,7 +106,8 @@ pub struct FoundPost {
 pub trait SearchStore {
     /// People who match `query` as `how` says (never by an earlier way too), visible to the
     /// searcher (no block either way, not suspended), most followed first, after `after`
-    /// (its followers count and id); at most `limit`. `Typo` finds those with a handle or
+    /// (its followers count and id); at most `limit`. `ExactHandle` finds the handle and then,
+    /// in the same statement, up to `limit` of the handles it begins (`HandlePrefix`) too. `Typo` finds those with a handle or
     /// name words of `query.alike`, for the application to judge.
     async fn search_users(
         &self,
