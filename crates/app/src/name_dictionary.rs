@@ -24,13 +24,36 @@ pub const MAX_RECENT: u32 = 10_000;
 /// Sorted words, with every word added until `complete_until` among them (none at first).
 pub struct Words {
     pub sorted: Vec<String>,
+    /// How many names hold each word, sorted by word; empty where the store keeps no counts
+    /// (`name_word_counts`).
+    name_counts: Vec<(String, u32)>,
     complete_until: OffsetDateTime,
 }
 
 impl Words {
     /// How many held words start with `prefix`.
-    pub fn count_starting_with(&self, prefix: &str) -> usize {
-        sorted_starting_with(&self.sorted, prefix).len()
+    pub fn count_starting_with(&self, prefix: &str) -> u64 {
+        sorted_starting_with(&self.sorted, prefix).len() as u64
+    }
+
+    /// How many names hold a word starting with `prefix` (a name with two such words counts
+    /// twice), as last read.
+    pub fn names_starting_with(&self, prefix: &str) -> u64 {
+        let from = self
+            .name_counts
+            .partition_point(|(word, _)| word.as_str() < prefix);
+        self.name_counts[from..]
+            .iter()
+            .take_while(|(word, _)| word.starts_with(prefix))
+            .map(|(_, names)| u64::from(*names))
+            .sum()
+    }
+
+    /// How many names hold `word`, as last read.
+    pub fn names_with(&self, word: &str) -> u64 {
+        self.name_counts
+            .binary_search_by(|(held, _)| held.as_str().cmp(word))
+            .map_or(0, |at| u64::from(self.name_counts[at].1))
     }
 }
 
@@ -85,6 +108,7 @@ impl NameDictionary {
         Arc::new(Self {
             held: RwLock::new(Arc::new(Words {
                 sorted: Vec::new(),
+                name_counts: Vec::new(),
                 complete_until: OffsetDateTime::UNIX_EPOCH,
             })),
             first_load: OnceCell::new(),
@@ -139,16 +163,19 @@ impl NameDictionary {
             false => read_at - OVERLAP,
         };
         let mut sorted: Vec<String> = rows.into_iter().map(|(word, _)| word).collect();
+        let mut name_counts = store.name_word_counts(MAX_WORDS).await?;
         // Millions of words are a CPU job, not an executor one.
-        let sorted = tokio::task::spawn_blocking(move || {
+        let (sorted, name_counts) = tokio::task::spawn_blocking(move || {
             sorted.sort_unstable();
             sorted.dedup();
-            sorted
+            name_counts.sort_unstable();
+            (sorted, name_counts)
         })
         .await
         .unwrap_or_default();
         let words = Arc::new(Words {
             sorted,
+            name_counts,
             complete_until,
         });
         *self.held.write().unwrap_or_else(|e| e.into_inner()) = words;
@@ -183,6 +210,11 @@ mod tests {
         Dictionary {
             held: Arc::new(Words {
                 sorted: sorted(held),
+                name_counts: vec![
+                    ("garcia".to_owned(), 40),
+                    ("maria".to_owned(), 7),
+                    ("mario".to_owned(), 3),
+                ],
                 complete_until: OffsetDateTime::UNIX_EPOCH,
             }),
             recent: sorted(recent),
@@ -208,6 +240,12 @@ mod tests {
         assert_eq!(words.held.count_starting_with("mari"), 3);
         assert_eq!(words.held.count_starting_with("maria"), 2);
         assert_eq!(words.held.count_starting_with("b"), 0);
+        assert_eq!(words.held.names_starting_with("mari"), 10);
+        assert_eq!(words.held.names_starting_with("maria"), 7);
+        assert_eq!(words.held.names_starting_with("gar"), 40);
+        assert_eq!(words.held.names_starting_with("zoe"), 0);
+        assert_eq!(words.held.names_with("mari"), 0);
+        assert_eq!(words.held.names_with("mario"), 3);
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use picshare_domain::search::{
-    self, MAX_QUERY_CHARS, MAX_QUERY_TERMS, Near, beginnings_within_typos, fold_tag, fold_words,
-    handle_query, matches_with_typos, parse_post_query, typo_allowance,
+    self, MAX_QUERY_CHARS, MAX_QUERY_TERMS, Near, WORD_PREFIX_MIN_CHARS, beginnings_within_typos,
+    fold_tag, fold_words, handle_query, matches_with_typos, parse_post_query, typo_allowance,
 };
 use picshare_domain::{User, UserId, ValidationErrors};
 use picshare_store::{
@@ -16,7 +16,7 @@ use picshare_store::{
 use time::OffsetDateTime;
 
 use crate::auth::Principal;
-use crate::name_dictionary::Dictionary;
+use crate::name_dictionary::{Dictionary, Words};
 use crate::posts::PostView;
 use crate::{App, AppResult};
 
@@ -29,10 +29,10 @@ const USER_MATCHES: [UserMatch; 4] = [
 
 /// Beginnings within a query word's typos looked for in handles, and in names, at most.
 const ALIKE_WORDS: usize = 32;
-/// Handles sharing a prefix (as the dictionary counts them) past which the store walks the
-/// accounts most followed first, checking each handle, instead of reading every match and
-/// sorting them: about 1 in 100 accounts.
-const CROWDED_PREFIX: usize = 1000;
+/// Matches (handles sharing a prefix, names holding a word, as the dictionary counts them) past
+/// which the store walks the accounts most followed first, checking each, instead of reading
+/// every match and sorting them: about 1 in 100 accounts.
+const CROWDED: u64 = 1000;
 /// Fewer letters than this beyond its typos, and a query word narrows too little to look for.
 const NARROWING_LETTERS: usize = 3;
 /// People found by the words of a query of several words are judged against the whole query;
@@ -88,6 +88,26 @@ fn handle_match(query_handle: &str, user: &User) -> UserMatch {
     }
 }
 
+/// About how many handles start with the query's handle (the dictionary's words that do).
+fn handle_sharers(held: &Words, handle: Option<&str>) -> u64 {
+    handle.map_or(0, |handle| held.count_starting_with(handle))
+}
+
+/// At most about how many names the name step finds (as many as hold its rarest word), where
+/// the store may walk them (`WORD_PREFIX_MIN_CHARS` or more); 0 otherwise.
+fn name_step_estimate(held: &Words, name: &str) -> u64 {
+    if name.trim_start().chars().count() < WORD_PREFIX_MIN_CHARS {
+        return 0;
+    }
+    let mut words = name.split_whitespace().rev();
+    let Some(last) = words.next() else {
+        return 0;
+    };
+    words
+        .map(|word| held.names_with(word))
+        .fold(held.names_starting_with(last), u64::min)
+}
+
 /// Whether some name may start with the query's words (`search::name_has_prefix`): every
 /// word but the last is a whole word of it, and the last begins one.
 fn name_may_match(dictionary: &Dictionary, name: &str) -> bool {
@@ -119,21 +139,18 @@ impl App {
             0 => None,
             _ => Some(self.name_dictionary.words(&self.store).await?),
         };
-        let crowded_handle_prefix = match handle.as_deref() {
-            Some(handle) => {
-                let held = match &dictionary {
-                    Some(dictionary) => dictionary.held.clone(),
-                    None => self.name_dictionary.held_words(&self.store).await?,
-                };
-                held.count_starting_with(handle) >= CROWDED_PREFIX
-            }
-            None => false,
+        let held = match &dictionary {
+            Some(dictionary) => dictionary.held.clone(),
+            None => self.name_dictionary.held_words(&self.store).await?,
         };
+        let sharing_handle = handle_sharers(&held, handle.as_deref());
+        let crowded_names = name_step_estimate(&held, &name).saturating_sub(sharing_handle);
         let query = UserQuery {
             handle,
             name,
             alike: AlikeWords::default(),
-            crowded_handle_prefix,
+            crowded_handle_prefix: sharing_handle >= CROWDED,
+            crowded_names: crowded_names >= CROWDED,
         };
         let may_match = |how: UserMatch| match (how, &dictionary, query.handle.as_deref()) {
             (UserMatch::ExactHandle | UserMatch::HandlePrefix, _, None) => false,
@@ -257,11 +274,35 @@ impl App {
         room: usize,
     ) -> AppResult<Vec<User>> {
         let words = query.name.trim_start();
-        let query = UserQuery {
-            alike: Self::alike(dictionary, query, allowed),
-            ..query.clone()
-        };
+        let alike = Self::alike(dictionary, query, allowed);
+        // The names of every query word's beginnings, less those an earlier step found.
+        let held = &dictionary.held;
+        let alike_names = alike
+            .name_words
+            .iter()
+            .map(|beginnings| {
+                let names = beginnings.iter().map(|b| held.names_starting_with(b));
+                names.sum::<u64>()
+            })
+            .min()
+            .unwrap_or(0);
+        let found_before =
+            name_step_estimate(held, &query.name) + handle_sharers(held, query.handle.as_deref());
         let handle = query.handle.as_deref();
+        // What an earlier step may have found is left out; what none can have, not looked at.
+        let store_query = UserQuery {
+            alike,
+            crowded_names: alike_names.saturating_sub(found_before) >= CROWDED,
+            handle: query
+                .handle
+                .clone()
+                .filter(|handle| dictionary.may_start_with(handle)),
+            name: match name_may_match(dictionary, &query.name) {
+                true => query.name.clone(),
+                false => String::new(),
+            },
+            crowded_handle_prefix: query.crowded_handle_prefix,
+        };
         // Each word within the typos does not make the whole query so: judged whole here.
         let within_typos = |found: &FoundUser| {
             let own = found.user.handle.to_ascii_lowercase();
@@ -273,7 +314,7 @@ impl App {
         for _ in 0..TYPO_ROUNDS {
             let found = self
                 .store
-                .search_users(searcher, &query, UserMatch::Typo, after, room as u32)
+                .search_users(searcher, &store_query, UserMatch::Typo, after, room as u32)
                 .await?;
             let more = found.len() == room;
             for found in found {

@@ -137,33 +137,26 @@ pub(crate) const FOR_SHARE: &str = " FOR SHARE";
 /// Compares text byte by byte (prefix ranges), whatever the database's collation.
 pub(crate) const BYTEWISE: &str = " COLLATE \"C\"";
 
-/// PostgreSQL weighs a crowded handle prefix against the followers index itself (its
-/// statistics see how many handles share a prefix), so nothing steers it.
-pub(crate) const OFF_HANDLE_INDEX: Option<&str> = None;
+/// PostgreSQL weighs a crowded handle prefix or name word against the followers index itself
+/// (its statistics see how many share it), so nothing steers it.
+pub(crate) const OFF_INDEX: Option<&str> = None;
 
-/// Users whose name has a word starting with `words` (`search::fold_words`, 3 characters or
-/// more): the trigram index answers `LIKE`.
-pub(crate) fn push_name_word_prefix(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &str) {
-    query
-        .push("u.search_name LIKE ")
-        .push_bind(format!("%{words}%"));
+/// Names are found by word with `LIKE '% word%'`, which the trigram index of `search_name`
+/// answers (or the planner walks the followers index and checks each account, as its
+/// statistics say): no separate index of words.
+pub(crate) fn name_phrase_query(_words: &str) -> Option<String> {
+    None
 }
 
-/// Users whose name has a word starting with one of `words` (beginnings of folded words:
-/// letters and digits only, so none is a `LIKE` wildcard): the trigram index answers each
-/// `LIKE`.
-pub(crate) fn push_name_has_word(query: &mut sqlx::QueryBuilder<'_, Postgres>, words: &[String]) {
-    query.push("(");
-    for (i, word) in words.iter().enumerate() {
-        if i > 0 {
-            query.push(" OR ");
-        }
-        query
-            .push("u.search_name LIKE ")
-            .push_bind(format!("% {word}%"));
-    }
-    query.push(")");
+/// As `name_phrase_query`.
+pub(crate) fn name_words_query(_words: &[String]) -> Option<String> {
+    None
 }
+
+pub(crate) const NAME_WORDS_MATCH: &str = "";
+
+/// PostgreSQL weighs how many names hold a word from its own statistics.
+pub(crate) const NAME_WORD_COUNTS: Option<&str> = None;
 
 /// The terms a caption search looks up: the English stems of its words, stop words left out
 /// (the lexemes `post_terms` holds).

@@ -131,36 +131,39 @@ pub(crate) const FOR_SHARE: &str = "";
 /// Compares text byte by byte (SQLite's default, BINARY).
 pub(crate) const BYTEWISE: &str = "";
 
-/// Keeps a handle-prefix term off the handle index (SQLite's unary `+`), so that a prefix
-/// thousands of accounts share walks the followers index instead and stops at a page, where
-/// reading and sorting every match took 5–9 ms. `None`: the planner is left to choose.
-pub(crate) const OFF_HANDLE_INDEX: Option<&str> = Some("+");
+/// Keeps a term off its index (SQLite's unary `+`), so that a handle prefix thousands of
+/// accounts share walks the followers index instead and stops at a page, where reading and
+/// sorting every match took 5–9 ms. `None`: the planner is left to choose.
+pub(crate) const OFF_INDEX: Option<&str> = Some("+");
+
+/// How many names hold each word: FTS5's own counts (`users_words_counts`).
+pub(crate) const NAME_WORD_COUNTS: Option<&str> =
+    Some("SELECT term, doc FROM users_words_counts LIMIT $1");
 
 /// FTS5 phrase of `text` (folded text holds no double quote; doubled anyway).
 fn phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-/// Users whose name has a word starting with `words` (`search::fold_words`): their words as an
-/// FTS5 phrase whose last word is a prefix (`"jose gar" *`).
-pub(crate) fn push_name_word_prefix(query: &mut sqlx::QueryBuilder<'_, Sqlite>, words: &str) {
-    query
-        .push("u.rowid IN (SELECT rowid FROM users_words WHERE users_words MATCH ")
-        .push_bind(format!("{} *", phrase(words.trim())))
-        .push(")");
+/// Names with a word starting with `words` (`search::fold_words`), as an FTS5 query of the
+/// names' words (`users_words`, see `NAME_WORDS_MATCH`): an FTS5 phrase whose last word is a
+/// prefix (`"jose gar" *`).
+pub(crate) fn name_phrase_query(words: &str) -> Option<String> {
+    Some(format!("{} *", phrase(words.trim())))
 }
 
-/// Users whose name has a word starting with one of `words`.
-pub(crate) fn push_name_has_word(query: &mut sqlx::QueryBuilder<'_, Sqlite>, words: &[String]) {
+/// Names with a word starting with one of `words`, as an FTS5 query (`name_phrase_query`).
+pub(crate) fn name_words_query(words: &[String]) -> Option<String> {
     let any: Vec<String> = words
         .iter()
         .map(|word| format!("{} *", phrase(word)))
         .collect();
-    query
-        .push("u.rowid IN (SELECT rowid FROM users_words WHERE users_words MATCH ")
-        .push_bind(any.join(" OR "))
-        .push(")");
+    Some(any.join(" OR "))
 }
+
+/// Users `u` whose name matches the FTS5 query bound next, closed by `)`.
+pub(crate) const NAME_WORDS_MATCH: &str =
+    "u.rowid IN (SELECT rowid FROM users_words WHERE users_words MATCH ";
 
 /// The terms a caption search looks up: its words as they are (`posts_fts` stems them with
 /// Porter's stemmer as it matches).

@@ -69,6 +69,8 @@ pub struct UserQuery {
     /// Whether so many handles start with `handle` (the application's estimate) that walking
     /// the most followed accounts, checking each handle, beats reading every match and sorting.
     pub crowded_handle_prefix: bool,
+    /// The same for the names the name or typo step looks for (`name_word_counts`).
+    pub crowded_names: bool,
 }
 
 /// What is within a query's typos (`search::beginnings_within_typos`): beginnings of handles,
@@ -125,6 +127,10 @@ pub trait SearchStore {
         since: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<(String, OffsetDateTime)>>;
+
+    /// How many names hold each word (at most `limit` words), where the database's plans need
+    /// the application's estimate (`UserQuery::crowded_names`); none where it weighs that itself.
+    async fn name_word_counts(&self, limit: u32) -> StoreResult<Vec<(String, u32)>>;
 
     /// Posts the searcher may see that carry every tag and match the words, in `order`,
     /// after `after`; at most `limit + 1`.

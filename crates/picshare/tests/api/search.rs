@@ -501,6 +501,23 @@ async fn typo_matches_rank_most_followed_first_across_words_and_follow_renames()
     assert_eq!(people(&app, "adicihe", None).await, ["three"]);
 }
 
+/// The words accounts inserted by SQL are found by (their handles, like `handles`, and
+/// `name_words`), as an account's creation writes them.
+async fn add_name_words(app: &TestApp, handles: &str, name_words: &[&str]) {
+    let now = match app.is_sqlite() {
+        true => "CAST(strftime('%s', 'now') AS INTEGER) * 1000000",
+        false => "now()",
+    };
+    let mut sql = format!(
+        "INSERT INTO name_words (word, added_at)
+         SELECT lower(handle), {now} FROM users WHERE handle LIKE '{handles}'"
+    );
+    for word in name_words {
+        sql.push_str(&format!(" UNION SELECT '{word}', {now}"));
+    }
+    app.execute_sql(&sql).await;
+}
+
 #[tokio::test]
 async fn a_prefix_a_thousand_handles_share_lists_them_most_followed_first_on_every_page() {
     let app = spawn_app().await;
@@ -520,16 +537,7 @@ async fn a_prefix_a_thousand_handles_share_lists_them_most_followed_first_on_eve
             .to_owned(),
     };
     app.execute_sql(&fill).await;
-    // The words they are found by, as an account's creation writes them.
-    let now = match app.is_sqlite() {
-        true => "CAST(strftime('%s', 'now') AS INTEGER) * 1000000",
-        false => "now()",
-    };
-    app.execute_sql(&format!(
-        "INSERT INTO name_words (word, added_at)
-         SELECT lower(handle), {now} FROM users WHERE handle LIKE 'crowd%'"
-    ))
-    .await;
+    add_name_words(&app, "crowd%", &[]).await;
     let expected: Vec<String> = (0..1050).rev().map(|i| format!("crowd{i:04}")).collect();
     assert_eq!(people(&app, "crowd", None).await, expected);
     // A rarer prefix among them reads its matches the other way, in the same order.
@@ -538,4 +546,31 @@ async fn a_prefix_a_thousand_handles_share_lists_them_most_followed_first_on_eve
     let prefixed: Vec<String> = (1000..1050).rev().map(|i| format!("crowd{i:04}")).collect();
     assert_eq!(rarer[..50], prefixed);
     assert_eq!(rarer, expected);
+}
+
+#[tokio::test]
+async fn a_name_word_a_thousand_accounts_share_lists_them_most_followed_first_typos_too() {
+    let app = spawn_app().await;
+    // Past the point where the name and typo steps walk the accounts most followed first.
+    let fill = match app.is_sqlite() {
+        true => "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1049)
+                 INSERT INTO users (id, handle, email, password_hash, created_at, updated_at,
+                                    followers_count, display_name, search_name)
+                 SELECT randomblob(16), printf('p%04d', i), printf('p%04d@example.com', i),
+                        'x', 0, 0, i, 'Ada Okafor', ' ada okafor' FROM n"
+            .to_owned(),
+        false => "INSERT INTO users (id, handle, email, password_hash, created_at, updated_at,
+                                     followers_count, display_name, search_name)
+                  SELECT gen_random_uuid(), 'p' || lpad(i::text, 4, '0'),
+                         'p' || lpad(i::text, 4, '0') || '@example.com', 'x', now(), now(), i,
+                         'Ada Okafor', ' ada okafor'
+                  FROM generate_series(0, 1049) i"
+            .to_owned(),
+    };
+    app.execute_sql(&fill).await;
+    add_name_words(&app, "p%", &["ada", "okafor"]).await;
+    let expected: Vec<String> = (0..1050).rev().map(|i| format!("p{i:04}")).collect();
+    assert_eq!(people(&app, "okafor", None).await, expected);
+    assert_eq!(people(&app, "ada oka", None).await, expected);
+    assert_eq!(people(&app, "okafro", None).await, expected, "one typo");
 }
