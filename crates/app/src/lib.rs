@@ -19,6 +19,7 @@ pub mod moderation;
 pub mod name_dictionary;
 pub mod notifications;
 pub mod passwords;
+pub mod people_search;
 pub mod posts;
 pub mod redis_link;
 pub mod search;

@@ -115,10 +115,12 @@ impl NameDictionary {
         })
     }
 
-    /// The held words, and the words added since they were read; the first call reads the list
-    /// and keeps it fresh from then on.
-    pub async fn words(self: &Arc<Self>, store: &Arc<dyn Store>) -> StoreResult<Dictionary> {
-        let held = self.held_words(store).await?;
+    /// Every word: `held` (`held_words`) and the words added since they were read.
+    pub async fn with_added(
+        &self,
+        store: &Arc<dyn Store>,
+        held: Arc<Words>,
+    ) -> StoreResult<Dictionary> {
         let added = store
             .name_words_since(held.complete_until, MAX_RECENT)
             .await?;
