@@ -18,8 +18,6 @@ const READERS: i64 = 20;
 /// The account with the most posts (a deleted one keeps its row for a while).
 const HEAVIEST: &str = "SELECT id, handle, posts_count FROM users WHERE deleted_at IS NULL
      ORDER BY posts_count DESC LIMIT 1";
-/// Feed reads in flight at once.
-const READ_CONCURRENCY: usize = 4;
 
 enum Db {
     Sqlite(sqlx::SqlitePool),
@@ -97,12 +95,13 @@ async fn read_feeds(
     client: &reqwest::Client,
     base: &str,
     tokens: &[String],
+    at_once: usize,
     for_at_least: Duration,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<Duration>> {
     let started = Instant::now();
     let next = AtomicU64::new(0);
-    let readers = (0..READ_CONCURRENCY).map(|_| async {
+    let readers = (0..at_once).map(|_| async {
         let mut latencies = Vec::new();
         while started.elapsed() < for_at_least || !stop.load(Ordering::Relaxed) {
             let n = next.fetch_add(1, Ordering::Relaxed) as usize;
@@ -185,6 +184,7 @@ pub async fn run(
     database_url: &str,
     server_pid: u32,
     media_dir: Option<PathBuf>,
+    reads_at_once: usize,
 ) -> anyhow::Result<()> {
     let client = crate::accounts::client()?;
     let db = Db::connect(database_url).await?;
@@ -238,7 +238,15 @@ pub async fn run(
     }
     let victim = token(&client, base, &heaviest.1).await?;
     let idle_stop = Arc::new(AtomicBool::new(true));
-    let mut idle = read_feeds(&client, base, &tokens, Duration::from_secs(10), idle_stop).await?;
+    let mut idle = read_feeds(
+        &client,
+        base,
+        &tokens,
+        reads_at_once,
+        Duration::from_secs(10),
+        idle_stop,
+    )
+    .await?;
     let before = resident(server_pid);
     let stop = Arc::new(AtomicBool::new(false));
     let memory = watch_memory(server_pid, stop.clone());
@@ -251,7 +259,14 @@ pub async fn run(
         .await?
         .error_for_status()?;
     let answered = started.elapsed();
-    let reads = read_feeds(&client, base, &tokens, Duration::ZERO, stop.clone());
+    let reads = read_feeds(
+        &client,
+        base,
+        &tokens,
+        reads_at_once,
+        Duration::ZERO,
+        stop.clone(),
+    );
     let left = "SELECT (SELECT count(*) FROM posts WHERE author_id = $1)
                      + (SELECT count(*) FROM follows WHERE follower_id = $1 OR followee_id = $1)
                      + (SELECT count(*) FROM likes WHERE user_id = $1)
@@ -281,7 +296,7 @@ pub async fn run(
     let (busy_p50, busy_p99) = (percentile(&mut during, 50), percentile(&mut during, 99));
     println!();
     println!(
-        "Feed reads by {} of its followers, {READ_CONCURRENCY} at a time: idle p50 {idle_p50:.2} ms, p99 {idle_p99:.2} ms ({} reads); during the deletion p50 {busy_p50:.2} ms, p99 {busy_p99:.2} ms ({} reads): p99 {:.2}× idle",
+        "Feed reads by {} of its followers, {reads_at_once} at a time: idle p50 {idle_p50:.2} ms, p99 {idle_p99:.2} ms ({} reads); during the deletion p50 {busy_p50:.2} ms, p99 {busy_p99:.2} ms ({} reads): p99 {:.2}× idle",
         tokens.len(),
         idle.len(),
         during.len(),

@@ -179,6 +179,9 @@ enum Command {
         /// The server's local media directory: stand-in originals are written there.
         #[arg(long)]
         media_dir: Option<std::path::PathBuf>,
+        /// Feed reads in flight at once while the deletion runs (and idle before it).
+        #[arg(long, default_value_t = 4)]
+        reads_at_once: usize,
     },
     /// Fault scenarios against a fleet started by `scripts/fleet` (scripts/fleet-faults).
     Faults {
@@ -457,12 +460,14 @@ async fn main() -> anyhow::Result<()> {
             database_url,
             server_pid,
             media_dir,
+            reads_at_once,
         } => {
             lifecycle::run(
                 url.trim_end_matches('/'),
                 &database_url,
                 server_pid,
                 media_dir,
+                reads_at_once,
             )
             .await
         }
