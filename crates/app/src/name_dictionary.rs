@@ -68,6 +68,16 @@ pub struct Dictionary {
 }
 
 impl Dictionary {
+    /// The held words alone, as if none had been added since they were read: what it rules
+    /// out, only every word can confirm.
+    pub fn held_only(held: Arc<Words>) -> Self {
+        Self {
+            held,
+            recent: Vec::new(),
+            complete: true,
+        }
+    }
+
     /// Whether `word` may be a word: false only when it certainly is none.
     pub fn may_contain(&self, word: &str) -> bool {
         !self.complete

@@ -2,6 +2,8 @@
 //! within the typos the query tolerates; ties by followers). Only those the searcher may see;
 //! suspended accounts never.
 
+use std::sync::Arc;
+
 use picshare_domain::User;
 use picshare_domain::search::{
     MAX_QUERY_TERMS, WORD_PREFIX_MIN_CHARS, beginnings_within_typos, fold_words, handle_query,
@@ -81,6 +83,15 @@ fn name_may_match(dictionary: &Dictionary, name: &str) -> bool {
         && words.all(|word| dictionary.may_contain(word))
 }
 
+/// The dictionary of a query long enough for typos: the held words at once, and every word
+/// (those added since the held ones were read: one more statement) only when the held ones
+/// cannot decide: a step they rule out, or the typos.
+struct TypoDictionary {
+    held: Arc<Words>,
+    allowed: usize,
+    every: Option<Dictionary>,
+}
+
 impl App {
     pub async fn search_users(
         &self,
@@ -110,35 +121,71 @@ impl App {
         if allowed == 0 {
             return self.ranked_users(searcher, &query, None, page).await;
         }
-        // A query long enough for typos reads every word (those added since the held ones were
-        // read too), and the words then also rule out ways that cannot match.
-        let dictionary = self.name_dictionary.with_added(&self.store, held).await?;
-        self.ranked_users(searcher, &query, Some((&dictionary, allowed)), page)
+        let mut words = TypoDictionary {
+            held,
+            allowed,
+            every: None,
+        };
+        self.ranked_users(searcher, &query, Some(&mut words), page)
             .await
     }
 
-    /// The page of people, each way of matching in turn; `dictionary` (with the typos allowed)
-    /// for a query long enough for typos, whose words also rule out ways that cannot match.
+    /// Every dictionary word: read when first needed.
+    async fn every_word<'a>(&self, words: &'a mut TypoDictionary) -> AppResult<&'a Dictionary> {
+        let every = match words.every.take() {
+            Some(every) => every,
+            None => {
+                let held = words.held.clone();
+                self.name_dictionary.with_added(&self.store, held).await?
+            }
+        };
+        Ok(words.every.insert(every))
+    }
+
+    /// Whether `how` may find anyone: a query long enough for typos asks the dictionary (the
+    /// held words first; those added since only to confirm a step the held ones rule out).
+    async fn may_match(
+        &self,
+        how: UserMatch,
+        query: &UserQuery,
+        words: Option<&mut TypoDictionary>,
+    ) -> AppResult<bool> {
+        let handle_step = matches!(how, UserMatch::ExactHandle | UserMatch::HandlePrefix);
+        if handle_step && query.handle.is_none() {
+            return Ok(false);
+        }
+        let ruled_out = |dictionary: &Dictionary| match (how, query.handle.as_deref()) {
+            (UserMatch::ExactHandle | UserMatch::HandlePrefix, Some(handle)) => {
+                !dictionary.may_start_with(handle)
+            }
+            (UserMatch::NamePrefix, _) => !name_may_match(dictionary, &query.name),
+            _ => false,
+        };
+        let Some(words) = words else {
+            return Ok(true);
+        };
+        if !ruled_out(&Dictionary::held_only(words.held.clone())) {
+            return Ok(true);
+        }
+        Ok(!ruled_out(self.every_word(words).await?))
+    }
+
+    /// The page of people, each way of matching in turn; `words` for a query long enough for
+    /// typos, whose dictionary also rules out ways that cannot match.
     async fn ranked_users(
         &self,
         searcher: Searcher,
         query: &UserQuery,
-        dictionary: Option<(&Dictionary, usize)>,
+        mut words: Option<&mut TypoDictionary>,
         page: RankedRequest,
     ) -> AppResult<RankedPage<User>> {
-        let may_match = |how: UserMatch| match (how, dictionary, query.handle.as_deref()) {
-            (UserMatch::ExactHandle | UserMatch::HandlePrefix, _, None) => false,
-            (UserMatch::ExactHandle | UserMatch::HandlePrefix, Some((words, _)), Some(handle)) => {
-                words.may_start_with(handle)
-            }
-            (UserMatch::NamePrefix, Some((words, _)), _) => name_may_match(words, &query.name),
-            _ => true,
-        };
         let wanted = page.limit as usize + 1;
         let mut found: Vec<(RankedKey, User)> = Vec::with_capacity(wanted);
         for how in USER_MATCHES {
             let rank = how as u8;
-            if page.after.is_some_and(|after| after.rank > rank) || !may_match(how) {
+            if page.after.is_some_and(|after| after.rank > rank)
+                || !self.may_match(how, query, words.as_deref_mut()).await?
+            {
                 continue;
             }
             // A first page finds the handle's prefixes with the handle; a later one resumes them.
@@ -151,9 +198,11 @@ impl App {
             let room = wanted - found.len();
             let mut users: Vec<(RankedKey, User)> = match how {
                 UserMatch::Typo => {
-                    let Some((dictionary, allowed)) = dictionary else {
+                    let Some(words) = words.as_deref_mut() else {
                         break;
                     };
+                    let allowed = words.allowed;
+                    let dictionary = self.every_word(words).await?;
                     let users = self
                         .typo_matches(searcher, query, dictionary, allowed, after, room)
                         .await?;

@@ -499,6 +499,8 @@ async fn typo_matches_rank_most_followed_first_across_words_and_follow_renames()
     assert!(renamed.status().is_success());
     assert_eq!(people(&app, "okonkow", None).await, ["two", "one"]);
     assert_eq!(people(&app, "adicihe", None).await, ["three"]);
+    // And by its prefix: a word newer than the dictionary's held copy rules nothing out.
+    assert_eq!(people(&app, "chinua", None).await, ["three"]);
 }
 
 /// The words accounts inserted by SQL are found by (their handles, like `handles`, and
