@@ -183,16 +183,17 @@ impl App {
         let mut found: Vec<(RankedKey, User)> = Vec::with_capacity(wanted);
         for how in USER_MATCHES {
             let rank = how as u8;
-            if page.after.is_some_and(|after| after.rank > rank)
+            // A first page finds the handle's prefixes with the handle; a later one resumes them.
+            let for_other_pages = match how {
+                UserMatch::ExactHandle => page.after.is_some(),
+                UserMatch::HandlePrefix => page.after.is_none(),
+                _ => false,
+            };
+            if for_other_pages
+                || page.after.is_some_and(|after| after.rank > rank)
                 || !self.may_match(how, query, words.as_deref_mut()).await?
             {
                 continue;
-            }
-            // A first page finds the handle's prefixes with the handle; a later one resumes them.
-            match how {
-                UserMatch::ExactHandle if page.after.is_some() => continue,
-                UserMatch::HandlePrefix if page.after.is_none() => continue,
-                _ => {}
             }
             let after = page.after.filter(|after| after.rank == rank);
             let room = wanted - found.len();
