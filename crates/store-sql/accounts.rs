@@ -278,7 +278,7 @@ impl AccountStore for SqlStore {
         if media.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.background_tx().await?;
         if !is_deleted(&mut tx, user).await? {
             return Ok(0);
         }
@@ -297,7 +297,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn purge_account_rows(&self, user: UserId, limit: u32) -> StoreResult<u64> {
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.background_tx().await?;
         if !is_deleted(&mut tx, user).await? {
             return Ok(0);
         }
@@ -322,14 +322,14 @@ impl AccountStore for SqlStore {
     }
 
     async fn release_deleted_handle(&self, user: UserId) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.background_tx().await?;
         let released = release_handle(&mut tx, user).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(released)
     }
 
     async fn remove_deleted_account(&self, user: UserId) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.background_tx().await?;
         let conversations: Vec<Uuid> = sqlx::query_scalar(
             "SELECT conversation_id FROM conversation_members WHERE user_id = $1",
         )

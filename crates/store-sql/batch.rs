@@ -149,16 +149,18 @@ impl BatchStore for SqlStore {
         let Some(last) = self.last_timeline(after, limit).await? else {
             return Ok((None, 0));
         };
+        let (_turn, mut tx) = self.background_tx().await?;
         let deleted = sqlx::query(
             "DELETE FROM home_timeline WHERE user_id > $1 AND user_id <= $2
                AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = home_timeline.post_id)",
         )
         .bind(after)
         .bind(last)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?
         .rows_affected();
+        tx.commit().await.map_err(db_err)?;
         Ok((Some(last), deleted))
     }
 
@@ -173,6 +175,7 @@ impl BatchStore for SqlStore {
         let Some(last) = users.last().copied() else {
             return Ok((None, 0));
         };
+        let (_turn, mut tx) = self.background_tx().await?;
         let cleared = sqlx::query(
             "UPDATE users SET avatar_media_id = NULL
              WHERE id > $1 AND id <= $2 AND avatar_media_id IS NOT NULL
@@ -182,10 +185,11 @@ impl BatchStore for SqlStore {
         )
         .bind(after)
         .bind(last)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?
         .rows_affected();
+        tx.commit().await.map_err(db_err)?;
         Ok((Some(last), cleared))
     }
 
@@ -241,7 +245,7 @@ impl BatchStore for SqlStore {
         let Some(last) = self.last_timeline(after, limit).await? else {
             return Ok((None, 0));
         };
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.background_tx().await?;
         let mut deleted = 0;
         // Floors first, from the same cuts the delete then applies.
         for tail in TRIM_TIMELINES {

@@ -6,12 +6,20 @@ use picshare_store::{PoolStats, Store, StoreError, StoreResult};
 use sqlx::Transaction;
 
 use crate::SqlStore;
-use crate::dialect::{BACKEND, Db, begin_write};
+use crate::dialect::{BACKEND, Db, WriteTurn, background_writer, begin_user_write, begin_write};
 
 impl SqlStore {
     /// A transaction for writes that depend on what it reads (see `dialect::begin_write`).
     pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Db>> {
-        begin_write(&self.writer).await
+        begin_user_write(self).await
+    }
+
+    /// A transaction for background work (fan-out, account deletion, batch jobs), which must
+    /// not slow user requests (see `dialect::background_writer`); commit it before dropping the
+    /// turn.
+    pub(crate) async fn background_tx(&self) -> StoreResult<(WriteTurn, Transaction<'static, Db>)> {
+        let (turn, writer) = background_writer(self).await?;
+        Ok((turn, begin_write(writer).await?))
     }
 
     /// Turns the in-process cache of posts' media off (for measuring cold reads).

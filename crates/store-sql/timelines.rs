@@ -15,8 +15,8 @@ use super::jobs::insert_job;
 use super::rows::{PostRow, prefixed_post_columns};
 use super::users::{UserRow, author_columns};
 use crate::dialect::{
-    Db, FOR_UPDATE, GREATEST, NIL_UUID, PROBE_PER_ROW, TRIM_TIMELINES, UUID_PARAM,
-    timeline_stamp_sql,
+    Db, FAN_OUT_CHUNK, FOR_UPDATE, GREATEST, NIL_UUID, PROBE_PER_ROW, TRIM_TIMELINES, UUID_PARAM,
+    background_writer, timeline_stamp_sql,
 };
 use crate::{SqlStore, db_err};
 
@@ -352,19 +352,45 @@ impl TimelineStore for SqlStore {
             // Deleted before its fan-out ran.
             return Ok(0);
         };
-        let written = sqlx::query(
-            "INSERT INTO home_timeline (user_id, post_id, author_id)
-             SELECT f.follower_id, $2, $1 FROM follows f
-             JOIN timeline_state s ON s.user_id = f.follower_id
-             WHERE f.followee_id = $1 AND EXISTS (SELECT 1 FROM posts WHERE id = $2)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(author)
-        .bind(post)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
+        let mut written = 0;
+        let mut after = Uuid::nil();
+        loop {
+            // The follow that ends this chunk (by the followers index); none for the last.
+            let last: Option<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM follows WHERE followee_id = $1 AND id > $2
+                 ORDER BY id LIMIT 1 OFFSET $3",
+            )
+            .bind(author)
+            .bind(after)
+            .bind(FAN_OUT_CHUNK - 1)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+            let upto = if last.is_some() {
+                " AND f.id <= $4"
+            } else {
+                ""
+            };
+            // The turn is held for one chunk: a user's write waits for a chunk, not a fan-out.
+            let sql = format!(
+                "INSERT INTO home_timeline (user_id, post_id, author_id)
+                 SELECT f.follower_id, $2, $1 FROM follows f
+                 JOIN timeline_state s ON s.user_id = f.follower_id
+                 WHERE f.followee_id = $1 AND f.id > $3{upto}
+                   AND EXISTS (SELECT 1 FROM posts WHERE id = $2)
+                 ON CONFLICT DO NOTHING"
+            );
+            let mut chunk = sqlx::query(&sql).bind(author).bind(post).bind(after);
+            if let Some(last) = last {
+                chunk = chunk.bind(last);
+            }
+            let (_turn, writer) = background_writer(self).await?;
+            written += chunk.execute(writer).await.map_err(db_err)?.rows_affected();
+            match last {
+                Some(last) => after = last,
+                None => break,
+            }
+        }
         // One post in TRIM_ONE_IN (by its random bits) also trims the followers' timelines.
         if post.as_u128().is_multiple_of(TRIM_ONE_IN) {
             self.trim_timelines(UserId(author)).await?;
@@ -373,7 +399,7 @@ impl TimelineStore for SqlStore {
     }
 
     async fn trim_timelines(&self, author: UserId) -> StoreResult<()> {
-        let mut tx = self.write_tx().await?;
+        let (_turn, mut tx) = self.background_tx().await?;
         // Floors first, from the same cuts the delete then applies.
         for tail in TRIM_TIMELINES {
             sqlx::query(&format!("{TRIM_CUTS} {tail}"))

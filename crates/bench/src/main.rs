@@ -13,6 +13,7 @@ mod accounts;
 mod burst;
 mod dataset;
 mod driver;
+mod fair_writer;
 mod fanout;
 mod fleet;
 mod lifecycle;
@@ -182,6 +183,26 @@ enum Command {
         /// Feed reads in flight at once while the deletion runs (and idle before it).
         #[arg(long, default_value_t = 4)]
         reads_at_once: usize,
+    },
+    /// A user's likes while an author with many followers posts as fast as one client can,
+    /// against the same likes with nobody posting (scripts/bench-writer starts the server).
+    FairWriter {
+        /// Base URL of the server; also its public URL (the tokens' issuer).
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        database_url: String,
+        /// The server's token signing key, to sign the accounts' access tokens.
+        #[arg(long)]
+        token_key_file: std::path::PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        followers: usize,
+        /// Likes per second, one at a time.
+        #[arg(long, default_value_t = 50)]
+        likes_rate: u32,
+        /// Seconds of each phase.
+        #[arg(long, default_value_t = 20)]
+        phase_secs: u64,
     },
     /// Fault scenarios against a fleet started by `scripts/fleet` (scripts/fleet-faults).
     Faults {
@@ -470,6 +491,25 @@ async fn main() -> anyhow::Result<()> {
                 reads_at_once,
             )
             .await
+        }
+        Command::FairWriter {
+            url,
+            database_url,
+            token_key_file,
+            followers,
+            likes_rate,
+            phase_secs,
+        } => {
+            let url = url.trim_end_matches('/');
+            let store = open_store(&database_url).await?;
+            let tokens = bench_tokens(&token_key_file, url)?;
+            let settings = fair_writer::Settings {
+                followers,
+                likes_rate,
+                phase: Duration::from_secs(phase_secs),
+            };
+            let client = accounts::client()?;
+            fair_writer::run(&client, &store, &tokens, url, &database_url, &settings).await
         }
         Command::Faults {
             url,

@@ -576,11 +576,12 @@ impl Settings {
                 handle_grace: Duration::from_secs(raw.account_deletion_grace_secs),
                 batch: raw.account_deletion_batch,
                 pause: Duration::from_millis(raw.account_deletion_pause_ms),
-                // SQLite's batches run on this process's own threads, beside its requests:
-                // they rest longer. PostgreSQL's run in the database, mostly waiting on I/O.
+                // SQLite's batches run on this process's own threads, beside its requests
+                // (at a lower priority): they rest longer. PostgreSQL's run in the database,
+                // mostly waiting on I/O.
                 rest_per_work: raw.account_deletion_rest_per_work.unwrap_or(
                     match database_url.starts_with("sqlite:") {
-                        true => 3,
+                        true => 2,
                         false => 1,
                     },
                 ),
@@ -734,7 +735,7 @@ mod tests {
             };
             Settings::validate(raw).map(|s| s.account_deletion.rest_per_work)
         };
-        assert_eq!(rest("sqlite://x.db", None).unwrap(), 3);
+        assert_eq!(rest("sqlite://x.db", None).unwrap(), 2);
         assert_eq!(rest("postgres://db/x", None).unwrap(), 1);
         assert_eq!(rest("postgres://db/x", Some(5)).unwrap(), 5);
         let message = rest("sqlite://x.db", Some(0)).unwrap_err().to_string();

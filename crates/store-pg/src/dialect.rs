@@ -6,7 +6,7 @@ use picshare_store::StoreResult;
 use sqlx::{PgPool, Postgres, Transaction};
 use time::OffsetDateTime;
 
-use crate::db_err;
+use crate::{PgStore, db_err};
 
 /// The backend's name, as `Store::backend` reports it.
 pub(crate) const BACKEND: &str = "postgres";
@@ -34,6 +34,25 @@ pub(crate) const JSON_PARAM: &str = "::jsonb";
 pub(crate) async fn begin_write(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
     pool.begin().await.map_err(db_err)
 }
+
+/// Nothing: PostgreSQL's writers do not queue behind one another.
+pub(crate) type WriteTurn = ();
+
+/// Where background work writes: the one pool (PostgreSQL has concurrent writers).
+pub(crate) async fn background_writer(store: &PgStore) -> StoreResult<(WriteTurn, &PgPool)> {
+    Ok(((), &store.writer))
+}
+
+/// A user's write transaction: like any other here.
+pub(crate) async fn begin_user_write(
+    store: &PgStore,
+) -> StoreResult<Transaction<'static, Postgres>> {
+    begin_write(&store.writer).await
+}
+
+/// Follows a fan-out writes per statement: as many as the default follower cap, one statement
+/// for most authors, as writers here do not wait for one another.
+pub(crate) const FAN_OUT_CHUNK: i64 = 2_000;
 
 /// Claims due jobs (`$1` worker, `$2` lease end, `$3` now, `$4` how many, `$5`–`$6` the lane's
 /// priorities): jobs whose lease ran out first, then queued ones by priority and due time.

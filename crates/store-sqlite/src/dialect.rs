@@ -3,10 +3,12 @@
 //! differ, and job claiming.
 
 use picshare_store::StoreResult;
+use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use time::OffsetDateTime;
+use tokio::sync::OwnedMutexGuard;
 
-use crate::db_err;
+use crate::{SqliteStore, db_err};
 
 /// The backend's name, as `Store::backend` reports it.
 pub(crate) const BACKEND: &str = "sqlite";
@@ -36,6 +38,37 @@ pub(crate) const JSON_PARAM: &str = "";
 pub(crate) async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
     pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
 }
+
+/// What a background write holds besides its transaction: its place as the one background
+/// write, and the user writers' connection, idle, so background and user writes take turns in
+/// one queue instead of meeting at SQLite's lock (whose busy handler would make a user write
+/// sleep).
+pub(crate) type WriteTurn = Option<(OwnedMutexGuard<()>, PoolConnection<Sqlite>)>;
+
+/// The lower-priority connection (`crate::background`) background work writes on, once it is
+/// this write's turn; its statements run in turn with user writes while the turn is held.
+pub(crate) async fn background_writer(
+    store: &SqliteStore,
+) -> StoreResult<(WriteTurn, &SqlitePool)> {
+    let Some(background) = &store.background else {
+        return Ok((None, &store.writer));
+    };
+    let turn = background.turn(&store.writer).await?;
+    Ok((Some(turn), &background.pool))
+}
+
+/// A user's write transaction, on the `writer` connection: counted as waiting meanwhile, so
+/// background writes let it go first.
+pub(crate) async fn begin_user_write(
+    store: &SqliteStore,
+) -> StoreResult<Transaction<'static, Sqlite>> {
+    let _waiting = store.background.as_ref().map(|b| b.user_waiting());
+    begin_write(&store.writer).await
+}
+
+/// Follows a fan-out writes per statement: a few milliseconds each, which is as long as a
+/// user's write may wait for it.
+pub(crate) const FAN_OUT_CHUNK: i64 = 200;
 
 /// Claims due jobs (`$1` worker, `$2` lease end, `$3` now, `$4` how many) in one statement:
 /// SQLite runs writers one at a time, so no job is claimed twice.

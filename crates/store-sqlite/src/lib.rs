@@ -1,5 +1,6 @@
 //! SQLite implementation of the storage ports (WAL mode, one file, zero setup).
 
+mod background;
 mod dialect;
 #[path = "../../store-sql/mod.rs"]
 mod shared;
@@ -22,6 +23,10 @@ pub struct SqliteStore {
     /// anyway; waiting here, in order, replaces its busy handler's sleeps (1, 2, 5, 10 ms …)
     /// when several writers of this process meet.
     pub(crate) writer: SqlitePool,
+    /// The connection background work (account deletion, batch jobs) writes on: its thread runs
+    /// at a lower priority, so readers get a core first; it writes only while holding `writer`
+    /// (see `dialect::begin_background_write`). None for an in-memory database.
+    pub(crate) background: Option<background::BackgroundWriter>,
 }
 
 impl SqliteStore {
@@ -46,19 +51,25 @@ impl SqliteStore {
             .await
             .map_err(StoreError::backend)?;
         // An in-memory database exists once per connection: there, everything shares the pool.
-        let writer = if url.contains(":memory:") {
-            pool.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect_with(options)
-                .await
-                .map_err(StoreError::backend)?
-        };
+        if url.contains(":memory:") {
+            return Ok(Self {
+                writer: pool.clone(),
+                pool,
+                background: None,
+                media_cache: Default::default(),
+            });
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::backend)?;
+        let background = background::BackgroundWriter::connect(options).await?;
         Ok(Self {
             pool,
             writer,
+            background: Some(background),
             media_cache: Default::default(),
         })
     }

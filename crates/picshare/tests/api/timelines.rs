@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 
-use crate::feed::{follow, post, whole_feed};
+use crate::feed::{feed_page, follow, post, whole_feed};
 use crate::helpers::{TestApp, spawn_app};
 
 /// A reader following two authors, with a built timeline; returns the reader's token, the
@@ -42,6 +42,35 @@ async fn new_posts_reach_a_built_timeline_through_the_fan_out() {
     feed.insert(0, post(&app, &reader, "public").await);
     assert_eq!(whole_feed(&app, &reader, 3).await, feed);
     assert_eq!(whole_feed(&app, &reader, 100).await, feed);
+}
+
+#[tokio::test]
+async fn a_post_reaches_every_follower_s_timeline_however_many_statements_its_fan_out_takes() {
+    let app = spawn_app().await;
+    let (author, author_token) = app.quick_user("author").await;
+    let first = post(&app, &author_token, "public").await;
+    // More followers than SQLite's fan-out writes in one statement (200), twice over.
+    let mut readers = Vec::new();
+    for i in 0..450 {
+        let (_, token) = app.quick_user(&format!("reader{i}")).await;
+        follow(&app, &token, &author).await;
+        // The first read starts the reader's timeline.
+        assert_eq!(
+            feed_page(&app, &token, "limit=5").await.0,
+            std::slice::from_ref(&first)
+        );
+        readers.push(token);
+    }
+    app.run_jobs().await;
+    let second = post(&app, &author_token, "followers").await;
+    app.run_jobs().await;
+    for (i, token) in readers.iter().enumerate() {
+        assert_eq!(
+            feed_page(&app, token, "limit=5").await.0,
+            [second.clone(), first.clone()],
+            "reader{i}"
+        );
+    }
 }
 
 #[tokio::test]
