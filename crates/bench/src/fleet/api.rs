@@ -299,6 +299,12 @@ impl Api {
 
     /// Queued and running jobs, from `/metrics` (any instance answers for the whole fleet).
     pub async fn jobs_pending(&self) -> anyhow::Result<(f64, f64)> {
+        self.jobs_of(None).await
+    }
+
+    /// Queued and running jobs of one kind (or of all), from `/metrics`.
+    pub async fn jobs_of(&self, kind: Option<&str>) -> anyhow::Result<(f64, f64)> {
+        let label = kind.map(|kind| format!("kind=\"{kind}\""));
         let text = self
             .client
             .get(format!("{}/metrics", self.base))
@@ -310,6 +316,11 @@ impl Api {
         for line in text
             .lines()
             .filter(|line| line.starts_with("picshare_jobs{"))
+            .filter(|line| {
+                label
+                    .as_ref()
+                    .is_none_or(|label| line.contains(label.as_str()))
+            })
         {
             let value: f64 = line
                 .rsplit(' ')
