@@ -356,16 +356,19 @@ impl TimelineStore for SqlStore {
         let mut after = Uuid::nil();
         loop {
             // The follow that ends this chunk (by the followers index); none for the last.
-            let last: Option<Uuid> = sqlx::query_scalar(
-                "SELECT id FROM follows WHERE followee_id = $1 AND id > $2
-                 ORDER BY id LIMIT 1 OFFSET $3",
-            )
-            .bind(author)
-            .bind(after)
-            .bind(FAN_OUT_CHUNK - 1)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+            let last: Option<Uuid> = match FAN_OUT_CHUNK {
+                Some(chunk) => sqlx::query_scalar(
+                    "SELECT id FROM follows WHERE followee_id = $1 AND id > $2
+                     ORDER BY id LIMIT 1 OFFSET $3",
+                )
+                .bind(author)
+                .bind(after)
+                .bind(chunk - 1)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?,
+                None => None,
+            };
             let upto = if last.is_some() {
                 " AND f.id <= $4"
             } else {

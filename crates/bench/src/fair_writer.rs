@@ -12,6 +12,7 @@ use picshare_store::Store;
 use crate::accounts::accounts;
 use crate::driver::PostMaker;
 use crate::fanout::{feed_jobs_drained, feed_jobs_waiting, first_page};
+use crate::lifecycle::percentile;
 
 pub struct Settings {
     pub followers: usize,
@@ -74,7 +75,7 @@ pub async fn run(
     let mut pairs = followers
         .iter()
         .flat_map(|(_, token)| liked_posts.iter().map(move |post| (token, post)));
-    let idle = likes(client, base, &mut pairs, settings).await?;
+    let mut idle = likes(client, base, &mut pairs, settings).await?;
 
     let maker = PostMaker {
         token: author_token,
@@ -101,7 +102,6 @@ pub async fn run(
     let drain = Instant::now();
     feed_jobs_drained(client, base, Duration::from_secs(600)).await?;
 
-    let mut idle = idle;
     let seconds = settings.phase.as_secs_f64();
     println!(
         "{} posts by an author with {} followers, one at a time ({:.0}/s); fan-out backlog after: {backlog:.0} jobs, empty {:.1} s later",
@@ -119,25 +119,23 @@ pub async fn run(
         ("nobody posting", &mut idle),
         ("while the author posts", &mut during),
     ] {
-        latencies.sort_unstable_by(f64::total_cmp);
+        let (p50, p99) = (percentile(latencies, 50), percentile(latencies, 99));
+        let max = latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         println!(
-            "| {name} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
-            latencies.len(),
-            percentile(latencies, 50),
-            percentile(latencies, 99),
-            latencies.last().copied().unwrap_or(0.0)
+            "| {name} | {} | {p50:.2} ms | {p99:.2} ms | {max:.2} ms |",
+            latencies.len()
         );
     }
     Ok(())
 }
 
-/// Likes one at a time at the settings' rate for one phase; each like's milliseconds.
+/// Likes one at a time at the settings' rate for one phase; how long each took.
 async fn likes<'a>(
     client: &reqwest::Client,
     base: &str,
     pairs: &mut impl Iterator<Item = (&'a String, &'a String)>,
     settings: &Settings,
-) -> anyhow::Result<Vec<f64>> {
+) -> anyhow::Result<Vec<Duration>> {
     let mut tick = tokio::time::interval(Duration::from_secs_f64(
         1.0 / f64::from(settings.likes_rate.max(1)),
     ));
@@ -156,14 +154,7 @@ async fn likes<'a>(
             .send()
             .await?
             .error_for_status()?;
-        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+        latencies.push(sent.elapsed());
     }
     Ok(latencies)
-}
-
-fn percentile(sorted: &[f64], p: usize) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) * p).div_ceil(100)]
 }

@@ -84,7 +84,8 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn percentile(samples: &mut [Duration], p: usize) -> f64 {
+/// The `p`th percentile of `samples` in milliseconds (sorts them).
+pub(crate) fn percentile(samples: &mut [Duration], p: usize) -> f64 {
     samples.sort();
     let at = (samples.len() * p / 100).min(samples.len().saturating_sub(1));
     samples.get(at).map_or(0.0, |d| d.as_secs_f64() * 1000.0)

@@ -50,9 +50,9 @@ pub(crate) async fn begin_user_write(
     begin_write(&store.writer).await
 }
 
-/// Follows a fan-out writes per statement: as many as the default follower cap, one statement
-/// for most authors, as writers here do not wait for one another.
-pub(crate) const FAN_OUT_CHUNK: i64 = 2_000;
+/// Follows a fan-out writes per statement: all, in one statement, as writers here do not wait
+/// for one another.
+pub(crate) const FAN_OUT_CHUNK: Option<i64> = None;
 
 /// Claims due jobs (`$1` worker, `$2` lease end, `$3` now, `$4` how many, `$5`–`$6` the lane's
 /// priorities): jobs whose lease ran out first, then queued ones by priority and due time.

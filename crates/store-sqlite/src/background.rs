@@ -106,19 +106,15 @@ fn lower_priority() {
         return;
     };
     for task in tasks.flatten() {
-        let Ok(name) = std::fs::read_to_string(task.path().join("comm")) else {
-            continue;
-        };
-        let Some(tid) = task
+        let ours = std::fs::read_to_string(task.path().join("comm"))
+            .is_ok_and(|name| name.starts_with(THREAD_NAME));
+        let tid = task
             .file_name()
             .to_str()
-            .and_then(|t| t.parse::<libc::id_t>().ok())
-        else {
+            .and_then(|t| t.parse::<libc::id_t>().ok());
+        let (true, Some(tid)) = (ours, tid) else {
             continue;
         };
-        if !name.starts_with(THREAD_NAME) {
-            continue;
-        }
         // SAFETY: setpriority changes the scheduling priority of thread `tid` of this process
         // (Linux keeps niceness per thread); it reads and writes no memory of ours.
         if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, NICENESS) } != 0 {

@@ -68,7 +68,7 @@ pub(crate) async fn begin_user_write(
 
 /// Follows a fan-out writes per statement: a few milliseconds each, which is as long as a
 /// user's write may wait for it.
-pub(crate) const FAN_OUT_CHUNK: i64 = 200;
+pub(crate) const FAN_OUT_CHUNK: Option<i64> = Some(200);
 
 /// Claims due jobs (`$1` worker, `$2` lease end, `$3` now, `$4` how many) in one statement:
 /// SQLite runs writers one at a time, so no job is claimed twice.

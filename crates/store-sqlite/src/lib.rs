@@ -23,9 +23,9 @@ pub struct SqliteStore {
     /// anyway; waiting here, in order, replaces its busy handler's sleeps (1, 2, 5, 10 ms …)
     /// when several writers of this process meet.
     pub(crate) writer: SqlitePool,
-    /// The connection background work (account deletion, batch jobs) writes on: its thread runs
-    /// at a lower priority, so readers get a core first; it writes only while holding `writer`
-    /// (see `dialect::begin_background_write`). None for an in-memory database.
+    /// The connection background work (fan-out, account deletion, batch jobs) writes on: its
+    /// thread runs at a lower priority, so readers get a core first; it writes only while
+    /// holding `writer` (see `dialect::background_writer`). None for an in-memory database.
     pub(crate) background: Option<background::BackgroundWriter>,
 }
 
