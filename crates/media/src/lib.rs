@@ -2,6 +2,7 @@
 //! pool. Detects the real format from the bytes, refuses decompression bombs before decoding
 //! pixels, applies EXIF orientation and writes variants that carry no metadata at all.
 
+mod cores;
 mod decode;
 mod encode;
 mod error;
@@ -60,6 +61,7 @@ pub struct Processed {
 }
 
 /// Decoded pixels, 8-bit RGB, row-major, no padding.
+#[derive(Clone)]
 pub(crate) struct Rgb {
     pub width: u32,
     pub height: u32,
@@ -68,6 +70,7 @@ pub(crate) struct Rgb {
 
 /// Runs the whole pipeline on an uploaded file.
 pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> {
+    let _in_flight = cores::InFlight::enter();
     let Decoded {
         format,
         width,
@@ -82,24 +85,41 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
         Some(profile) => icc::usable_profile(profile)?,
         None => None,
     };
-    let mut variants = Vec::with_capacity(2);
-    let blurhash_source;
-    match purpose {
+    let icc_profile = icc_profile.as_deref();
+    let (variants, blurhash_source) = match purpose {
         Purpose::Post => {
-            let medium = resize::fit(&pixels, plan.main_size, orientation_swaps_axes(orientation))?;
-            let medium = resize::orient(medium, orientation)?;
-            let thumb = resize::square(&medium, THUMB_SIZE)?;
-            blurhash_source = resize::square(&thumb, 32)?;
-            variants.push(encode::jpeg("thumb", &thumb, icc_profile.as_deref())?);
-            variants.push(encode::jpeg("medium", &medium, icc_profile.as_deref())?);
+            let stored = resize::fit(&pixels, plan.main_size, orientation_swaps_axes(orientation))?;
+            drop(pixels);
+            // The thumb (from the medium, as stored: a centre crop turns with the image) is made
+            // beside the turn and encoding of the medium, on both cores.
+            let (medium, thumb) = cores::both(
+                || {
+                    resize::orient(&stored, orientation)
+                        .and_then(|medium| encode::jpeg("medium", &medium, icc_profile))
+                },
+                || {
+                    let thumb = resize::square(&stored, THUMB_SIZE)?;
+                    let thumb = resize::orient(&thumb, orientation)?;
+                    let blurhash_source = resize::square(&thumb, 32)?;
+                    Ok::<_, MediaError>((
+                        encode::jpeg("thumb", &thumb, icc_profile)?,
+                        blurhash_source,
+                    ))
+                },
+            );
+            let (thumb, blurhash_source) = thumb??;
+            (vec![thumb, medium?], blurhash_source)
         }
         Purpose::Avatar => {
-            let oriented = resize::orient(pixels, orientation)?;
+            let oriented = resize::orient(&pixels, orientation)?;
             let avatar = resize::square(&oriented, AVATAR_SIZE)?;
-            blurhash_source = resize::square(&avatar, 32)?;
-            variants.push(encode::jpeg("avatar", &avatar, icc_profile.as_deref())?);
+            let blurhash_source = resize::square(&avatar, 32)?;
+            (
+                vec![encode::jpeg("avatar", &avatar, icc_profile)?],
+                blurhash_source,
+            )
         }
-    }
+    };
     Ok(Processed {
         format,
         width,

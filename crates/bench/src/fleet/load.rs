@@ -30,12 +30,11 @@ pub async fn steady(
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (task, account) in accounts.iter().cloned().enumerate() {
-        // A client (connection pool) per account, as each user is a device of their own: their
-        // connections spread over the API processes.
-        let api = match Api::new(&api.base) {
-            Ok(api) => api,
-            Err(_) => api.clone(),
-        };
+        // Clients (connection pools) of each account's own, one per kind of request, as a
+        // user's app holds a few connections: 3 per account spread over the API processes, so
+        // that each process serves some of them (with one each, all 6 could hash to one).
+        let client = || Api::new(&api.base).unwrap_or_else(|_| api.clone());
+        let (feed_api, comment_api, post_api) = (client(), client(), client());
         let post = post.to_owned();
         let tag = Arc::<str>::from(tag);
         tasks.spawn(async move {
@@ -43,7 +42,9 @@ pub async fn steady(
             let mut n = 0;
             while started.elapsed() < duration {
                 let sent = started.elapsed();
-                let reply = api.get("/v1/feed?limit=10", Some(&account.token)).await;
+                let reply = feed_api
+                    .get("/v1/feed?limit=10", Some(&account.token))
+                    .await;
                 samples.push(Sample {
                     sent,
                     kind: "feed",
@@ -53,7 +54,7 @@ pub async fn steady(
                 let text = format!("{tag}-{task}-{n}");
                 n += 1;
                 let sent = started.elapsed();
-                let reply = api
+                let reply = comment_api
                     .post(
                         &format!("/v1/posts/{post}/comments"),
                         &account.token,
@@ -67,7 +68,7 @@ pub async fn steady(
                     comment: Some(text),
                 });
                 let sent = started.elapsed();
-                let reply = api
+                let reply = post_api
                     .get(&format!("/v1/posts/{post}"), Some(&account.token))
                     .await;
                 samples.push(Sample {

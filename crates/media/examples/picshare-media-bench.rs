@@ -2,11 +2,15 @@
 //! EXIF orientation 6): median time per image in a warm worker, throughput with one worker per
 //! core, peak memory, the JPEG decode floor, and `vipsthumbnail` for comparison when installed.
 //!
-//! Run: `cargo run --release -p picshare-media --bin picshare-media-bench [iterations]`
+//! Run: `cargo run --release -p picshare-media --example picshare-media-bench [iterations]`
 
 use std::time::{Duration, Instant};
 
 use picshare_media::{Purpose, decode_only, process, samples};
+
+// The allocator of the `picshare` binary, whose worker runs the pipeline.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
