@@ -36,7 +36,7 @@ pub async fn prepare(
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
     futures::stream::iter(&tokens)
-        .map(|token| first_page(client, base, token))
+        .map(|token| first_page_once_served(client, base, token))
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await
@@ -44,6 +44,30 @@ pub async fn prepare(
         .collect::<anyhow::Result<Vec<_>>>()?;
     feed_jobs_drained(client, base, Duration::from_secs(600)).await?;
     Ok(Followers { tokens })
+}
+
+/// A first page, asked again while the server sheds load (503 unavailable). Setup only: on
+/// `large`, 2,000 cold first reads and the timeline builds they start can hold every database
+/// connection for seconds, past the pool's wait.
+async fn first_page_once_served(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> anyhow::Result<Value> {
+    for _ in 0..30 {
+        match first_page(client, base, token).await {
+            Err(error)
+                if error
+                    .downcast_ref::<reqwest::Error>()
+                    .and_then(reqwest::Error::status)
+                    == Some(reqwest::StatusCode::SERVICE_UNAVAILABLE) =>
+            {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            answered => return answered,
+        }
+    }
+    first_page(client, base, token).await
 }
 
 pub async fn first_page(
