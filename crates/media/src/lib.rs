@@ -88,8 +88,7 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
     let icc_profile = icc_profile.as_deref();
     let (variants, blurhash_source) = match purpose {
         Purpose::Post => {
-            let stored = resize::fit(&pixels, plan.main_size, orientation_swaps_axes(orientation))?;
-            drop(pixels);
+            let stored = resize::fit(pixels, plan.main_size, orientation_swaps_axes(orientation))?;
             // The thumb (from the medium, as stored: a centre crop turns with the image) is made
             // beside the turn and encoding of the medium, on both cores.
             let (medium, thumb) = cores::both(

@@ -16,17 +16,18 @@ const ROWS_WORTH_TWO_THREADS: u32 = 256;
 type Window = (f64, f64, f64, f64);
 
 /// Resizes to `displayed` (width, height as shown); `swapped` when the pixels are stored rotated.
-/// The top and bottom halves are made apart (at once when a core is spare): each output row is a convolution of source
-/// rows only, so the halves are the rows one pass would make.
-pub(crate) fn fit(src: &Rgb, displayed: (u32, u32), swapped: bool) -> Result<Rgb, MediaError> {
+/// The top and bottom halves are made apart (at once when a core is spare): each output row is
+/// a convolution of source rows only, so the halves are the rows one pass would make.
+pub(crate) fn fit(src: Rgb, displayed: (u32, u32), swapped: bool) -> Result<Rgb, MediaError> {
     let (width, height) = if swapped {
         (displayed.1, displayed.0)
     } else {
         displayed
     };
     if (width, height) == (src.width, src.height) {
-        return Ok(src.clone());
+        return Ok(src);
     }
+    let src = &src;
     let (source_width, source_height) = (f64::from(src.width), f64::from(src.height));
     let mut pixels = vec![0u8; width as usize * height as usize * 3];
     if height < ROWS_WORTH_TWO_THREADS {
@@ -149,7 +150,7 @@ mod tests {
     #[test]
     fn a_resize_in_two_halves_is_the_resize_in_one_pass() {
         let src = noise(700, 610);
-        let halves = fit(&src, (600, 520), false).unwrap();
+        let halves = fit(src.clone(), (600, 520), false).unwrap();
         let mut whole = vec![0u8; 600 * 520 * 3];
         resize_into(&src, (0.0, 0.0, 700.0, 610.0), &mut whole, 600, 520).unwrap();
         let largest_difference = halves
