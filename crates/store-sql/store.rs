@@ -6,7 +6,10 @@ use picshare_store::{PoolStats, Store, StoreError, StoreResult};
 use sqlx::Transaction;
 
 use crate::SqlStore;
-use crate::dialect::{BACKEND, Db, WriteTurn, background_writer, begin_user_write, begin_write};
+use crate::dialect::{
+    BACKEND, Db, WriteTurn, background_writer, begin_user_write, begin_write,
+    planner_statistics_unattended, refresh_planner_statistics,
+};
 
 impl SqlStore {
     /// A transaction for writes that depend on what it reads (see `dialect::begin_write`).
@@ -57,5 +60,13 @@ impl Store for SqlStore {
             in_use: self.pool.size().saturating_sub(idle),
             idle,
         }
+    }
+
+    async fn refresh_planner_statistics(&self) -> StoreResult<Vec<String>> {
+        refresh_planner_statistics(&self.pool).await
+    }
+
+    async fn planner_statistics_unattended(&self) -> StoreResult<bool> {
+        planner_statistics_unattended(&self.pool).await
     }
 }

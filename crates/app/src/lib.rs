@@ -24,6 +24,7 @@ pub mod posts;
 pub mod redis_link;
 pub mod search;
 pub mod social;
+pub mod statistics;
 pub mod suspensions;
 pub mod throttle;
 pub mod tokens;

@@ -37,6 +37,9 @@ pub struct WorkerSettings {
     pub retry_base: Duration,
     /// Longest one job may run; past it the job fails (media: for good, as too costly).
     pub job_timeout: Duration,
+    /// Refresh the planner's statistics of tables the jobs changed past them
+    /// (`statistics::keep_planner_statistics`).
+    pub refresh_statistics: bool,
 }
 
 /// A job failed in a way worth retrying (storage or database trouble).
@@ -104,6 +107,7 @@ impl Worker {
         store: Arc<dyn picshare_store::Store>,
         worker: String,
         mut finished: tokio::sync::mpsc::Receiver<uuid::Uuid>,
+        jobs_finished: Arc<tokio::sync::Notify>,
     ) {
         while let Some(first) = finished.recv().await {
             let mut batch = vec![first];
@@ -116,6 +120,7 @@ impl Worker {
             if let Err(err) = store.complete_jobs(&batch, &worker).await {
                 tracing::error!(error = %err, jobs = batch.len(), "recording finished jobs failed");
             }
+            jobs_finished.notify_one();
         }
     }
 
@@ -132,11 +137,19 @@ impl Worker {
         tracing::info!(worker = %self.name, "worker started");
         let (finished, to_delete) = tokio::sync::mpsc::channel(FINISHED_QUEUE);
         self.finished = Some(finished);
+        let jobs_finished = Arc::new(tokio::sync::Notify::new());
         let deleter = tokio::spawn(Self::delete_finished(
             self.app.store.clone(),
             self.name.clone(),
             to_delete,
+            jobs_finished.clone(),
         ));
+        let statistics = self.settings.refresh_statistics.then(|| {
+            tokio::spawn(crate::statistics::keep_planner_statistics(
+                self.app.store.clone(),
+                jobs_finished,
+            ))
+        });
         let mut running = tokio::task::JoinSet::new();
         loop {
             while running.try_join_next().is_some() {}
@@ -182,6 +195,9 @@ impl Worker {
         // The last finished jobs are deleted before the worker says it stopped.
         self.finished = None;
         let _ = deleter.await;
+        if let Some(statistics) = statistics {
+            statistics.abort();
+        }
         tracing::info!(worker = %self.name, "worker stopped");
     }
 

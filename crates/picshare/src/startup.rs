@@ -66,6 +66,11 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>
         .migrate()
         .await
         .context("applying database migrations")?;
+    picshare_app::statistics::report_unattended_statistics(
+        store.as_ref(),
+        settings.statistics_refresh,
+    )
+    .await;
     Ok(store)
 }
 
@@ -291,6 +296,7 @@ pub fn worker(settings: &Settings, app: App) -> Worker {
             light_slots: settings.worker_light_slots,
             retry_base: settings.job_retry_base,
             job_timeout: settings.job_timeout,
+            refresh_statistics: settings.statistics_refresh,
         },
     )
 }

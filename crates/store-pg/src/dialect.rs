@@ -8,6 +8,8 @@ use time::OffsetDateTime;
 
 use crate::{PgStore, db_err};
 
+pub(crate) use crate::statistics::{planner_statistics_unattended, refresh_planner_statistics};
+
 /// The backend's name, as `Store::backend` reports it.
 pub(crate) const BACKEND: &str = "postgres";
 

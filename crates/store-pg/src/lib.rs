@@ -3,6 +3,7 @@
 mod dialect;
 #[path = "../../store-sql/mod.rs"]
 mod shared;
+mod statistics;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -16,6 +16,17 @@ pub(crate) const BACKEND: &str = "sqlite";
 pub(crate) type Db = Sqlite;
 pub(crate) type Row = sqlx::sqlite::SqliteRow;
 
+/// Nothing to refresh: no statement here runs `ANALYZE`, so SQLite plans by its fixed rules
+/// (there is no `sqlite_stat1`) whatever the tables hold, and a bulk fill cannot turn a plan.
+pub(crate) async fn refresh_planner_statistics(_pool: &SqlitePool) -> StoreResult<Vec<String>> {
+    Ok(Vec::new())
+}
+
+/// Planning needs no statistics here (`refresh_planner_statistics`).
+pub(crate) async fn planner_statistics_unattended(_pool: &SqlitePool) -> StoreResult<bool> {
+    Ok(false)
+}
+
 /// Timestamps are stored as unix microseconds (STRICT tables have no date type).
 pub(crate) type Timestamp = i64;
 

@@ -104,4 +104,14 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
 
     fn pool_stats(&self) -> PoolStats;
+
+    /// Refreshes the query planner's statistics of the tables that changed well past what their
+    /// last statistics describe, one process at a time; returns the tables refreshed. A plan
+    /// chosen on the statistics of an empty table can read the whole table per request
+    /// (docs/feed.md, "Planner statistics").
+    async fn refresh_planner_statistics(&self) -> StoreResult<Vec<String>>;
+
+    /// Whether nothing but this application refreshes the planner's statistics (PostgreSQL with
+    /// autovacuum off), which startup reports.
+    async fn planner_statistics_unattended(&self) -> StoreResult<bool>;
 }

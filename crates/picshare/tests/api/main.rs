@@ -23,6 +23,7 @@ mod quotas;
 mod realtime;
 mod search;
 mod social;
+mod statistics;
 mod store_conformance;
 mod telemetry;
 mod throttle;
