@@ -6,39 +6,48 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use picshare_domain::{User, UserId};
 use picshare_store::{FeedEntry, Page, PageRequest, Post, TimelineFloor};
 
 use crate::auth::Principal;
 use crate::jobs::{BUILD_TIMELINE, BuildTimelineJob, job};
 use crate::posts::PostView;
-use crate::{App, AppResult};
+use crate::{App, AppError, AppResult};
 
 impl App {
-    /// A page of the caller's feed: from their timeline where it vouches for the page, from the
-    /// follow graph below its floor or while it is cold. A page read wholly from the timeline
-    /// is cached, and served again while the timeline's stamp is unchanged.
-    pub async fn home_feed(
+    /// A page of the caller's feed, as `render` makes it for the API: from their timeline where
+    /// it vouches for the page, from the follow graph below its floor or while it is cold. A
+    /// page read wholly from the timeline is kept rendered, and served again while the
+    /// timeline's stamp is unchanged.
+    pub async fn home_feed<E: From<AppError>>(
         &self,
         caller: Principal,
         page: PageRequest,
-    ) -> AppResult<Page<PostView>> {
+        render: impl AsyncFnOnce(Page<PostView>) -> Result<Bytes, E>,
+    ) -> Result<Bytes, E> {
         let viewer = caller.user_id;
         if self.settings.feed_timelines && self.feed_pages.enabled() {
             // The stamp is read before the page: a change committed meanwhile leaves the page
             // cached under a stamp the next read no longer matches.
-            if let Some(stamp) = self.store.timeline_stamp(viewer, page).await? {
+            if let Some(stamp) = self
+                .store
+                .timeline_stamp(viewer, page)
+                .await
+                .map_err(AppError::from)?
+            {
                 if let Some(cached) = self.feed_pages.get(viewer, page, &stamp) {
                     return Ok(cached);
                 }
                 let (read, from_timeline) = self.read_feed(caller, page).await?;
+                let body = render(read).await?;
                 if from_timeline {
-                    self.feed_pages.insert(viewer, page, stamp, &read);
+                    self.feed_pages.insert(viewer, page, stamp, body.clone());
                 }
-                return Ok(read);
+                return Ok(body);
             }
         }
-        Ok(self.read_feed(caller, page).await?.0)
+        render(self.read_feed(caller, page).await?.0).await
     }
 
     /// A page of the feed, and whether it came wholly from the caller's timeline.

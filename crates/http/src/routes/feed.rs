@@ -1,13 +1,15 @@
 //! `/v1/feed`: the home feed.
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, AuthUser};
+use crate::extract::AuthUser;
 use crate::pagination::{PageParams, Paging};
 use crate::routes::posts::{PostList, post_responses};
 
@@ -26,12 +28,20 @@ async fn home_feed(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Paging(page): Paging,
-) -> Result<ApiJson<PostList>, ApiError> {
-    let page = state.app.home_feed(caller, page).await?;
-    Ok(ApiJson(PostList {
-        items: post_responses(&state, page.items).await?,
-        next_cursor: page.next.map(|key| state.cursors.encode(key)),
-    }))
+) -> Result<Response, ApiError> {
+    let body = state
+        .app
+        .home_feed(caller, page, async |page| {
+            let list = PostList {
+                items: post_responses(&state, page.items).await?,
+                next_cursor: page.next.map(|key| state.cursors.encode(key)),
+            };
+            serde_json::to_vec(&list)
+                .map(Bytes::from)
+                .map_err(|_| ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR))
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Drop and rebuild your cached feed.
