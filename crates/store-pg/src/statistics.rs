@@ -4,7 +4,7 @@
 //! this is the application's own refresh, for when it is off or behind.
 
 use picshare_store::StoreResult;
-use sqlx::{Acquire, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::db_err;
 
@@ -26,44 +26,58 @@ const STALE_TABLES: &str = "SELECT c.relname::text
             OR coalesce(s.n_mod_since_analyze, 0) > greatest(c.reltuples, 0) + 1000)
      ORDER BY c.relname";
 
-/// Analyses the stale tables, under the lock (another process refreshing: nothing to do here).
-/// A table whose lock is not granted within a second (autovacuum is working on it) is left for
+/// Vacuums and analyses the stale tables, under the lock (another process at it: nothing to do
+/// here). `VACUUM` as well as `ANALYZE`: it also marks the filled pages all-visible and clears
+/// the rows trims deleted, which is what a table behind on its statistics is also missing. A
+/// table whose lock is not granted within a second (autovacuum is working on it) is left for
 /// the next refresh.
 pub(crate) async fn refresh_planner_statistics(pool: &PgPool) -> StoreResult<Vec<String>> {
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+    let stale: Vec<String> = sqlx::query_scalar(STALE_TABLES)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    if stale.is_empty() {
+        return Ok(stale);
+    }
+    // `VACUUM` runs outside any transaction, so the lock is the session's: on a connection taken
+    // out of the pool and closed after, so that no pooled connection keeps it, even if this
+    // task is dropped half-way.
+    let mut connection = pool.acquire().await.map_err(db_err)?.detach();
+    let refreshed = refresh_under_lock(&mut connection).await;
+    let _ = connection.close().await;
+    refreshed
+}
+
+async fn refresh_under_lock(connection: &mut PgConnection) -> StoreResult<Vec<String>> {
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(REFRESH_LOCK)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *connection)
         .await
         .map_err(db_err)?;
     if !locked {
         return Ok(Vec::new());
     }
-    sqlx::query("SET LOCAL lock_timeout = '1s'")
-        .execute(&mut *tx)
+    sqlx::query("SET lock_timeout = '1s'")
+        .execute(&mut *connection)
         .await
         .map_err(db_err)?;
+    // Again under the lock: another process may have refreshed them meanwhile.
     let stale: Vec<String> = sqlx::query_scalar(STALE_TABLES)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *connection)
         .await
         .map_err(db_err)?;
     let mut refreshed = Vec::with_capacity(stale.len());
     for table in stale {
-        // A savepoint per table: one that times out does not undo the others.
-        let mut one = tx.begin().await.map_err(db_err)?;
-        let analyse = format!("ANALYZE \"{}\"", table.replace('"', "\"\""));
-        match sqlx::query(&analyse).execute(&mut *one).await {
-            Ok(_) => {
-                one.commit().await.map_err(db_err)?;
-                refreshed.push(table);
-            }
-            Err(err) => {
-                tracing::warn!(table, error = %err, "refreshing planner statistics failed");
-                one.rollback().await.map_err(db_err)?;
-            }
+        let vacuum = format!("VACUUM (ANALYZE) \"{}\"", table.replace('"', "\"\""));
+        match sqlx::query(&vacuum)
+            .persistent(false)
+            .execute(&mut *connection)
+            .await
+        {
+            Ok(_) => refreshed.push(table),
+            Err(err) => tracing::warn!(table, error = %err, "refreshing planner statistics failed"),
         }
     }
-    tx.commit().await.map_err(db_err)?;
     Ok(refreshed)
 }
 
