@@ -107,9 +107,8 @@ pub trait Store:
 
     /// Refreshes the query planner's statistics of the tables that changed well past what their
     /// last statistics describe (PostgreSQL: `VACUUM (ANALYZE)`), one process at a time;
-    /// returns the tables refreshed. A plan
-    /// chosen on the statistics of an empty table can read the whole table per request
-    /// (docs/feed.md, "Planner statistics").
+    /// returns the tables refreshed. A plan chosen on the statistics of an empty table can read
+    /// the whole table per request (docs/feed.md, "Planner statistics").
     async fn refresh_planner_statistics(&self) -> StoreResult<Vec<String>>;
 
     /// Whether nothing but this application refreshes the planner's statistics (PostgreSQL with
