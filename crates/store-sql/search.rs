@@ -288,7 +288,10 @@ impl SearchStore for SqlStore {
             push_visible_user(&mut sql, searcher);
             sql.push(") e UNION ALL SELECT * FROM (");
         }
-        sql.push(&select);
+        // The page's accounts are chosen from `users_search_walk_idx` alone (it holds every
+        // column the choice reads), then read by key: a walk past a thousand accounts that do
+        // not match reads no table row for them.
+        sql.push(format!("{select}u.id IN (SELECT u.id FROM users u WHERE "));
         match (how, handle) {
             (UserMatch::ExactHandle | UserMatch::HandlePrefix, Some(handle)) => {
                 push_handle_range(&mut sql, handle, ">", steer(query.crowded_handle_prefix));
@@ -331,7 +334,8 @@ impl SearchStore for SqlStore {
                 .push("))");
         }
         sql.push(" ORDER BY u.followers_count DESC, u.id DESC LIMIT ")
-            .push_bind(i64::from(limit));
+            .push_bind(i64::from(limit))
+            .push(") ORDER BY u.followers_count DESC, u.id DESC");
         if how == UserMatch::ExactHandle {
             sql.push(") p");
         }

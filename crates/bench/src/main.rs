@@ -165,6 +165,9 @@ enum Command {
         /// Requests per kind of search.
         #[arg(long, default_value_t = 200)]
         samples: usize,
+        /// Only the kinds of search whose name starts with this (e.g. `users`).
+        #[arg(long, default_value = "")]
+        only: String,
     },
     /// Export an account of up to 1,000 posts and delete the heaviest one through a running
     /// server: time, the server's memory, other users' feed latency (scripts/bench-lifecycle).
@@ -475,7 +478,11 @@ async fn main() -> anyhow::Result<()> {
             database_url,
             seed,
             samples,
-        } => search::run(url.trim_end_matches('/'), &database_url, seed, samples).await,
+            only,
+        } => {
+            let url = url.trim_end_matches('/');
+            search::run(url, &database_url, seed, samples, &only).await
+        }
         Command::Lifecycle {
             url,
             database_url,

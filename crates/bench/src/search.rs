@@ -183,7 +183,16 @@ fn percentile(sorted: &[Duration], p: usize) -> f64 {
     sorted[(sorted.len() * p / 100).min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
-pub async fn run(base: &str, database_url: &str, seed: u64, samples: usize) -> anyhow::Result<()> {
+/// The slowest queries of a kind, each with its median time: where a tail comes from.
+const SLOWEST_SHOWN: usize = 5;
+
+pub async fn run(
+    base: &str,
+    database_url: &str,
+    seed: u64,
+    samples: usize,
+    only: &str,
+) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
@@ -192,7 +201,10 @@ pub async fn run(base: &str, database_url: &str, seed: u64, samples: usize) -> a
         "| search | ours p50 / p99 / mean ms (HTTP) | naive p50 / p99 / mean ms (SQL) | naive ÷ ours p50 / p99 / mean | results (first query) |"
     );
     println!("|---|---|---|---|---|");
-    for kind in kinds(seed) {
+    for kind in kinds(seed)
+        .into_iter()
+        .filter(|kind| kind.name.starts_with(only))
+    {
         // Each query once, untimed: caches and the planner as a steady server has them.
         for query in &kind.queries {
             client.get(format!("{base}{}", query.path())).send().await?;
@@ -200,13 +212,16 @@ pub async fn run(base: &str, database_url: &str, seed: u64, samples: usize) -> a
         let mut ours = Vec::with_capacity(samples);
         let mut theirs = Vec::with_capacity(samples);
         let mut first_count = None;
+        let mut by_query = vec![Vec::new(); kind.queries.len()];
         for i in 0..samples {
             let query = &kind.queries[i % kind.queries.len()];
             let started = Instant::now();
             let response = client.get(format!("{base}{}", query.path())).send().await?;
             let status = response.status();
             let body: serde_json::Value = response.json().await?;
-            ours.push(started.elapsed());
+            let took = started.elapsed();
+            ours.push(took);
+            by_query[i % kind.queries.len()].push(took);
             anyhow::ensure!(
                 status.is_success(),
                 "{} answered {status}: {body}",
@@ -237,6 +252,18 @@ pub async fn run(base: &str, database_url: &str, seed: u64, samples: usize) -> a
             mean(&theirs) / mean(&ours).max(1e-6),
             first_count.unwrap_or(0)
         );
+        let medians = by_query.into_iter().map(|mut times| {
+            times.sort();
+            times.get(times.len() / 2).copied().unwrap_or_default()
+        });
+        let mut by_time: Vec<(Duration, &Query)> = medians.zip(&kind.queries).collect();
+        by_time.sort_by(|a, b| b.0.cmp(&a.0));
+        let shown: Vec<String> = by_time
+            .iter()
+            .take(SLOWEST_SHOWN)
+            .map(|(took, query)| format!("{} {:.2} ms", query.path(), took.as_secs_f64() * 1000.0))
+            .collect();
+        eprintln!("{}, slowest (median): {}", kind.name, shown.join(", "));
     }
     Ok(())
 }
