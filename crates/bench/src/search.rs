@@ -257,7 +257,7 @@ pub async fn run(
             times.get(times.len() / 2).copied().unwrap_or_default()
         });
         let mut by_time: Vec<(Duration, &Query)> = medians.zip(&kind.queries).collect();
-        by_time.sort_by(|a, b| b.0.cmp(&a.0));
+        by_time.sort_by_key(|(took, _)| std::cmp::Reverse(*took));
         let shown: Vec<String> = by_time
             .iter()
             .take(SLOWEST_SHOWN)
