@@ -29,6 +29,12 @@ const MATCH_WINDOW: u32 = 1_000;
 /// A place search reads at most this many located posts a round (denser places get narrower
 /// rounds).
 const PLACE_CANDIDATES: usize = 500;
+/// A crowded band of places this thin (10 m) is not narrowed further: a page from it may order
+/// its posts within the band only approximately.
+const THIN_BAND_KM: f64 = 0.01;
+/// Rounds a page of places takes at most (about 15 narrow 100 km to 10 m); the last one's
+/// candidates make the page, so posts deleted and added between rounds cannot keep it going.
+const PLACE_ROUNDS: usize = 32;
 
 /// Every text that starts with `prefix` sorts from `prefix` to this (nothing sorts after
 /// U+10FFFF, byte by byte).
@@ -488,40 +494,65 @@ impl SearchStore for SqlStore {
         // once a round finds that many within its reach (or reaches the radius).
         let start = after.map_or(0.0, |after| -after.score);
         let mut reach = (start + near.radius_km / 64.0).min(near.radius_km);
+        // The nearest reach known to hold more than a round reads, and the farthest known not
+        // to: the next reach stays between them, so each round at least halves the gap (or
+        // grows fourfold toward the radius) and the rounds end.
         let mut too_dense = f64::INFINITY;
-        loop {
+        let mut not_crowded = start;
+        for round in 1..=PLACE_ROUNDS {
+            let last = round == PLACE_ROUNDS;
             let rows = self
                 .located_rows(searcher, near, reach, PLACE_CANDIDATES + 1)
                 .await?;
             let crowded = rows.len() > PLACE_CANDIDATES;
-            if crowded && reach - start > 0.01 {
-                // At least this dense: a reach holding about four pages at that density.
+            // A crowded round narrows the reach, unless the band left to narrow is thinner than
+            // `THIN_BAND_KM`: its candidates then make the page.
+            if crowded && reach - not_crowded > THIN_BAND_KM && !last {
                 too_dense = reach;
+                // At least this dense: a reach holding about four pages at that density.
                 let share = (4.0 * (f64::from(limit) + 1.0) / rows.len() as f64).sqrt();
-                reach = start + (reach - start) * share.min(0.5);
+                let narrowed = start + (reach - start) * share.min(0.5);
+                reach = match narrowed > not_crowded {
+                    true => narrowed,
+                    false => (not_crowded + too_dense) / 2.0,
+                };
                 continue;
             }
+            // A round read whole knows every post within its reach; a crowded one (a thin
+            // band) only those it read, which may all lie past its reach in the box's margin.
+            let known_within = match crowded {
+                true => near.radius_km,
+                false => reach.min(near.radius_km),
+            };
             let mut found: Vec<(Uuid, f64)> = rows
                 .into_iter()
                 .filter_map(|row| {
                     let distance = distance_km(near.lat, near.lon, row.lat?, row.lon?);
-                    let within = distance <= reach.min(near.radius_km);
+                    let within = distance <= known_within;
                     (within && RankedKey::is_after(-distance, row.id, after))
                         .then_some((row.id, -distance))
                 })
                 .collect();
-            let next_reach = (start + (reach - start) * 4.0).min(near.radius_km);
-            let done = found.len() > limit as usize
-                || reach >= near.radius_km
-                || crowded
-                || next_reach >= too_dense;
-            if done {
+            if found.len() > limit as usize || reach >= near.radius_km || crowded || last {
                 found.sort_by(|(a, da), (b, db)| db.total_cmp(da).then(b.cmp(a)));
                 found.truncate(limit as usize + 1);
                 return self.found_posts_by_id(found).await;
             }
-            reach = next_reach;
+            not_crowded = reach;
+            if reach >= too_dense {
+                // Posts went away since that round (deletions): what it saw no longer holds.
+                too_dense = f64::INFINITY;
+            }
+            let farther = (start + (reach - start) * 4.0).min(near.radius_km);
+            reach = match farther < too_dense {
+                true => farther,
+                // Short of a crowded reach: halfway to it, or the crowded reach itself once the
+                // band between is thin (its round then makes the page).
+                false if too_dense - reach > THIN_BAND_KM => (reach + too_dense) / 2.0,
+                false => too_dense,
+            };
         }
+        Ok(Vec::new())
     }
 
     async fn tag_post_count(&self, tag: &str) -> StoreResult<i64> {

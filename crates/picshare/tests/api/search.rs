@@ -470,6 +470,49 @@ async fn places_are_found_nearest_first_within_the_radius_across_the_antimeridia
 }
 
 #[tokio::test]
+async fn a_crowded_ring_around_an_empty_centre_still_fills_the_page() {
+    let app = spawn_app().await;
+    named(&app, "ringer", "").await;
+    let (lat, lon) = (48.8566, 2.3522);
+    // More posts than a round reads, 0.9 km away, and none nearer: the first round (reach
+    // 1 km for a 64 km radius) is crowded, the shrunken one finds nobody.
+    let (ring_lat, ring_lon) = north_of(lat, lon, 0.9);
+    let fill = match app.is_sqlite() {
+        true => format!(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 599)
+             INSERT INTO posts (id, author_id, caption, visibility, lat, lon, created_at)
+             SELECT randomblob(16), (SELECT id FROM users WHERE handle = 'ringer'), 'ring',
+                    'public', {ring_lat} + i * 1e-7, {ring_lon}, 0 FROM n"
+        ),
+        false => format!(
+            "INSERT INTO posts (id, author_id, caption, visibility, lat, lon, created_at)
+             SELECT gen_random_uuid(), (SELECT id FROM users WHERE handle = 'ringer'), 'ring',
+                    'public', {ring_lat} + i * 1e-7, {ring_lon}, now()
+             FROM generate_series(0, 599) i"
+        ),
+    };
+    app.execute_sql(&fill).await;
+    let first = page(
+        &app,
+        &format!("/v1/search/posts?near={lat},{lon}&radius_km=64"),
+        None,
+    )
+    .await;
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 20, "{first}");
+    let distances: Vec<f64> = items
+        .iter()
+        .map(|post| post["distance_km"].as_f64().unwrap())
+        .collect();
+    assert!(
+        distances.iter().all(|d| (d - 0.9).abs() < 0.01),
+        "{distances:?}"
+    );
+    assert!(distances.is_sorted(), "{distances:?}");
+    assert!(first["next_cursor"].is_string(), "{first}");
+}
+
+#[tokio::test]
 async fn typo_matches_rank_most_followed_first_across_words_and_follow_renames() {
     let app = spawn_app().await;
     named(&app, "one", "Wilhelmina Okonkwo").await;
