@@ -499,8 +499,10 @@ impl SearchStore for SqlStore {
         // grows fourfold toward the radius) and the rounds end.
         let mut too_dense = f64::INFINITY;
         let mut not_crowded = start;
-        for round in 1..=PLACE_ROUNDS {
-            let last = round == PLACE_ROUNDS;
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            let last = rounds == PLACE_ROUNDS;
             let rows = self
                 .located_rows(searcher, near, reach, PLACE_CANDIDATES + 1)
                 .await?;
@@ -552,7 +554,6 @@ impl SearchStore for SqlStore {
                 false => too_dense,
             };
         }
-        Ok(Vec::new())
     }
 
     async fn tag_post_count(&self, tag: &str) -> StoreResult<i64> {

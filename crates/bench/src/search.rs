@@ -214,14 +214,15 @@ pub async fn run(
         let mut first_count = None;
         let mut by_query = vec![Vec::new(); kind.queries.len()];
         for i in 0..samples {
-            let query = &kind.queries[i % kind.queries.len()];
+            let query_index = i % kind.queries.len();
+            let query = &kind.queries[query_index];
             let started = Instant::now();
             let response = client.get(format!("{base}{}", query.path())).send().await?;
             let status = response.status();
             let body: serde_json::Value = response.json().await?;
             let took = started.elapsed();
             ours.push(took);
-            by_query[i % kind.queries.len()].push(took);
+            by_query[query_index].push(took);
             anyhow::ensure!(
                 status.is_success(),
                 "{} answered {status}: {body}",
