@@ -14,7 +14,8 @@ use super::jobs::insert_job;
 use super::media::{MEDIA_COLUMNS, MediaRow};
 use super::moderation::{audit, user_target};
 use super::social::remove_follow;
-use crate::dialect::{Db, ts};
+use super::timelines::touch_timelines_showing;
+use crate::dialect::{Db, FOR_UPDATE, ts};
 use crate::{SqlStore, db_err};
 
 /// Whether the account is deleted: every purge step checks, so none ever touches a live one.
@@ -75,16 +76,18 @@ async fn run_with_ids(tx: &mut Transaction<'_, Db>, sql: &str, ids: &[Uuid]) -> 
 /// A batch of the account's posts, with the timeline entries that show them; their comments,
 /// likes, hashtags and notifications go with them (foreign keys).
 async fn purge_posts(tx: &mut Transaction<'_, Db>, user: UserId, limit: u32) -> StoreResult<u64> {
-    let ids: Vec<Uuid> =
-        sqlx::query_scalar("SELECT id FROM posts WHERE author_id = $1 ORDER BY id LIMIT $2")
-            .bind(user.0)
-            .bind(i64::from(limit))
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(db_err)?;
+    let ids: Vec<Uuid> = sqlx::query_scalar(&format!(
+        "SELECT id FROM posts WHERE author_id = $1 ORDER BY id LIMIT $2{FOR_UPDATE}"
+    ))
+    .bind(user.0)
+    .bind(i64::from(limit))
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_err)?;
     if ids.is_empty() {
         return Ok(0);
     }
+    touch_timelines_showing(tx, &ids).await?;
     run_with_ids(tx, "DELETE FROM home_timeline WHERE post_id", &ids).await?;
     run_with_ids(tx, "DELETE FROM posts WHERE id", &ids).await
 }

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::rows::corrupt;
+use super::timelines::touch_timelines_showing;
 use crate::dialect::{Db, FOR_UPDATE, Timestamp, from_ts, ts};
 use crate::{SqlStore, db_err};
 
@@ -356,6 +357,9 @@ impl ModerationStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+            if target.kind == TargetKind::Post {
+                touch_timelines_showing(&mut tx, &[target.id]).await?;
+            }
             let action = match target.kind {
                 TargetKind::Comment => AuditAction::TakedownComment,
                 _ => AuditAction::TakedownPost,
@@ -435,6 +439,9 @@ impl ModerationStore for SqlStore {
         let Some(author) = author else {
             return Ok(None);
         };
+        if target.kind == TargetKind::Post {
+            touch_timelines_showing(&mut tx, &[target.id]).await?;
+        }
         sqlx::query(
             "UPDATE strikes SET withdrawn_at = $3
              WHERE target_kind = $1 AND target_id = $2 AND withdrawn_at IS NULL",

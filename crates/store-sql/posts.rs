@@ -17,7 +17,7 @@ use super::id_lists::in_ids;
 use super::jobs::insert_job;
 use super::media::{MEDIA_COLUMNS, MediaRow};
 use super::rows::{POST_COLUMNS, PostRow, corrupt, post_from_row, qualified};
-use super::timelines::{GRAPH_FEED_SQL, add_own_post};
+use super::timelines::{GRAPH_FEED_SQL, add_own_post, touch_timelines_showing};
 use crate::dialect::{Db, FOR_UPDATE, from_ts, ts};
 use crate::{SqlStore, db_err};
 
@@ -344,6 +344,7 @@ impl PostStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        touch_timelines_showing(&mut tx, &[id]).await?;
         for job in jobs {
             insert_job(&mut tx, job).await?;
         }
@@ -357,6 +358,12 @@ impl PostStore for SqlStore {
 
     async fn delete_post(&self, id: Uuid, cleanup: &NewJob) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
+        sqlx::query(&format!("SELECT 1 FROM posts WHERE id = $1{FOR_UPDATE}"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        touch_timelines_showing(&mut tx, &[id]).await?;
         // The media records go with the post (their files by the cleanup job).
         sqlx::query(
             "DELETE FROM media WHERE id IN (SELECT media_id FROM post_media WHERE post_id = $1)",

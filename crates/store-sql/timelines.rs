@@ -8,9 +8,10 @@ use picshare_store::{
     FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, NewJob, PageRequest, StoreResult, TIMELINE_WINDOW,
     TRIM_ONE_IN, TimelineFloor, TimelineSlice, TimelineStore,
 };
-use sqlx::{FromRow, Row, Transaction};
+use sqlx::{FromRow, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
+use super::id_lists::in_ids;
 use super::jobs::insert_job;
 use super::rows::{PostRow, prefixed_post_columns};
 use super::users::{UserRow, author_columns};
@@ -67,8 +68,8 @@ static BUILD_TIMELINE_SQL: LazyLock<String> = LazyLock::new(|| {
 
 /// After `FROM home_timeline t JOIN posts p ON p.id = t.post_id`: the newest `$3` entries of
 /// the viewer's timeline below `$2` and at or above its floor, whose post exists and is not taken
-/// down and whose author the viewer still follows, newest first. The rows of a page, and what its stamp is made of (a
-/// post's author always exists: posts go with their author). See `dialect::PROBE_PER_ROW`.
+/// down and whose author the viewer still follows, newest first: the rows of a page (a post's
+/// author always exists: posts go with their author). See `dialect::PROBE_PER_ROW`.
 static TIMELINE_ROWS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WHERE t.user_id = $1 AND t.post_id < $2
@@ -102,9 +103,17 @@ static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The newest `$3` entries of the viewer's timeline below `$2` and at or above its floor, all of
+/// them: the ids a cached page's stamp lists. Index-only on the primary key, one descent —
+/// every other change a page would show bumps the timeline's version instead
+/// (`touch_timeline`, `touch_timelines_showing`).
+const STAMP_ENTRIES: &str = "SELECT post_id FROM home_timeline
+         WHERE user_id = $1 AND post_id < $2 AND post_id >= s.floor
+         ORDER BY post_id DESC LIMIT $3";
+
 /// What a cached page is checked against (`TimelineStore::timeline_stamp`): the timeline's
-/// version and floor, and the id and edit time of each row the page is read from.
-static TIMELINE_STAMP_SQL: LazyLock<String> = LazyLock::new(|| timeline_stamp_sql(&TIMELINE_ROWS));
+/// version and floor, and the ids of its newest entries from the page's cursor on.
+static TIMELINE_STAMP_SQL: LazyLock<String> = LazyLock::new(|| timeline_stamp_sql(STAMP_ENTRIES));
 
 /// The user's timeline shows something new without its entries changing (a like of theirs, a
 /// follow change), so pages cached for the old state no longer match.
@@ -114,6 +123,24 @@ pub(crate) async fn touch_timeline(tx: &mut Transaction<'_, Db>, user: UserId) -
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
+    Ok(())
+}
+
+/// Posts that timelines hold changed or are going (an edit, a takedown or reinstatement, a
+/// deletion): each timeline holding one counts a new version, so no page cached before matches
+/// — the stamp lists entry ids only. Run before the entries go, with the posts' rows locked
+/// first (a like locks its post, then the liker's timeline: the same order).
+pub(crate) async fn touch_timelines_showing(
+    tx: &mut Transaction<'_, Db>,
+    posts: &[Uuid],
+) -> StoreResult<()> {
+    let mut query = QueryBuilder::<Db>::new(
+        "UPDATE timeline_state SET version = version + 1
+         WHERE user_id IN (SELECT user_id FROM home_timeline WHERE post_id",
+    );
+    in_ids(&mut query, posts.iter().copied());
+    query.push(")");
+    query.build().execute(&mut **tx).await.map_err(db_err)?;
     Ok(())
 }
 

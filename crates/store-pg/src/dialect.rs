@@ -121,14 +121,11 @@ pub(crate) const GREATEST: &str = "GREATEST";
 pub(crate) const PROBE_PER_ROW: &str = " OFFSET 0";
 
 /// What a cached page is checked against (`TimelineStore::timeline_stamp`): the timeline's
-/// version and floor, and the id and edit time of each row (`rows`) the page is read from.
-pub(crate) fn timeline_stamp_sql(rows: &str) -> String {
+/// version and floor, and the ids of the entries `entries` selects.
+pub(crate) fn timeline_stamp_sql(entries: &str) -> String {
     format!(
         "SELECT s.version::text || '/' || s.floor::text || '/' || coalesce(
-             (SELECT string_agg(entry, ',' ORDER BY id DESC) FROM (
-                  SELECT t.post_id AS id,
-                         t.post_id::text || '@' || coalesce(p.edited_at::text, '') AS entry
-                  FROM home_timeline t JOIN posts p ON p.id = t.post_id {rows}) r), '')
+             (SELECT string_agg(t.post_id::text, ',' ORDER BY t.post_id DESC) FROM ({entries}) t), '')
          FROM timeline_state s WHERE s.user_id = $1"
     )
 }

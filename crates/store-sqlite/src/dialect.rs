@@ -138,14 +138,11 @@ pub(crate) const GREATEST: &str = "max";
 pub(crate) const PROBE_PER_ROW: &str = "";
 
 /// What a cached page is checked against (`TimelineStore::timeline_stamp`): the timeline's
-/// version and floor, and the id and edit time of each row (`rows`) the page is read from.
-pub(crate) fn timeline_stamp_sql(rows: &str) -> String {
+/// version and floor, and the ids of the entries `entries` selects.
+pub(crate) fn timeline_stamp_sql(entries: &str) -> String {
     format!(
         "SELECT s.version || '/' || hex(s.floor) || '/' || coalesce(
-             (SELECT group_concat(entry, ',' ORDER BY id DESC) FROM (
-                  SELECT t.post_id AS id,
-                         hex(t.post_id) || '@' || coalesce(p.edited_at, '') AS entry
-                  FROM home_timeline t JOIN posts p ON p.id = t.post_id {rows}) r), '')
+             (SELECT group_concat(hex(t.post_id), ',' ORDER BY t.post_id DESC) FROM ({entries}) t), '')
          FROM timeline_state s WHERE s.user_id = $1"
     )
 }

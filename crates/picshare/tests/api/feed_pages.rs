@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::feed::{feed_page, follow, post};
 use crate::helpers::{TestApp, spawn_app, spawn_sibling};
+use crate::moderation::staff;
 
 /// The first page as (id, caption, liked_by_me), read twice so the second read can come from
 /// the cache.
@@ -75,6 +76,35 @@ async fn a_cached_page_shows_changes_made_through_another_instance_on_the_next_r
     assert_eq!(edited.status(), StatusCode::OK);
     let page = first_page(&app, &reader).await;
     assert_eq!(page[0].1, "edited", "an edit");
+
+    let (_, moderator) = staff(&app, "moderator", picshare_domain::Role::Moderator).await;
+    let reason = json!({"reason": "against the rules"});
+    let taken_down = other
+        .post_json(
+            &format!("/v1/moderation/posts/{older}/takedown"),
+            Some(&moderator),
+            &reason,
+        )
+        .await;
+    assert_eq!(taken_down.status(), StatusCode::OK);
+    assert_eq!(
+        ids(&first_page(&app, &reader).await),
+        [newer.as_str()],
+        "a takedown"
+    );
+    let reinstated = other
+        .post_json(
+            &format!("/v1/moderation/posts/{older}/reinstate"),
+            Some(&moderator),
+            &reason,
+        )
+        .await;
+    assert_eq!(reinstated.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        ids(&first_page(&app, &reader).await),
+        [newer.as_str(), older.as_str()],
+        "a reinstatement"
+    );
 
     let unliked = other
         .delete(&format!("/v1/posts/{older}/like"), Some(&reader))
