@@ -192,3 +192,40 @@ async fn entries_a_page_skips_do_not_hide_a_deletion_below_them() {
         [posts[0].clone(), posts[2].clone()]
     );
 }
+
+#[tokio::test]
+async fn counts_on_a_page_read_again_and_again_are_never_older_than_its_lifetime() {
+    let app = spawn_app().await;
+    let other = spawn_sibling(&app).await;
+    let (_, reader) = app.quick_user("reader").await;
+    let (author, author_token) = app.quick_user("author").await;
+    let (_, fan) = app.quick_user("fan").await;
+    follow(&app, &reader, &author).await;
+    let only = post(&app, &author_token, "public").await;
+    feed_page(&app, &reader, "").await;
+    app.run_jobs().await;
+    let like_count = async || -> i64 {
+        let page: Value = app
+            .get("/v1/feed", Some(&reader))
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["items"][0]["like_count"].as_i64().unwrap()
+    };
+    assert_eq!(like_count().await, 0);
+    // A like by someone else changes nothing the reader's stamp covers: only the page's
+    // lifetime bounds how long the cached count lags, however often the reader reads.
+    let liked = other
+        .post_empty(&format!("/v1/posts/{only}/like"), Some(&fan))
+        .await;
+    assert_eq!(liked.status(), StatusCode::OK);
+    let since_like = std::time::Instant::now();
+    while like_count().await == 0 {
+        assert!(
+            since_like.elapsed() < picshare_app::feed_pages::FEED_PAGE_TTL * 2,
+            "the like never showed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
