@@ -129,17 +129,19 @@ pub(crate) async fn touch_timeline(tx: &mut Transaction<'_, Db>, user: UserId) -
 /// Posts that timelines hold changed or are going (an edit, a takedown or reinstatement, a
 /// deletion): each timeline holding one counts a new version, so no page cached before matches
 /// — the stamp lists entry ids only. Run before the entries go, with the posts' rows locked
-/// first (a like locks its post, then the liker's timeline: the same order).
+/// first (a like locks its post, then the liker's timeline: the same order). The timelines are
+/// locked in id order, so two such bumps sharing timelines never deadlock.
 pub(crate) async fn touch_timelines_showing(
     tx: &mut Transaction<'_, Db>,
     posts: &[Uuid],
 ) -> StoreResult<()> {
     let mut query = QueryBuilder::<Db>::new(
-        "UPDATE timeline_state SET version = version + 1
-         WHERE user_id IN (SELECT user_id FROM home_timeline WHERE post_id",
+        "UPDATE timeline_state SET version = version + 1 WHERE user_id IN (
+             SELECT user_id FROM timeline_state
+             WHERE user_id IN (SELECT user_id FROM home_timeline WHERE post_id",
     );
     in_ids(&mut query, posts.iter().copied());
-    query.push(")");
+    query.push(format!(") ORDER BY user_id{FOR_UPDATE})"));
     query.build().execute(&mut **tx).await.map_err(db_err)?;
     Ok(())
 }
