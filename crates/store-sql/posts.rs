@@ -188,6 +188,18 @@ async fn attach_media(
     Ok(true)
 }
 
+/// Locks the post's row for the rest of the transaction, before anything else it writes: edits
+/// of one post run one after the other, and a deletion takes locks in the order a like does
+/// (the post, then timelines).
+async fn lock_post(tx: &mut Transaction<'_, Db>, id: Uuid) -> StoreResult<()> {
+    sqlx::query(&format!("SELECT 1 FROM posts WHERE id = $1{FOR_UPDATE}"))
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl PostStore for SqlStore {
     async fn create_post(
@@ -289,12 +301,7 @@ impl PostStore for SqlStore {
         jobs: &[NewJob],
     ) -> StoreResult<Result<Post, PostRefusal>> {
         let mut tx = self.write_tx().await?;
-        // Edits of one post run one after the other.
-        sqlx::query(&format!("SELECT 1 FROM posts WHERE id = $1{FOR_UPDATE}"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        lock_post(&mut tx, id).await?;
         let Some(current) = self.post_in(&mut tx, id).await? else {
             return Ok(Err(PostRefusal::NotFound));
         };
@@ -358,11 +365,7 @@ impl PostStore for SqlStore {
 
     async fn delete_post(&self, id: Uuid, cleanup: &NewJob) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(&format!("SELECT 1 FROM posts WHERE id = $1{FOR_UPDATE}"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        lock_post(&mut tx, id).await?;
         touch_timelines_showing(&mut tx, &[id]).await?;
         // The media records go with the post (their files by the cleanup job).
         sqlx::query(

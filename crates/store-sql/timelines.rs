@@ -66,21 +66,6 @@ static BUILD_TIMELINE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// After `FROM home_timeline t JOIN posts p ON p.id = t.post_id`: the newest `$3` entries of
-/// the viewer's timeline below `$2` and at or above its floor, whose post exists and is not taken
-/// down and whose author the viewer still follows, newest first: the rows of a page (a post's
-/// author always exists: posts go with their author). See `dialect::PROBE_PER_ROW`.
-static TIMELINE_ROWS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "WHERE t.user_id = $1 AND t.post_id < $2
-           AND t.post_id >= (SELECT floor FROM timeline_state WHERE user_id = $1)
-           AND p.taken_down_at IS NULL
-           AND (t.author_id = $1 OR EXISTS (SELECT 1 FROM follows f
-                WHERE f.follower_id = $1 AND f.followee_id = t.author_id{PROBE_PER_ROW}))
-         ORDER BY t.post_id DESC LIMIT $3"
-    )
-});
-
 /// Each timeline an author's post reached (`$1` the author), with the id its entries are cut
 /// below to keep `$2` + 1 of them; `dialect::TRIM_TIMELINES` applies the cuts.
 const TRIM_CUTS: &str = "WITH cuts(user_id, cut) AS MATERIALIZED (
@@ -90,16 +75,23 @@ const TRIM_CUTS: &str = "WITH cuts(user_id, cut) AS MATERIALIZED (
          WHERE s.user_id IN (SELECT follower_id FROM follows WHERE followee_id = $1)
             OR s.user_id = $1)";
 
-/// A page of a timeline (see `timeline_slice`), built once: it runs on every feed read.
+/// A page of a timeline (see `timeline_slice`), built once: it runs on every feed read. The
+/// newest `$3` entries of the viewer's timeline below `$2` and at or above its floor, whose post
+/// exists and is not taken down and whose author the viewer still follows, newest first (a
+/// post's author always exists: posts go with their author). See `dialect::PROBE_PER_ROW`.
 static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, {}, EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
                     AS liked_by_me
              FROM home_timeline t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.author_id AND u.deleted_at IS NULL
-             {}",
+             WHERE t.user_id = $1 AND t.post_id < $2
+               AND t.post_id >= (SELECT floor FROM timeline_state WHERE user_id = $1)
+               AND p.taken_down_at IS NULL
+               AND (t.author_id = $1 OR EXISTS (SELECT 1 FROM follows f
+                    WHERE f.follower_id = $1 AND f.followee_id = t.author_id{PROBE_PER_ROW}))
+             ORDER BY t.post_id DESC LIMIT $3",
         prefixed_post_columns(),
         author_columns(),
-        *TIMELINE_ROWS
     )
 });
 
