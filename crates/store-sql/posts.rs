@@ -17,7 +17,9 @@ use super::id_lists::in_ids;
 use super::jobs::insert_job;
 use super::media::{MEDIA_COLUMNS, MediaRow};
 use super::rows::{POST_COLUMNS, PostRow, corrupt, post_from_row, qualified};
-use super::timelines::{GRAPH_FEED_SQL, add_own_post, touch_timelines_showing};
+use super::timelines::{
+    GRAPH_FEED_SQL, add_own_post, first_page_since, mark_last_posted, touch_timelines_showing,
+};
 use crate::dialect::{Db, FOR_UPDATE, from_ts, ts};
 use crate::{SqlStore, db_err};
 
@@ -29,6 +31,23 @@ struct PostMediaRow {
 }
 
 impl SqlStore {
+    /// Rows of the graph read (`GRAPH_FEED_SQL`): `limit + 1` of them when there is more.
+    async fn graph_feed(
+        &self,
+        viewer: UserId,
+        page: PageRequest,
+        since: Option<Uuid>,
+    ) -> StoreResult<Vec<PostRow>> {
+        sqlx::query_as::<_, PostRow>(&GRAPH_FEED_SQL)
+            .bind(viewer.0)
+            .bind(page.after.unwrap_or(Uuid::max()))
+            .bind(i64::from(page.limit) + 1)
+            .bind(since.unwrap_or(Uuid::nil()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn load_post<'e, E>(&self, executor: E, row: PostRow) -> StoreResult<Post>
     where
         E: sqlx::Executor<'e, Database = Db>,
@@ -253,6 +272,7 @@ impl PostStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        mark_last_posted(&mut tx, post.author_id, post.id).await?;
         add_own_post(&mut tx, post.author_id, post.id).await?;
         for job in jobs {
             insert_job(&mut tx, job).await?;
@@ -430,13 +450,17 @@ impl PostStore for SqlStore {
     }
 
     async fn home_feed(&self, viewer: UserId, page: PageRequest) -> StoreResult<Page<Post>> {
-        let rows = sqlx::query_as::<_, PostRow>(&GRAPH_FEED_SQL)
-            .bind(viewer.0)
-            .bind(page.after.unwrap_or(Uuid::max()))
-            .bind(i64::from(page.limit) + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        // A first page asks only the followees that posted lately; it is the page when they
+        // fill it (docs/feed.md, "The graph read").
+        let since = if page.after.is_none_or(|after| after == Uuid::max()) {
+            first_page_since(&self.pool, viewer, page.limit).await?
+        } else {
+            None
+        };
+        let mut rows = self.graph_feed(viewer, page, since).await?;
+        if since.is_some() && rows.len() <= page.limit as usize {
+            rows = self.graph_feed(viewer, page, None).await?;
+        }
         let posts = self
             .load_posts(rows)
             .await?

@@ -14,7 +14,7 @@ use super::notifications::{
 use super::rows::{NOT_BLOCKED_WITH_VIEWER, user_columns};
 use super::timelines::{backfill, forget_author};
 use super::users::UserRow;
-use crate::dialect::{Db, FOR_UPDATE, lock_users, ts};
+use crate::dialect::{Db, FOR_UPDATE, NIL_UUID, lock_users, ts};
 use crate::{SqlStore, db_err};
 
 /// The users in the `listed` column of the follows whose `subject` column is `$1`, newest first.
@@ -124,10 +124,14 @@ async fn add_follow(
     if lock_pair_and_check_block(tx, follower, followee).await? {
         return Ok(FollowOutcome::Blocked);
     }
-    let inserted = sqlx::query(
-        "INSERT INTO follows (follower_id, followee_id, id, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING",
-    )
+    // The followee's newest post, read under the followee's lock (`timelines::mark_last_posted`).
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO follows (follower_id, followee_id, id, created_at, followee_last_posted)
+             VALUES ($1, $2, $3, $4,
+                     coalesce((SELECT id FROM posts WHERE author_id = $2 ORDER BY id DESC LIMIT 1),
+                              {NIL_UUID}))
+             ON CONFLICT DO NOTHING"
+    ))
     .bind(follower.0)
     .bind(followee.0)
     .bind(Uuid::now_v7())

@@ -21,11 +21,12 @@ use crate::dialect::{
 };
 use crate::{SqlStore, db_err};
 
-/// The viewer's newest `$3` feed posts below `$2`, read from the graph. Each author (the viewer
-/// and each followee) first gives the id of its newest post below the cursor, one index probe;
-/// the `$3`-th largest of those is a lower bound for the page, so only posts at or above it are
-/// read. A block deletes follows both ways in the same transaction, so followees need no block
-/// check.
+/// The viewer's newest `$3` feed posts below `$2` and at or above `$4`, read from the graph. Each
+/// author (the viewer and each followee that may have posted since `$4`, by
+/// `follows.followee_last_posted`) first gives the id of its newest post in that range, one
+/// index probe; the `$3`-th largest of those is a lower bound for the page, so only posts at or
+/// above it are read. `$4` is nil for the whole graph. A block deletes follows both ways in the
+/// same transaction, so followees need no block check.
 ///
 /// `shown_only` leaves taken-down posts out (a read); a build keeps them, as timelines keep
 /// every post, so that a reinstated post is back where it was (timeline reads filter them).
@@ -37,20 +38,88 @@ fn graph_feed_sql(columns: &str, shown_only: bool) -> String {
     };
     format!(
         "WITH authors(id) AS (
-             SELECT followee_id FROM follows WHERE follower_id = $1
+             SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_last_posted >= $4
              UNION ALL SELECT $1{UUID_PARAM}),
          newest(id, top) AS MATERIALIZED (
-             SELECT a.id, (SELECT p.id FROM posts p WHERE p.author_id = a.id AND p.id < $2{shown}
+             SELECT a.id, (SELECT p.id FROM posts p
+                           WHERE p.author_id = a.id AND p.id < $2 AND p.id >= $4{shown}
                            ORDER BY p.id DESC LIMIT 1)
              FROM authors a),
          bound(id) AS (
              SELECT coalesce((SELECT top FROM newest WHERE top IS NOT NULL
                               ORDER BY top DESC LIMIT 1 OFFSET $3 - 1), {NIL_UUID}))
          SELECT {columns} FROM newest n CROSS JOIN bound b
-         JOIN posts p ON p.author_id = n.id AND p.id >= b.id AND p.id < $2
+         JOIN posts p ON p.author_id = n.id AND p.id >= b.id AND p.id >= $4 AND p.id < $2
          WHERE n.top >= b.id{shown}
          ORDER BY p.id DESC LIMIT $3"
     )
+}
+
+/// How finely `follows.followee_last_posted` tracks a followee's newest post: every post of the
+/// followee is older than the end of this span (UUIDv7 time, from the epoch) holding that id. So
+/// a followee's follow rows are rewritten at most once per span, whatever they post in it.
+const LAST_POSTED_SPAN_MS: u128 = 3_600_000;
+
+/// The smallest id of the span holding `id` (see `LAST_POSTED_SPAN_MS`).
+pub(crate) fn span_start(id: Uuid) -> Uuid {
+    let millis = id.as_u128() >> 80;
+    Uuid::from_u128((millis - millis % LAST_POSTED_SPAN_MS) << 80)
+}
+
+/// Where a first page of the graph read may start looking (`$4` of `graph_feed_sql`): the start
+/// of the span of the followee ranked `limit + 1` by `followee_last_posted`. Each followee ranked
+/// above has a post at or above it, unless it was deleted or taken down since, and every
+/// followee ranked below has posted only before it. `None` for fewer followees: the whole graph
+/// is as cheap.
+pub(crate) async fn first_page_since(
+    pool: &sqlx::Pool<Db>,
+    viewer: UserId,
+    limit: u32,
+) -> StoreResult<Option<Uuid>> {
+    let ranked: Option<Uuid> = sqlx::query_scalar(
+        "SELECT followee_last_posted FROM follows WHERE follower_id = $1
+         ORDER BY followee_last_posted DESC LIMIT 1 OFFSET $2",
+    )
+    .bind(viewer.0)
+    .bind(i64::from(limit))
+    .fetch_optional(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(ranked.map(span_start))
+}
+
+/// Keeps `follows.followee_last_posted` true for the author's new post: unless the author
+/// already has another post in its span, every follow of the author marks it. Run with the
+/// author's row locked: a new follow reads the author's newest post under the same lock, so
+/// the two never miss each other.
+pub(crate) async fn mark_last_posted(
+    tx: &mut Transaction<'_, Db>,
+    author: UserId,
+    post: Uuid,
+) -> StoreResult<()> {
+    let since = span_start(post);
+    let marked: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM posts WHERE author_id = $1 AND id >= $2 AND id <> $3)",
+    )
+    .bind(author.0)
+    .bind(since)
+    .bind(post)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    if !marked {
+        sqlx::query(
+            "UPDATE follows SET followee_last_posted = $2
+             WHERE followee_id = $1 AND followee_last_posted < $3",
+        )
+        .bind(author.0)
+        .bind(post)
+        .bind(since)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 /// The graph read of whole posts (`PostStore::home_feed`).
@@ -341,6 +410,7 @@ impl TimelineStore for SqlStore {
             .bind(viewer.0)
             .bind(Uuid::max())
             .bind(i64::from(TIMELINE_WINDOW))
+            .bind(Uuid::nil())
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;

@@ -53,6 +53,18 @@ pub struct Dataset {
     pub spare_media: Vec<Uuid>,
 }
 
+impl Dataset {
+    /// Each user's newest post id (nil for none): what their follow rows mark as
+    /// `followee_last_posted`.
+    pub fn newest_posts(&self) -> Vec<Uuid> {
+        let mut newest = vec![Uuid::nil(); self.users.len()];
+        for &(author, id) in &self.posts {
+            newest[author] = newest[author].max(id);
+        }
+        newest
+    }
+}
+
 /// Ready uploads the hot author keeps for the load driver's new posts.
 const SPARE_MEDIA: usize = 50_000;
 

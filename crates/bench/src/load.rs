@@ -110,15 +110,18 @@ pub async fn sqlite(pool: &SqlitePool, data: &Dataset, password_hash: &str) -> a
         });
         insert.build().execute(pool).await?;
     }
+    let newest = data.newest_posts();
     for chunk in data.follows.chunks(BATCH / 5) {
-        let mut insert =
-            QueryBuilder::new("INSERT INTO follows (follower_id, followee_id, id, created_at) ");
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO follows (follower_id, followee_id, id, created_at, followee_last_posted) ",
+        );
         insert.push_values(chunk, |mut row, (a, b)| {
             let id = uuid::Uuid::now_v7();
             row.push_bind(data.users[*a])
                 .push_bind(data.users[*b])
                 .push_bind(id)
-                .push_bind(micros(&id));
+                .push_bind(micros(&id))
+                .push_bind(newest[*b]);
         });
         insert.build().execute(pool).await?;
     }
@@ -206,17 +209,21 @@ pub async fn postgres(pool: &PgPool, data: &Dataset, password_hash: &str) -> any
         .execute(pool)
         .await?;
     }
+    let newest = data.newest_posts();
     for chunk in data.follows.chunks(BATCH * 4) {
         let followers: Vec<uuid::Uuid> = chunk.iter().map(|(a, _)| data.users[*a]).collect();
         let followees: Vec<uuid::Uuid> = chunk.iter().map(|(_, b)| data.users[*b]).collect();
         let ids: Vec<uuid::Uuid> = chunk.iter().map(|_| uuid::Uuid::now_v7()).collect();
+        let last_posted: Vec<uuid::Uuid> = chunk.iter().map(|(_, b)| newest[*b]).collect();
         sqlx::query(
-            "INSERT INTO follows (follower_id, followee_id, id, created_at)
-             SELECT a, b, id, now() FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[]) AS t(a, b, id)",
+            "INSERT INTO follows (follower_id, followee_id, id, created_at, followee_last_posted)
+             SELECT a, b, id, now(), last FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[])
+                 AS t(a, b, id, last)",
         )
         .bind(&followers)
         .bind(&followees)
         .bind(&ids)
+        .bind(&last_posted)
         .execute(pool)
         .await?;
     }

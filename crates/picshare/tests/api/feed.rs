@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
 
 pub(crate) async fn post(app: &TestApp, token: &str, visibility: &str) -> String {
     app.post_with_image(token, visibility).await["id"]
@@ -280,4 +280,89 @@ async fn the_feed_says_which_posts_i_liked() {
         })
         .collect();
     assert_eq!(flags, vec![(other, false), (liked, true)]);
+}
+
+/// A post of `author` made `hours` ago, written straight into the database (the API makes posts
+/// now). Made before anyone follows the author, as a post of that age would be.
+async fn old_post(app: &TestApp, author: &str, hours: u64, seed: u8) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let millis = now.as_millis() as u64 - hours * 3_600_000;
+    let id = uuid::Builder::from_unix_timestamp_millis(millis, &[seed; 10])
+        .into_uuid()
+        .to_string();
+    let created = if app.is_sqlite() { "0" } else { "now()" };
+    app.execute_sql(&format!(
+        "INSERT INTO posts (id, author_id, caption, visibility, created_at)
+         VALUES ({}, {}, 'old', 'public', {created})",
+        app.sql_uuid(&id),
+        app.sql_uuid(author)
+    ))
+    .await;
+    id
+}
+
+fn newest_first(ids: &[String]) -> Vec<String> {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    sorted
+}
+
+/// A first page read from the follow graph asks only the followees that posted lately
+/// (docs/feed.md): a quiet followee's new post, a new follow and deleted posts must still give
+/// the same pages as the whole graph.
+#[tokio::test]
+async fn a_first_page_from_the_graph_misses_no_followee_however_long_they_were_quiet() {
+    // Every page from the graph: a timeline would answer the first page once built.
+    let app = spawn_app_with(|config| config.feed_timelines = false).await;
+    let (_, reader) = app.quick_user("reader").await;
+    let mut posts = Vec::new();
+    let mut quiet = Vec::new();
+    for (seed, hours) in [50, 30, 20, 10, 2].into_iter().enumerate() {
+        let (id, token) = app.quick_user(&format!("quiet{seed}")).await;
+        posts.push(old_post(&app, &id, hours, seed as u8).await);
+        quiet.push((id, token));
+    }
+    let mut active = Vec::new();
+    for n in 0..3 {
+        let (id, token) = app.quick_user(&format!("active{n}")).await;
+        let made = post(&app, &token, "public").await;
+        posts.push(made.clone());
+        active.push((id, token, made));
+    }
+    for followee in quiet
+        .iter()
+        .map(|(id, _)| id)
+        .chain(active.iter().map(|a| &a.0))
+    {
+        follow(&app, &reader, followee).await;
+    }
+    assert_eq!(whole_feed(&app, &reader, 2).await, newest_first(&posts));
+
+    // The quietest followee posts again: it heads the first page.
+    let back = post(&app, &quiet[0].1, "public").await;
+    posts.push(back.clone());
+    let (first, _) = feed_page(&app, &reader, "limit=2").await;
+    assert_eq!(first, newest_first(&posts)[..2]);
+
+    // A new follow of someone who just posted.
+    let (late, late_token) = app.quick_user("late").await;
+    let late_post = post(&app, &late_token, "public").await;
+    posts.push(late_post.clone());
+    follow(&app, &reader, &late).await;
+    assert_eq!(whole_feed(&app, &reader, 2).await, newest_first(&posts));
+
+    // Recent posts deleted: the followees that posted lately no longer fill a first page, and
+    // the rest of the graph does.
+    for (gone, token) in [
+        (&back, &quiet[0].1),
+        (&late_post, &late_token),
+        (&active[0].2, &active[0].1),
+    ] {
+        let deleted = app.delete(&format!("/v1/posts/{gone}"), Some(token)).await;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        posts.retain(|id| id != gone);
+    }
+    assert_eq!(whole_feed(&app, &reader, 2).await, newest_first(&posts));
 }
