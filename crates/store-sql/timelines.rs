@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use picshare_domain::UserId;
 use picshare_store::{
-    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, NewJob, PageRequest, StoreResult, TIMELINE_WINDOW,
-    TRIM_ONE_IN, TimelineFloor, TimelineSlice, TimelineStore,
+    AuthorShown, FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, NewJob, PageCounts, PageRequest,
+    StoreResult, TIMELINE_WINDOW, TRIM_ONE_IN, TimelineFloor, TimelineSlice, TimelineStore,
 };
 use sqlx::{FromRow, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
@@ -355,6 +355,30 @@ impl TimelineStore for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)
+    }
+
+    async fn page_counts(&self, posts: &[Uuid]) -> StoreResult<Vec<PageCounts>> {
+        let mut query = QueryBuilder::<Db>::new(format!(
+            "SELECT p.id, p.like_count, p.comment_count, {} FROM posts p
+             JOIN users u ON u.id = p.author_id WHERE p.id",
+            author_columns()
+        ));
+        in_ids(&mut query, posts.iter().copied());
+        query.push(" ORDER BY p.id DESC");
+        let rows = query.build().fetch_all(&self.pool).await.map_err(db_err)?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let author = UserRow::from_author_columns(row)
+                .map_err(db_err)?
+                .into_user()?;
+            counts.push(PageCounts {
+                post_id: row.try_get("id").map_err(db_err)?,
+                like_count: row.try_get("like_count").map_err(db_err)?,
+                comment_count: row.try_get("comment_count").map_err(db_err)?,
+                author: AuthorShown::from(&author),
+            });
+        }
+        Ok(counts)
     }
 
     async fn start_timeline(

@@ -8,9 +8,11 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use picshare_domain::{User, UserId};
-use picshare_store::{FeedEntry, Page, PageRequest, Post, TimelineFloor};
+use picshare_store::{FeedEntry, Page, PageCounts, PageRequest, Post, TimelineFloor};
+use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::feed_pages::CachedFeedPage;
 use crate::jobs::{BUILD_TIMELINE, BuildTimelineJob, job};
 use crate::posts::PostView;
 use crate::{App, AppError, AppResult};
@@ -36,13 +38,36 @@ impl App {
                 .await
                 .map_err(AppError::from)?
             {
-                if let Some(cached) = self.feed_pages.get(viewer, page, &stamp) {
-                    return Ok(cached);
+                match self.feed_pages.get(viewer, page, &stamp) {
+                    Some(CachedFeedPage::Fresh(body)) => return Ok(body),
+                    Some(CachedFeedPage::Aged(cached)) => {
+                        // Only counts and profiles can have changed: one read of those
+                        // instead of the page query and its rendering.
+                        let posts: Vec<Uuid> =
+                            cached.counts.iter().map(|counts| counts.post_id).collect();
+                        let now = self
+                            .store
+                            .page_counts(&posts)
+                            .await
+                            .map_err(AppError::from)?;
+                        if now == *cached.counts {
+                            let body = cached.body.clone();
+                            self.feed_pages.renew(viewer, page, cached);
+                            return Ok(body);
+                        }
+                    }
+                    None => {}
                 }
                 let (read, from_timeline) = self.read_feed(caller, page).await?;
+                let counts: Vec<PageCounts> = read
+                    .items
+                    .iter()
+                    .map(|view| PageCounts::new(&view.post, &view.author))
+                    .collect();
                 let body = render(read).await?;
                 if from_timeline {
-                    self.feed_pages.insert(viewer, page, stamp, body.clone());
+                    self.feed_pages
+                        .insert(viewer, page, stamp, body.clone(), counts);
                 }
                 return Ok(body);
             }

@@ -39,8 +39,8 @@ pub struct MediaUrls {
     mac: Hmac<Sha256>,
     /// How long a signed link is valid.
     ttl: Duration,
-    /// Links signed recently, reused for half their lifetime, so a page of posts costs no
-    /// signing and every link handed out stays valid for at least `ttl / 2`.
+    /// Links signed recently, reused for `reuse_window`, so a page of posts costs no signing
+    /// and every link handed out stays valid for at least `ttl / 2`.
     signed: moka::sync::Cache<String, String>,
 }
 
@@ -51,6 +51,15 @@ pub enum MediaFileAccess {
     Public,
     /// A valid signed link: only for the one who holds it, for `max_age` more.
     Signed { max_age: Duration },
+}
+
+/// How long a signed link is handed out again: half its lifetime, less the longest a cached
+/// feed page holding it is served (`FEED_PAGE_MAX_AGE`), so that a client receives it with at
+/// least half its lifetime left (for lifetimes of a minute or more; at least a second).
+fn reuse_window(ttl: Duration) -> Duration {
+    (ttl / 2)
+        .saturating_sub(crate::feed_pages::FEED_PAGE_MAX_AGE)
+        .max(Duration::from_secs(1))
 }
 
 impl MediaUrls {
@@ -64,7 +73,7 @@ impl MediaUrls {
                     u32::try_from(key.len() + url.len() + SIGNED_URL_OVERHEAD).unwrap_or(u32::MAX)
                 })
                 .max_capacity(SIGNED_URL_BYTES)
-                .time_to_live(ttl / 2)
+                .time_to_live(reuse_window(ttl))
                 .build(),
         })
     }

@@ -52,8 +52,8 @@ pub use search::{
 };
 pub use social::{FollowOutcome, SocialStore};
 pub use timelines::{
-    FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, TIMELINE_WINDOW, TRIM_ONE_IN, TimelineFloor,
-    TimelineSlice, TimelineStore,
+    AuthorShown, FLOOR_BUILDING, FLOOR_COMPLETE, FeedEntry, PageCounts, TIMELINE_WINDOW,
+    TRIM_ONE_IN, TimelineFloor, TimelineSlice, TimelineStore,
 };
 pub use tokens::{NewRefreshToken, RefreshRotation, TokenStore};
 pub use trust::{Device, TrustStore};

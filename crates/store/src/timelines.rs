@@ -58,6 +58,55 @@ pub struct FeedEntry {
     pub liked_by_me: bool,
 }
 
+/// What a cached feed page shows that its timeline's stamp does not cover: a post's counts and
+/// its author's profile and counts (docs/feed.md, "Page cache").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCounts {
+    pub post_id: Uuid,
+    pub like_count: i64,
+    pub comment_count: i64,
+    pub author: AuthorShown,
+}
+
+/// An author as a page shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorShown {
+    pub handle: String,
+    pub display_name: String,
+    pub bio: String,
+    pub avatar_media_id: Option<Uuid>,
+    pub is_private: bool,
+    pub followers_count: i64,
+    pub following_count: i64,
+    pub posts_count: i64,
+}
+
+impl PageCounts {
+    pub fn new(post: &Post, author: &User) -> Self {
+        Self {
+            post_id: post.id,
+            like_count: post.like_count,
+            comment_count: post.comment_count,
+            author: AuthorShown::from(author),
+        }
+    }
+}
+
+impl From<&User> for AuthorShown {
+    fn from(author: &User) -> Self {
+        Self {
+            handle: author.handle.clone(),
+            display_name: author.display_name.clone(),
+            bio: author.bio.clone(),
+            avatar_media_id: author.avatar_media_id,
+            is_private: author.is_private,
+            followers_count: author.followers_count,
+            following_count: author.following_count,
+            posts_count: author.posts_count,
+        }
+    }
+}
+
 /// A stretch of a stored timeline.
 #[derive(Debug, Clone)]
 pub struct TimelineSlice {
@@ -93,6 +142,10 @@ pub trait TimelineStore {
         viewer: UserId,
         page: PageRequest,
     ) -> StoreResult<Option<String>>;
+
+    /// The counts of these posts and their authors as stored now, newest post first (posts gone
+    /// are left out): a cached page showing the same is still right.
+    async fn page_counts(&self, posts: &[Uuid]) -> StoreResult<Vec<PageCounts>>;
 
     /// Gives the viewer an empty timeline that vouches for nothing yet, and enqueues `build`, in
     /// one transaction. With `restart`, an existing timeline is dropped first; otherwise an

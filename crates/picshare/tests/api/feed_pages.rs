@@ -194,7 +194,7 @@ async fn entries_a_page_skips_do_not_hide_a_deletion_below_them() {
 }
 
 #[tokio::test]
-async fn counts_on_a_page_read_again_and_again_are_never_older_than_its_lifetime() {
+async fn counts_and_profiles_on_a_page_read_again_and_again_are_never_older_than_its_lifetime() {
     let app = spawn_app().await;
     let other = spawn_sibling(&app).await;
     let (_, reader) = app.quick_user("reader").await;
@@ -204,28 +204,50 @@ async fn counts_on_a_page_read_again_and_again_are_never_older_than_its_lifetime
     let only = post(&app, &author_token, "public").await;
     feed_page(&app, &reader, "").await;
     app.run_jobs().await;
-    let like_count = async || -> i64 {
+    // The newest post of the reader's first page, as served.
+    let newest = async || -> Value {
         let page: Value = app
             .get("/v1/feed", Some(&reader))
             .await
             .json()
             .await
             .unwrap();
-        page["items"][0]["like_count"].as_i64().unwrap()
+        page["items"][0].clone()
     };
-    assert_eq!(like_count().await, 0);
+    // Reads until `shown` holds of the newest post: within twice the page's lifetime.
+    let shows_soon = async |shown: &dyn Fn(&Value) -> bool, what: &str| {
+        let since = std::time::Instant::now();
+        while !shown(&newest().await) {
+            assert!(
+                since.elapsed() < picshare_app::feed_pages::FEED_PAGE_TTL * 2,
+                "{what} never showed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    assert_eq!(newest().await["like_count"], 0);
     // A like by someone else changes nothing the reader's stamp covers: only the page's
     // lifetime bounds how long the cached count lags, however often the reader reads.
     let liked = other
         .post_empty(&format!("/v1/posts/{only}/like"), Some(&fan))
         .await;
     assert_eq!(liked.status(), StatusCode::OK);
-    let since_like = std::time::Instant::now();
-    while like_count().await == 0 {
-        assert!(
-            since_like.elapsed() < picshare_app::feed_pages::FEED_PAGE_TTL * 2,
-            "the like never showed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    shows_soon(&|post| post["like_count"] == 1, "the like").await;
+    // Past its lifetime with nothing changed, the page is served again once its counts are
+    // checked; a change of the author's profile shows within the lifetime all the same.
+    tokio::time::sleep(picshare_app::feed_pages::FEED_PAGE_TTL).await;
+    assert_eq!(newest().await["like_count"], 1);
+    let renamed = other
+        .patch_json(
+            &format!("/v1/users/{author}"),
+            Some(&author_token),
+            &json!({"display_name": "Renamed"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    shows_soon(
+        &|post| post["author"]["display_name"] == "Renamed",
+        "the new name",
+    )
+    .await;
 }
