@@ -360,7 +360,8 @@ impl TimelineStore for SqlStore {
     async fn page_counts(&self, posts: &[Uuid]) -> StoreResult<Vec<PageCounts>> {
         let mut query = QueryBuilder::<Db>::new(format!(
             "SELECT p.id, p.like_count, p.comment_count, {} FROM posts p
-             JOIN users u ON u.id = p.author_id WHERE p.id",
+             JOIN users u ON u.id = p.author_id AND u.deleted_at IS NULL
+             WHERE p.taken_down_at IS NULL AND p.id",
             author_columns()
         ));
         in_ids(&mut query, posts.iter().copied());

@@ -143,8 +143,9 @@ pub trait TimelineStore {
         page: PageRequest,
     ) -> StoreResult<Option<String>>;
 
-    /// The counts of these posts and their authors as stored now, newest post first (posts gone
-    /// are left out): a cached page showing the same is still right.
+    /// The counts of these posts and their authors as stored now, newest post first; posts a
+    /// page would not show (gone, taken down, or their author deleted) are left out. A cached
+    /// page showing the same is still right.
     async fn page_counts(&self, posts: &[Uuid]) -> StoreResult<Vec<PageCounts>>;
 
     /// Gives the viewer an empty timeline that vouches for nothing yet, and enqueues `build`, in
