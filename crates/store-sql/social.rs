@@ -42,12 +42,15 @@ fn page_of(rows: Vec<KeyedUser>, limit: u32) -> StoreResult<Page<User>> {
     Ok(Page::from_rows(rows, limit))
 }
 
-/// Deletes a follow and, if there was one, decrements both counters.
+/// Deletes a follow and, if there was one, decrements both counters. Both users are locked
+/// first, as a post locks its author before marking the author's follow rows
+/// (`timelines::mark_last_posted`): deleting the row first would wait in the opposite order.
 pub(crate) async fn remove_follow(
     tx: &mut Transaction<'_, Db>,
     follower: UserId,
     followee: UserId,
 ) -> StoreResult<()> {
+    lock_users(tx, follower, followee).await?;
     let removed = sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
         .bind(follower.0)
         .bind(followee.0)

@@ -444,3 +444,38 @@ async fn bad_paging_parameters_are_400() {
         assert_problem(response, StatusCode::BAD_REQUEST, "validation_failed").await;
     }
 }
+
+/// An author's first post of the hour rewrites every follow row of theirs (the marks a first
+/// page reads); unfollows at that moment must neither fail nor deadlock with it.
+#[tokio::test]
+async fn unfollows_racing_an_authors_first_post_of_the_hour_all_succeed() {
+    let app = spawn_app().await;
+    let mut followers = Vec::new();
+    for n in 0..24 {
+        followers.push(app.quick_user(&format!("fan{n}")).await.1);
+    }
+    for round in 0..3 {
+        // A new author each round: only an author's first post of the hour writes the marks.
+        let (author, author_token) = app.quick_user(&format!("author{round}")).await;
+        for token in &followers {
+            assert_eq!(
+                act(&app, token, "follow", &author).await.status(),
+                StatusCode::OK
+            );
+        }
+        let media = app.ready_media(&author_token).await;
+        let body = serde_json::json!({"media_ids": [media], "visibility": "public"});
+        let publish = app.post_json("/v1/posts", Some(&author_token), &body);
+        let unfollows = futures::future::join_all(
+            followers
+                .iter()
+                .map(|token| act(&app, token, "unfollow", &author)),
+        );
+        let (published, unfollowed) = tokio::join!(publish, unfollows);
+        assert_eq!(published.status(), StatusCode::CREATED, "round {round}");
+        for response in unfollowed {
+            assert_eq!(response.status(), StatusCode::OK, "round {round}");
+        }
+        assert_eq!(profile(&app, &author).await["followers_count"], 0);
+    }
+}
