@@ -59,13 +59,15 @@ impl App {
                     None => {}
                 }
                 let (read, from_timeline) = self.read_feed(caller, page).await?;
-                let counts: Vec<PageCounts> = read
-                    .items
-                    .iter()
-                    .map(|view| PageCounts::new(&view.post, &view.author))
-                    .collect();
+                // Only a page read from the timeline is cached, so only it keeps its counts.
+                let counts: Option<Vec<PageCounts>> = from_timeline.then(|| {
+                    read.items
+                        .iter()
+                        .map(|view| PageCounts::new(&view.post, &view.author))
+                        .collect()
+                });
                 let body = render(read).await?;
-                if from_timeline {
+                if let Some(counts) = counts {
                     self.feed_pages
                         .insert(viewer, page, stamp, body.clone(), counts);
                 }
