@@ -21,7 +21,7 @@ mod rows;
 mod search;
 mod social;
 mod store;
-mod timelines;
+pub(crate) mod timelines;
 mod tokens;
 mod trust;
 mod users;

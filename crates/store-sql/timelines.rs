@@ -164,17 +164,38 @@ static TIMELINE_PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The newest `$3` entries of the viewer's timeline below `$2` and at or above its floor, all of
-/// them: the ids a cached page's stamp lists. Index-only on the primary key, one descent —
-/// every other change a page would show bumps the timeline's version instead
+/// The newest `entries` entries of the `viewer`'s timeline below `after` and at or above its
+/// floor, all of them: the ids a cached page's stamp lists. Index-only on the primary key, one
+/// descent — every other change a page would show bumps the timeline's version instead
 /// (`touch_timeline`, `touch_timelines_showing`).
-const STAMP_ENTRIES: &str = "SELECT post_id FROM home_timeline
-         WHERE user_id = $1 AND post_id < $2 AND post_id >= s.floor
-         ORDER BY post_id DESC LIMIT $3";
+pub(crate) fn stamp_entries_sql(viewer: &str, after: &str, entries: &str) -> String {
+    format!(
+        "SELECT post_id FROM home_timeline
+         WHERE user_id = {viewer} AND post_id < {after} AND post_id >= s.floor
+         ORDER BY post_id DESC LIMIT {entries}"
+    )
+}
 
 /// What a cached page is checked against (`TimelineStore::timeline_stamp`): the timeline's
 /// version and floor, and the ids of its newest entries from the page's cursor on.
-static TIMELINE_STAMP_SQL: LazyLock<String> = LazyLock::new(|| timeline_stamp_sql(STAMP_ENTRIES));
+static TIMELINE_STAMP_SQL: LazyLock<String> =
+    LazyLock::new(|| timeline_stamp_sql("$1", &stamp_entries_sql("$1", "$2", "$3")));
+
+/// The viewer's timeline stamp for the page (`TimelineStore::timeline_stamp`), read by a query
+/// of its own.
+pub(crate) async fn read_timeline_stamp_alone(
+    pool: &sqlx::Pool<Db>,
+    viewer: UserId,
+    page: PageRequest,
+) -> StoreResult<Option<String>> {
+    sqlx::query_scalar(&TIMELINE_STAMP_SQL)
+        .bind(viewer.0)
+        .bind(page.after.unwrap_or(Uuid::max()))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)
+}
 
 /// The user's timeline shows something new without its entries changing (a like of theirs, a
 /// follow change), so pages cached for the old state no longer match.
@@ -348,13 +369,7 @@ impl TimelineStore for SqlStore {
         viewer: UserId,
         page: PageRequest,
     ) -> StoreResult<Option<String>> {
-        sqlx::query_scalar(&TIMELINE_STAMP_SQL)
-            .bind(viewer.0)
-            .bind(page.after.unwrap_or(Uuid::max()))
-            .bind(i64::from(page.limit) + 1)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)
+        self.read_timeline_stamp(viewer, page).await
     }
 
     async fn page_counts(&self, posts: &[Uuid]) -> StoreResult<Vec<PageCounts>> {

@@ -45,6 +45,7 @@ impl App {
                         // instead of the page query and its rendering.
                         let posts: Vec<Uuid> =
                             cached.counts.iter().map(|counts| counts.post_id).collect();
+                        let checked_at = std::time::Instant::now();
                         let now = self
                             .store
                             .page_counts(&posts)
@@ -52,7 +53,7 @@ impl App {
                             .map_err(AppError::from)?;
                         if now == *cached.counts {
                             let body = cached.body.clone();
-                            self.feed_pages.renew(viewer, page, cached);
+                            self.feed_pages.renew(viewer, page, cached, checked_at);
                             return Ok(body);
                         }
                     }

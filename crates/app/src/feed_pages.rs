@@ -50,7 +50,7 @@ pub enum CachedFeedPage {
     /// Checked within `FEED_PAGE_TTL`: serve it.
     Fresh(Bytes),
     /// Serve it if its counts are still those stored (`FeedPages::renew` then).
-    Aged(CachedPage),
+    Aged(Arc<CachedPage>),
 }
 
 /// An in-process cache of feed pages; `off()` caches nothing.
@@ -101,7 +101,7 @@ impl FeedPages {
         Some(if cached.checked_at.elapsed() < FEED_PAGE_TTL {
             CachedFeedPage::Fresh(cached.body.clone())
         } else {
-            CachedFeedPage::Aged(CachedPage::clone(&cached))
+            CachedFeedPage::Aged(cached)
         })
     }
 
@@ -128,16 +128,28 @@ impl FeedPages {
         );
     }
 
-    /// Serves `page` for another `FEED_PAGE_TTL`: its counts were found unchanged.
-    pub fn renew(&self, viewer: UserId, request: PageRequest, page: CachedPage) {
-        self.keep(
-            viewer,
-            request,
-            CachedPage {
-                checked_at: Instant::now(),
-                ..page
-            },
-        );
+    /// Serves `page` for another `FEED_PAGE_TTL` from `checked_at`, the moment before its counts
+    /// were read and found unchanged — unless another request replaced it meanwhile (a page
+    /// rendered since, with newer counts, stays).
+    pub fn renew(
+        &self,
+        viewer: UserId,
+        request: PageRequest,
+        page: Arc<CachedPage>,
+        checked_at: Instant,
+    ) {
+        let Some(pages) = &self.pages else { return };
+        pages
+            .entry(key(viewer, request))
+            .and_compute_with(|entry| match entry {
+                Some(entry) if Arc::ptr_eq(entry.value(), &page) => {
+                    moka::ops::compute::Op::Put(Arc::new(CachedPage {
+                        checked_at,
+                        ..CachedPage::clone(&page)
+                    }))
+                }
+                _ => moka::ops::compute::Op::Nop,
+            });
     }
 
     fn keep(&self, viewer: UserId, request: PageRequest, page: CachedPage) {

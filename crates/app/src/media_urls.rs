@@ -55,7 +55,8 @@ pub enum MediaFileAccess {
 
 /// How long a signed link is handed out again: half its lifetime, less the longest a cached
 /// feed page holding it is served (`FEED_PAGE_MAX_AGE`), so that a client receives it with at
-/// least half its lifetime left (for lifetimes of a minute or more; at least a second).
+/// least half its lifetime left (for lifetimes of two minutes or more, which configuration
+/// requires; at least a second).
 fn reuse_window(ttl: Duration) -> Duration {
     (ttl / 2)
         .saturating_sub(crate::feed_pages::FEED_PAGE_MAX_AGE)

@@ -11,6 +11,10 @@ use picshare_app::batch::{BatchJob, BatchSettings};
 use picshare_domain::{TrustLevel, TrustLimits};
 use serde::{Deserialize, Serialize};
 
+/// The shortest lifetime of a link to non-public media: four times the longest a cached feed
+/// page is served with the links it was rendered with.
+const MIN_MEDIA_URL_TTL_SECS: u64 = 120;
+
 /// Settings as written by the operator. Field names are the TOML keys; the environment variable
 /// is `PICSHARE_` followed by the name in capitals.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -531,6 +535,15 @@ impl Settings {
                 return Err(invalid(setting, "must be at least 1"));
             }
         }
+        if raw.media_url_ttl_secs < MIN_MEDIA_URL_TTL_SECS {
+            // A cached feed page is served for up to 30 s with the links it was rendered with,
+            // and a link handed out keeps half its lifetime: shorter ones would reach clients
+            // expired (`media_urls::reuse_window`).
+            return Err(invalid(
+                "media_url_ttl_secs",
+                "must be at least 120 (a cached feed page is served for up to 30 s)",
+            ));
+        }
         if raw.media_url_ttl_secs > 7 * 24 * 3600 {
             // The longest a presigned S3 URL may live.
             return Err(invalid(
@@ -728,6 +741,21 @@ mod tests {
                 .to_string()
                 .contains("PICSHARE_RATE_LIMITS")
         );
+    }
+
+    #[test]
+    fn media_links_must_outlive_a_cached_feed_page_four_times() {
+        let ttl = |secs: u64| {
+            let raw = RawConfig {
+                media_url_ttl_secs: secs,
+                ..RawConfig::default()
+            };
+            Settings::validate(raw).map(|s| s.media_url_ttl)
+        };
+        assert_eq!(ttl(120).unwrap(), Duration::from_secs(120));
+        let message = ttl(60).unwrap_err().to_string();
+        assert!(message.contains("PICSHARE_MEDIA_URL_TTL_SECS"), "{message}");
+        assert!(message.contains("at least 120"), "{message}");
     }
 
     #[test]

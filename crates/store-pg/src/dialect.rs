@@ -121,12 +121,12 @@ pub(crate) const GREATEST: &str = "GREATEST";
 pub(crate) const PROBE_PER_ROW: &str = " OFFSET 0";
 
 /// What a cached page is checked against (`TimelineStore::timeline_stamp`): the timeline's
-/// version and floor, and the ids of the entries `entries` selects.
-pub(crate) fn timeline_stamp_sql(entries: &str) -> String {
+/// version and floor, and the ids of the entries `entries` selects, for the `viewer` expression.
+pub(crate) fn timeline_stamp_sql(viewer: &str, entries: &str) -> String {
     format!(
         "SELECT s.version::text || '/' || s.floor::text || '/' || coalesce(
              (SELECT string_agg(t.post_id::text, ',' ORDER BY t.post_id DESC) FROM ({entries}) t), '')
-         FROM timeline_state s WHERE s.user_id = $1"
+         FROM timeline_state s WHERE s.user_id = {viewer}"
     )
 }
 

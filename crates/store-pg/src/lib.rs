@@ -3,6 +3,7 @@
 mod dialect;
 #[path = "../../store-sql/mod.rs"]
 mod shared;
+mod stamp_batches;
 mod statistics;
 
 use std::str::FromStr;
@@ -21,6 +22,7 @@ pub struct PgStore {
     pub(crate) pool: PgPool,
     /// Write transactions' connections: the same pool (PostgreSQL has concurrent writers).
     pub(crate) writer: PgPool,
+    stamp_batches: stamp_batches::StampBatches,
 }
 
 impl PgStore {
@@ -44,10 +46,21 @@ impl PgStore {
             .await
             .map_err(StoreError::backend)?;
         Ok(Self {
+            stamp_batches: stamp_batches::StampBatches::start(pool.clone()),
             writer: pool.clone(),
             pool,
             media_cache: Default::default(),
         })
+    }
+
+    /// `TimelineStore::timeline_stamp`: read with other requests' when they wait for it
+    /// (`stamp_batches`).
+    pub(crate) async fn read_timeline_stamp(
+        &self,
+        viewer: picshare_domain::UserId,
+        page: picshare_store::PageRequest,
+    ) -> StoreResult<Option<String>> {
+        self.stamp_batches.stamp(viewer, page).await
     }
 }
 

@@ -73,6 +73,16 @@ impl SqliteStore {
             media_cache: Default::default(),
         })
     }
+
+    /// `TimelineStore::timeline_stamp`: one query per stamp. SQLite answers in-process, with no
+    /// round trip for a batch to share (PostgreSQL's store batches concurrent ones).
+    pub(crate) async fn read_timeline_stamp(
+        &self,
+        viewer: picshare_domain::UserId,
+        page: picshare_store::PageRequest,
+    ) -> StoreResult<Option<String>> {
+        shared::timelines::read_timeline_stamp_alone(&self.pool, viewer, page).await
+    }
 }
 
 pub(crate) use shared::db_err;

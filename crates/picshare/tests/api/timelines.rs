@@ -185,3 +185,55 @@ async fn a_timeline_longer_than_its_window_is_cut_and_paging_still_reaches_the_o
         );
     }
 }
+
+#[tokio::test]
+async fn stamps_read_at_once_are_each_the_stamp_read_alone() {
+    // PostgreSQL's store reads concurrent timeline stamps in one query: each reader must still
+    // get its own timeline's stamp for its own page, or a cached page would be checked against
+    // another reader's timeline.
+    let app = spawn_app().await;
+    let mut requests = Vec::new();
+    for n in 0..5 {
+        let (id, token) = app.quick_user(&format!("reader{n}")).await;
+        let viewer = picshare_domain::UserId(id.parse().unwrap());
+        // A different number of posts each (three at least), so that no two requests read
+        // alike.
+        let mut posts = Vec::new();
+        for _ in 0..n + 3 {
+            posts.push(post(&app, &token, "public").await);
+        }
+        feed_page(&app, &token, "").await;
+        for (after, limit) in [(None, 20), (None, 1), (posts.last(), 2)] {
+            let after = after.map(|id| id.parse().unwrap());
+            requests.push((viewer, picshare_store::PageRequest { after, limit }));
+        }
+    }
+    let (stranger, _) = app.quick_user("stranger").await;
+    let page = picshare_store::PageRequest {
+        after: None,
+        limit: 20,
+    };
+    requests.push((picshare_domain::UserId(stranger.parse().unwrap()), page));
+    app.run_jobs().await;
+
+    let store = app.store();
+    let mut alone = Vec::new();
+    for (viewer, page) in &requests {
+        alone.push(store.timeline_stamp(*viewer, *page).await.unwrap());
+    }
+    assert_eq!(alone.iter().filter(|stamp| stamp.is_none()).count(), 1);
+    let distinct: std::collections::HashSet<_> = alone.iter().collect();
+    assert_eq!(distinct.len(), requests.len(), "two requests share a stamp");
+    for _ in 0..3 {
+        let together = futures::future::join_all(
+            requests
+                .iter()
+                .chain(requests.iter().skip(1))
+                .map(|(viewer, page)| store.timeline_stamp(*viewer, *page)),
+        )
+        .await;
+        let expected: Vec<_> = alone.iter().chain(alone.iter().skip(1)).cloned().collect();
+        let together: Vec<_> = together.into_iter().map(Result::unwrap).collect();
+        assert_eq!(together, expected);
+    }
+}
