@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use picshare_media::{Purpose, decode_only, process, samples};
+use picshare_media::{Purpose, decode_only, decode_post_only, process, process_in_rgb, samples};
 
 // The allocator of the `picshare` binary, whose worker runs the pipeline.
 #[global_allocator]
@@ -33,6 +33,12 @@ fn main() {
     });
     let floor = median(iterations, || {
         decode_only(&original, Purpose::Post).expect("decode");
+    });
+    let in_rgb = median(iterations, || {
+        process_in_rgb(&original, Purpose::Post).expect("pipeline");
+    });
+    let planes_floor = median(iterations, || {
+        decode_post_only(&original).expect("decode");
     });
     let (decoded_w, decoded_h) = decode_only(&original, Purpose::Post).expect("decode");
 
@@ -66,6 +72,22 @@ fn main() {
     println!(
         "| pipeline / decode floor | {:.2}x |",
         ms(pipeline) / ms(floor)
+    );
+    println!(
+        "| the same through RGB pixels (the path of uploads that are not 4:2:0 JPEGs), median | {:.1} ms |",
+        ms(in_rgb)
+    );
+    println!(
+        "| through RGB / decode floor | {:.2}x |",
+        ms(in_rgb) / ms(floor)
+    );
+    println!(
+        "| JPEG decode to its own planes (YCbCr 4:2:0, no colour conversion), median | {:.1} ms |",
+        ms(planes_floor)
+    );
+    println!(
+        "| pipeline / planes decode | {:.2}x |",
+        ms(pipeline) / ms(planes_floor)
     );
     println!("| throughput, {cores} workers (one per core) | {throughput:.1} images/s |");
     match probe_in_child(&original) {

@@ -1,4 +1,5 @@
-//! Reading dimensions and orientation without decoding, then decoding to 8-bit RGB.
+//! Reading dimensions and orientation without decoding, then decoding to 8-bit RGB (or, for a
+//! 4:2:0 JPEG, to its own planes).
 
 use std::io::Cursor;
 
@@ -6,6 +7,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor, Subsamp};
 
+use crate::planes::Yuv420Buffer;
 use crate::sniff::ImageFormat;
 use crate::{MAX_DECODE_BYTES, MAX_JPEG_SCANS, MAX_PIXELS, MediaError, Rgb};
 
@@ -213,12 +215,15 @@ fn jpeg_coefficient_bytes(header: &Header, layout: JpegLayout) -> u64 {
     luma_blocks * 128 * quarters / 4
 }
 
-fn jpeg(
-    bytes: &[u8],
+/// A decompressor set for the smallest DCT scale covering `need_width` × `need_height`, and the
+/// decoded size, once the decode is known to fit the limits with `bytes_per_pixel` of output.
+fn jpeg_decompressor(
     header: &Header,
+    layout: JpegLayout,
     need_width: u32,
     need_height: u32,
-) -> Result<Rgb, MediaError> {
+    bytes_per_pixel: f64,
+) -> Result<(Decompressor, usize, usize), MediaError> {
     let mut decompressor = Decompressor::new().map_err(|_| MediaError::Failed)?;
     let factor = scaling_factor(header.width, header.height, need_width, need_height);
     decompressor
@@ -232,6 +237,28 @@ fn jpeg(
     if (width as u64) * (height as u64) > MAX_PIXELS {
         return Err(MediaError::TooManyPixels);
     }
+    let output_bytes = (width as f64 * height as f64 * bytes_per_pixel) as u64;
+    if output_bytes + jpeg_coefficient_bytes(header, layout) > MAX_DECODE_BYTES {
+        return Err(MediaError::TooMuchMemory);
+    }
+    Ok((decompressor, width, height))
+}
+
+fn decode_error(error: turbojpeg::Error) -> MediaError {
+    match error.to_string() {
+        message if message.contains("more than") && message.contains("scans") => {
+            MediaError::TooManyScans
+        }
+        _ => MediaError::Corrupt,
+    }
+}
+
+fn jpeg(
+    bytes: &[u8],
+    header: &Header,
+    need_width: u32,
+    need_height: u32,
+) -> Result<Rgb, MediaError> {
     let layout = header.jpeg.ok_or(MediaError::Failed)?;
     let cmyk = matches!(layout.colorspace, Colorspace::CMYK | Colorspace::YCCK);
     let format = if cmyk {
@@ -239,10 +266,13 @@ fn jpeg(
     } else {
         PixelFormat::RGB
     };
-    let output_bytes = (width * height * format.size()) as u64;
-    if output_bytes + jpeg_coefficient_bytes(header, layout) > MAX_DECODE_BYTES {
-        return Err(MediaError::TooMuchMemory);
-    }
+    let (mut decompressor, width, height) = jpeg_decompressor(
+        header,
+        layout,
+        need_width,
+        need_height,
+        format.size() as f64,
+    )?;
     let mut pixels = vec![0u8; width * height * format.size()];
     decompressor
         .decompress(
@@ -255,16 +285,55 @@ fn jpeg(
                 format,
             },
         )
-        .map_err(|err| match err.to_string() {
-            message if message.contains("more than") && message.contains("scans") => {
-                MediaError::TooManyScans
-            }
-            _ => MediaError::Corrupt,
-        })?;
+        .map_err(decode_error)?;
     if cmyk {
         pixels = cmyk_to_rgb(&pixels);
     }
     Ok(Rgb {
+        width: width as u32,
+        height: height as u32,
+        pixels,
+    })
+}
+
+/// Whether the JPEG's own planes can be worked on as they are (`planes`): YCbCr with 4:2:0
+/// chroma, what phones and cameras write.
+pub(crate) fn has_420_planes(header: &Header) -> bool {
+    header.jpeg.is_some_and(|layout| {
+        layout.colorspace == Colorspace::YCbCr && layout.subsamp == Subsamp::Sub2x2
+    })
+}
+
+/// Decodes a JPEG that `has_420_planes` to its Y, Cb and Cr planes (no colour conversion, no
+/// chroma upsampling), at the smallest DCT scale covering `need_width` × `need_height`.
+pub(crate) fn jpeg_planes(
+    bytes: &[u8],
+    header: &Header,
+    need_width: u32,
+    need_height: u32,
+) -> Result<Yuv420Buffer, MediaError> {
+    let layout = header.jpeg.ok_or(MediaError::Failed)?;
+    let (mut decompressor, width, height) =
+        jpeg_decompressor(header, layout, need_width, need_height, 1.5)?;
+    let length = crate::planes::buffer_len(width as u32, height as u32);
+    // TurboJPEG's own count must agree, or it would refuse the buffer by panicking.
+    if turbojpeg::yuv_pixels_len(width, 1, height, Subsamp::Sub2x2).ok() != Some(length) {
+        return Err(MediaError::Failed);
+    }
+    let mut pixels = vec![0u8; length];
+    decompressor
+        .decompress_to_yuv(
+            bytes,
+            turbojpeg::YuvImage {
+                pixels: pixels.as_mut_slice(),
+                width,
+                align: 1,
+                height,
+                subsamp: Subsamp::Sub2x2,
+            },
+        )
+        .map_err(decode_error)?;
+    Ok(Yuv420Buffer {
         width: width as u32,
         height: height as u32,
         pixels,

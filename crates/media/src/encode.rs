@@ -23,16 +23,33 @@ pub(crate) fn jpeg(
         Subsamp::Sub2x2,
     )
     .map_err(|_| MediaError::Failed)?;
-    Ok(Variant {
+    Ok(variant(
         name,
-        width: image.width,
-        height: image.height,
+        image.width,
+        image.height,
+        encoded.to_vec(),
+        icc_profile,
+    ))
+}
+
+/// A JPEG variant, with the colour profile (if any) embedded.
+pub(crate) fn variant(
+    name: &'static str,
+    width: u32,
+    height: u32,
+    jpeg: Vec<u8>,
+    icc_profile: Option<&[u8]>,
+) -> Variant {
+    Variant {
+        name,
+        width,
+        height,
         content_type: "image/jpeg",
         bytes: match icc_profile {
-            Some(profile) => crate::icc::embed_in_jpeg(encoded.to_vec(), profile),
-            None => encoded.to_vec(),
+            Some(profile) => crate::icc::embed_in_jpeg(jpeg, profile),
+            None => jpeg,
         },
-    })
+    }
 }
 
 /// A 4×3-component blurhash of a small image.

@@ -7,6 +7,7 @@ mod decode;
 mod encode;
 mod error;
 pub mod icc;
+mod planes;
 mod resize;
 pub mod samples;
 mod sniff;
@@ -70,6 +71,21 @@ pub(crate) struct Rgb {
 
 /// Runs the whole pipeline on an uploaded file.
 pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> {
+    process_with(bytes, purpose, purpose == Purpose::Post)
+}
+
+/// [`process`] as it runs for uploads that are not 4:2:0 JPEGs: through RGB pixels whatever the
+/// file. For benchmarks, beside [`process`].
+pub fn process_in_rgb(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> {
+    process_with(bytes, purpose, false)
+}
+
+/// `process`; `planes_allowed`: a post from a 4:2:0 JPEG is made from its planes (`planes`).
+fn process_with(
+    bytes: &[u8],
+    purpose: Purpose,
+    planes_allowed: bool,
+) -> Result<Processed, MediaError> {
     let _in_flight = cores::InFlight::enter();
     let Decoded {
         format,
@@ -79,15 +95,18 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
         plan,
         pixels,
         icc_profile,
-    } = decode(bytes, purpose)?;
+    } = decode(bytes, purpose, planes_allowed)?;
     // Variants are RGB: a CMYK or greyscale profile would misdescribe them.
     let icc_profile = match icc_profile {
         Some(profile) => icc::usable_profile(profile)?,
         None => None,
     };
     let icc_profile = icc_profile.as_deref();
-    let (variants, blurhash_source) = match purpose {
-        Purpose::Post => {
+    let (variants, blurhash_source) = match (purpose, pixels) {
+        (Purpose::Post, DecodedPixels::Yuv420(buffer)) => {
+            post_from_planes(&buffer, &plan, orientation, icc_profile)?
+        }
+        (Purpose::Post, DecodedPixels::Rgb(pixels)) => {
             let stored = resize::fit(pixels, plan.main_size, orientation_swaps_axes(orientation))?;
             // The thumb (from the medium, as stored: a centre crop turns with the image) is made
             // beside the turn and encoding of the medium, on both cores.
@@ -109,7 +128,10 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
             let (thumb, blurhash_source) = thumb??;
             (vec![thumb, medium?], blurhash_source)
         }
-        Purpose::Avatar => {
+        (Purpose::Avatar, pixels) => {
+            let DecodedPixels::Rgb(pixels) = pixels else {
+                return Err(MediaError::Failed);
+            };
             let oriented = resize::orient(&pixels, orientation)?;
             let avatar = resize::square(&oriented, AVATAR_SIZE)?;
             let blurhash_source = resize::square(&avatar, 32)?;
@@ -128,11 +150,60 @@ pub fn process(bytes: &[u8], purpose: Purpose) -> Result<Processed, MediaError> 
     })
 }
 
-/// Only the decode step of [`process`], at the scale it would use: the floor any pipeline pays.
-/// Returns the decoded size. For benchmarks.
+/// A post's variants and blurhash source from a 4:2:0 JPEG's planes (`planes`), made as the
+/// RGB path makes them: the medium, then the thumb from it beside the medium's turn and encoding.
+fn post_from_planes(
+    buffer: &planes::Yuv420Buffer,
+    plan: &Plan,
+    orientation: Orientation,
+    icc_profile: Option<&[u8]>,
+) -> Result<(Vec<Variant>, Rgb), MediaError> {
+    let (width, height) = if orientation_swaps_axes(orientation) {
+        (plan.main_size.1, plan.main_size.0)
+    } else {
+        plan.main_size
+    };
+    let stored = planes::fit(&buffer.planes()?, (width, height))?;
+    let (medium, thumb) = cores::both(
+        || {
+            planes::orient(&stored, orientation)
+                .and_then(|medium| planes::jpeg("medium", &medium, icc_profile))
+        },
+        || {
+            let thumb = planes::square(&stored, THUMB_SIZE)?;
+            let thumb = planes::orient(&thumb, orientation)?;
+            let blurhash_source = planes::to_rgb(&planes::square(&*thumb, 32)?);
+            Ok::<_, MediaError>((planes::jpeg("thumb", &thumb, icc_profile)?, blurhash_source))
+        },
+    );
+    let (thumb, blurhash_source) = thumb??;
+    Ok((vec![thumb, medium?], blurhash_source))
+}
+
+/// Only the decode step of [`process`] to RGB pixels, at the scale it would use: the floor any
+/// pipeline working in RGB pays. Returns the decoded size. For benchmarks.
 pub fn decode_only(bytes: &[u8], purpose: Purpose) -> Result<(u32, u32), MediaError> {
-    let decoded = decode(bytes, purpose)?;
-    Ok((decoded.pixels.width, decoded.pixels.height))
+    match decode(bytes, purpose, false)?.pixels {
+        DecodedPixels::Rgb(pixels) => Ok((pixels.width, pixels.height)),
+        DecodedPixels::Yuv420(buffer) => Ok((buffer.width, buffer.height)),
+    }
+}
+
+/// The decode step [`process`] takes for a post: to the JPEG's own planes when it is a 4:2:0
+/// JPEG (else to RGB), at the scale it would use. Returns the decoded size. For benchmarks.
+pub fn decode_post_only(bytes: &[u8]) -> Result<(u32, u32), MediaError> {
+    match decode(bytes, Purpose::Post, true)?.pixels {
+        DecodedPixels::Rgb(pixels) => Ok((pixels.width, pixels.height)),
+        DecodedPixels::Yuv420(buffer) => Ok((buffer.width, buffer.height)),
+    }
+}
+
+/// Pixels as decoded, in stored orientation, at the smallest DCT scale that covers every
+/// variant (JPEG only).
+enum DecodedPixels {
+    Rgb(Rgb),
+    /// A 4:2:0 JPEG's own planes (`planes`).
+    Yuv420(planes::Yuv420Buffer),
 }
 
 struct Decoded {
@@ -142,13 +213,13 @@ struct Decoded {
     height: u32,
     orientation: Orientation,
     plan: Plan,
-    /// Stored orientation, at the smallest DCT scale that covers every variant (JPEG only).
-    pixels: Rgb,
+    pixels: DecodedPixels,
     /// The upload's colour profile, carried into the variants.
     icc_profile: Option<Vec<u8>>,
 }
 
-fn decode(bytes: &[u8], purpose: Purpose) -> Result<Decoded, MediaError> {
+/// `planes_allowed`: a 4:2:0 JPEG may be decoded to its planes.
+fn decode(bytes: &[u8], purpose: Purpose, planes_allowed: bool) -> Result<Decoded, MediaError> {
     let Some(format) = sniff(bytes) else {
         return Err(sniff::unsupported_kind(bytes).unwrap_or(MediaError::NotAnImage));
     };
@@ -169,7 +240,15 @@ fn decode(bytes: &[u8], purpose: Purpose) -> Result<Decoded, MediaError> {
     } else {
         (plan.min_source_width, plan.min_source_height)
     };
-    let (pixels, icc_profile) = decode::pixels(bytes, format, &header, need_w, need_h)?;
+    let (pixels, icc_profile) = if planes_allowed && decode::has_420_planes(&header) {
+        (
+            DecodedPixels::Yuv420(decode::jpeg_planes(bytes, &header, need_w, need_h)?),
+            icc::from_jpeg(bytes),
+        )
+    } else {
+        let (pixels, icc_profile) = decode::pixels(bytes, format, &header, need_w, need_h)?;
+        (DecodedPixels::Rgb(pixels), icc_profile)
+    };
     Ok(Decoded {
         format,
         width,
@@ -228,4 +307,70 @@ pub(crate) fn scaled(value: u32, numerator: u32, denominator: u32) -> u32 {
     let result = (u64::from(value) * u64::from(numerator) + u64::from(denominator) / 2)
         / u64::from(denominator.max(1));
     (result as u32).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(variant: &Variant) -> image::RgbImage {
+        image::load_from_memory(&variant.bytes).unwrap().to_rgb8()
+    }
+
+    /// The mean and the largest difference of two images' samples.
+    fn differences(a: &image::RgbImage, b: &image::RgbImage) -> (f64, u8) {
+        let pairs = a.as_raw().iter().zip(b.as_raw());
+        let total: f64 = pairs.clone().map(|(x, y)| f64::from(x.abs_diff(*y))).sum();
+        let largest = pairs.map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
+        (total / a.as_raw().len() as f64, largest)
+    }
+
+    /// The sRGB colour a blurhash's characters 2–5 hold (base 83).
+    fn average_colour(hash: &str) -> [u8; 3] {
+        const DIGITS: &str =
+            "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~";
+        let value = hash[2..6].chars().fold(0, |value, digit| {
+            value * 83 + DIGITS.find(digit).unwrap() as u32
+        });
+        [(value >> 16) as u8, (value >> 8) as u8, value as u8]
+    }
+
+    #[test]
+    fn a_post_made_from_the_jpeg_s_planes_looks_like_the_one_made_in_rgb() {
+        // Odd sizes (odd chroma planes); every orientation at full DCT scale, a transposing
+        // one and its mirror at a reduced scale.
+        for (width, height, orientations) in [(1001, 757, 1..=8), (2601, 1999, 5..=6)] {
+            let image = samples::photo_like(width, height);
+            for orientation in orientations {
+                let jpeg = samples::jpeg_with_exif(&image, 90, orientation, false);
+                let planes = process_with(&jpeg, Purpose::Post, true).unwrap();
+                let rgb = process_in_rgb(&jpeg, Purpose::Post).unwrap();
+                assert_eq!((planes.width, planes.height), (rgb.width, rgb.height));
+                for (from_planes, from_rgb) in planes.variants.iter().zip(&rgb.variants) {
+                    assert_eq!(from_planes.name, from_rgb.name);
+                    let (a, b) = (decoded(from_planes), decoded(from_rgb));
+                    assert_eq!(a.dimensions(), b.dimensions(), "{}", from_planes.name);
+                    assert_eq!(
+                        (a.width(), a.height()),
+                        (from_planes.width, from_planes.height)
+                    );
+                    let (mean, largest) = differences(&a, &b);
+                    assert!(
+                        mean < 2.0 && largest < 64,
+                        "{width}x{height}, orientation {orientation}, {}: mean {mean:.2}, largest {largest}",
+                        from_planes.name
+                    );
+                }
+                // The same average colour, up to rounding.
+                let (a, b) = (
+                    average_colour(&planes.blurhash),
+                    average_colour(&rgb.blurhash),
+                );
+                assert!(
+                    a.iter().zip(&b).all(|(x, y)| x.abs_diff(*y) <= 2),
+                    "orientation {orientation}: {a:?} against {b:?}"
+                );
+            }
+        }
+    }
 }

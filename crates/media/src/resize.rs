@@ -10,10 +10,10 @@ use image::{ImageBuffer, imageops};
 use crate::{MediaError, Rgb};
 
 /// Outputs with fewer rows are resized in one pass: a second thread would cost more than it saves.
-const ROWS_WORTH_TWO_THREADS: u32 = 256;
+pub(crate) const ROWS_WORTH_TWO_THREADS: u32 = 256;
 
 /// A part of the source, in source pixels: left, top, width, height.
-type Window = (f64, f64, f64, f64);
+pub(crate) type Window = (f64, f64, f64, f64);
 
 /// Resizes to `displayed` (width, height as shown); `swapped` when the pixels are stored rotated.
 /// The top and bottom halves are made apart (at once when a core is spare): each output row is
@@ -32,7 +32,7 @@ pub(crate) fn fit(src: Rgb, displayed: (u32, u32), swapped: bool) -> Result<Rgb,
     let mut pixels = vec![0u8; width as usize * height as usize * 3];
     if height < ROWS_WORTH_TWO_THREADS {
         resize_into(
-            src,
+            src.view(),
             (0.0, 0.0, source_width, source_height),
             &mut pixels,
             width,
@@ -43,10 +43,13 @@ pub(crate) fn fit(src: Rgb, displayed: (u32, u32), swapped: bool) -> Result<Rgb,
         let (top, bottom) = pixels.split_at_mut(width as usize * top_rows as usize * 3);
         let split = source_height * f64::from(top_rows) / f64::from(height);
         let (upper, lower) = crate::cores::both(
-            || resize_into(src, (0.0, 0.0, source_width, split), top, width, top_rows),
+            || {
+                let window = (0.0, 0.0, source_width, split);
+                resize_into(src.view(), window, top, width, top_rows)
+            },
             || {
                 let window = (0.0, split, source_width, source_height - split);
-                resize_into(src, window, bottom, width, height - top_rows)
+                resize_into(src.view(), window, bottom, width, height - top_rows)
             },
         );
         upper.and(lower?)?;
@@ -66,7 +69,7 @@ pub(crate) fn square(src: &Rgb, size: u32) -> Result<Rgb, MediaError> {
     let target = size.min(side);
     let window = (left, top, f64::from(side), f64::from(side));
     let mut pixels = vec![0u8; target as usize * target as usize * 3];
-    resize_into(src, window, &mut pixels, target, target)?;
+    resize_into(src.view(), window, &mut pixels, target, target)?;
     Ok(Rgb {
         width: target,
         height: target,
@@ -74,17 +77,37 @@ pub(crate) fn square(src: &Rgb, size: u32) -> Result<Rgb, MediaError> {
     })
 }
 
+/// Pixels to resize: `kind` says how many bytes each has (RGB, or one plane's samples).
+#[derive(Clone, Copy)]
+pub(crate) struct Pixels<'a> {
+    pub pixels: &'a [u8],
+    pub width: u32,
+    pub height: u32,
+    pub kind: PixelType,
+}
+
+impl Rgb {
+    fn view(&self) -> Pixels<'_> {
+        Pixels {
+            pixels: &self.pixels,
+            width: self.width,
+            height: self.height,
+            kind: PixelType::U8x3,
+        }
+    }
+}
+
 /// Resizes `window` of `src` into `destination`, `width` × `height` pixels.
-fn resize_into(
-    src: &Rgb,
+pub(crate) fn resize_into(
+    src: Pixels<'_>,
     window: Window,
     destination: &mut [u8],
     width: u32,
     height: u32,
 ) -> Result<(), MediaError> {
-    let source = ImageRef::new(src.width, src.height, &src.pixels, PixelType::U8x3)
+    let source = ImageRef::new(src.width, src.height, src.pixels, src.kind)
         .map_err(|_| MediaError::Failed)?;
-    let mut destination = Image::from_slice_u8(width, height, destination, PixelType::U8x3)
+    let mut destination = Image::from_slice_u8(width, height, destination, src.kind)
         .map_err(|_| MediaError::Failed)?;
     let (left, top, window_width, window_height) = window;
     let options = ResizeOptions::new()
@@ -97,11 +120,29 @@ fn resize_into(
 
 /// The pixels upright as the EXIF orientation says (borrowed when they already are).
 pub(crate) fn orient(src: &Rgb, orientation: Orientation) -> Result<Cow<'_, Rgb>, MediaError> {
-    // Read in place: the turned image is the only new buffer.
-    let view = ImageBuffer::<image::Rgb<u8>, &[u8]>::from_raw(src.width, src.height, &src.pixels)
-        .ok_or(MediaError::Failed)?;
+    match turned::<image::Rgb<u8>>(&src.pixels, src.width, src.height, orientation)? {
+        None => Ok(Cow::Borrowed(src)),
+        Some((width, height, pixels)) => Ok(Cow::Owned(Rgb {
+            width,
+            height,
+            pixels,
+        })),
+    }
+}
+
+/// `pixels` (`width` × `height` of `P`) turned upright as the EXIF orientation says: the new
+/// size and pixels, or `None` when they already are. Read in place: the turned image is the
+/// only new buffer.
+pub(crate) fn turned<P: image::Pixel<Subpixel = u8> + 'static>(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    orientation: Orientation,
+) -> Result<Option<(u32, u32, Vec<u8>)>, MediaError> {
+    let view =
+        ImageBuffer::<P, &[u8]>::from_raw(width, height, pixels).ok_or(MediaError::Failed)?;
     let turned = match orientation {
-        Orientation::NoTransforms => return Ok(Cow::Borrowed(src)),
+        Orientation::NoTransforms => return Ok(None),
         Orientation::Rotate90 => imageops::rotate90(&view),
         Orientation::Rotate180 => imageops::rotate180(&view),
         Orientation::Rotate270 => imageops::rotate270(&view),
@@ -118,11 +159,7 @@ pub(crate) fn orient(src: &Rgb, orientation: Orientation) -> Result<Cow<'_, Rgb>
             turned
         }
     };
-    Ok(Cow::Owned(Rgb {
-        width: turned.width(),
-        height: turned.height(),
-        pixels: turned.into_raw(),
-    }))
+    Ok(Some((turned.width(), turned.height(), turned.into_raw())))
 }
 
 #[cfg(test)]
@@ -152,7 +189,7 @@ mod tests {
         let src = noise(700, 610);
         let halves = fit(src.clone(), (600, 520), false).unwrap();
         let mut whole = vec![0u8; 600 * 520 * 3];
-        resize_into(&src, (0.0, 0.0, 700.0, 610.0), &mut whole, 600, 520).unwrap();
+        resize_into(src.view(), (0.0, 0.0, 700.0, 610.0), &mut whole, 600, 520).unwrap();
         let largest_difference = halves
             .pixels
             .iter()
