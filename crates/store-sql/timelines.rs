@@ -181,6 +181,12 @@ pub(crate) fn stamp_entries_sql(viewer: &str, after: &str, entries: &str) -> Str
 static TIMELINE_STAMP_SQL: LazyLock<String> =
     LazyLock::new(|| timeline_stamp_sql("$1", &stamp_entries_sql("$1", "$2", "$3")));
 
+/// The cursor and entry count a page's stamp reads with (`stamp_entries_sql`): `limit + 1`
+/// entries, so that the stamp also covers whether a next page exists.
+pub(crate) fn stamp_bounds(page: PageRequest) -> (Uuid, i64) {
+    (page.after.unwrap_or(Uuid::max()), i64::from(page.limit) + 1)
+}
+
 /// The viewer's timeline stamp for the page (`TimelineStore::timeline_stamp`), read by a query
 /// of its own.
 pub(crate) async fn read_timeline_stamp_alone(
@@ -188,10 +194,11 @@ pub(crate) async fn read_timeline_stamp_alone(
     viewer: UserId,
     page: PageRequest,
 ) -> StoreResult<Option<String>> {
+    let (after, entries) = stamp_bounds(page);
     sqlx::query_scalar(&TIMELINE_STAMP_SQL)
         .bind(viewer.0)
-        .bind(page.after.unwrap_or(Uuid::max()))
-        .bind(i64::from(page.limit) + 1)
+        .bind(after)
+        .bind(entries)
         .fetch_optional(pool)
         .await
         .map_err(db_err)

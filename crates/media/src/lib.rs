@@ -158,12 +158,8 @@ fn post_from_planes(
     orientation: Orientation,
     icc_profile: Option<&[u8]>,
 ) -> Result<(Vec<Variant>, Rgb), MediaError> {
-    let (width, height) = if orientation_swaps_axes(orientation) {
-        (plan.main_size.1, plan.main_size.0)
-    } else {
-        plan.main_size
-    };
-    let stored = planes::fit(&buffer.planes()?, (width, height))?;
+    let swapped = orientation_swaps_axes(orientation);
+    let stored = planes::fit(&buffer.planes()?, plan.main_size, swapped)?;
     let (medium, thumb) = cores::both(
         || {
             planes::orient(&stored, orientation)
@@ -183,19 +179,13 @@ fn post_from_planes(
 /// Only the decode step of [`process`] to RGB pixels, at the scale it would use: the floor any
 /// pipeline working in RGB pays. Returns the decoded size. For benchmarks.
 pub fn decode_only(bytes: &[u8], purpose: Purpose) -> Result<(u32, u32), MediaError> {
-    match decode(bytes, purpose, false)?.pixels {
-        DecodedPixels::Rgb(pixels) => Ok((pixels.width, pixels.height)),
-        DecodedPixels::Yuv420(buffer) => Ok((buffer.width, buffer.height)),
-    }
+    Ok(decode(bytes, purpose, false)?.pixels.size())
 }
 
 /// The decode step [`process`] takes for a post: to the JPEG's own planes when it is a 4:2:0
 /// JPEG (else to RGB), at the scale it would use. Returns the decoded size. For benchmarks.
 pub fn decode_post_only(bytes: &[u8]) -> Result<(u32, u32), MediaError> {
-    match decode(bytes, Purpose::Post, true)?.pixels {
-        DecodedPixels::Rgb(pixels) => Ok((pixels.width, pixels.height)),
-        DecodedPixels::Yuv420(buffer) => Ok((buffer.width, buffer.height)),
-    }
+    Ok(decode(bytes, Purpose::Post, true)?.pixels.size())
 }
 
 /// Pixels as decoded, in stored orientation, at the smallest DCT scale that covers every
@@ -204,6 +194,15 @@ enum DecodedPixels {
     Rgb(Rgb),
     /// A 4:2:0 JPEG's own planes (`planes`).
     Yuv420(planes::Yuv420Buffer),
+}
+
+impl DecodedPixels {
+    fn size(&self) -> (u32, u32) {
+        match self {
+            Self::Rgb(pixels) => (pixels.width, pixels.height),
+            Self::Yuv420(buffer) => (buffer.width, buffer.height),
+        }
+    }
 }
 
 struct Decoded {

@@ -11,7 +11,7 @@ use fast_image_resize::PixelType;
 use image::Luma;
 use image::metadata::Orientation;
 
-use crate::resize::{Pixels, ROWS_WORTH_TWO_THREADS, resize_into, turned};
+use crate::resize::{Pixels, ROWS_WORTH_TWO_THREADS, Window, centre_square, resize_into, turned};
 use crate::{JPEG_QUALITY, MediaError, Rgb, Variant};
 
 /// One 8-bit plane, row-major, no padding.
@@ -91,11 +91,11 @@ impl<T: AsRef<[u8]>> Plane<T> {
         }
     }
 
-    /// The centre part `window` of this plane, in luma pixels, scaled to `width` × `height`;
-    /// `scale` is this plane's size relative to luma (1 or ½).
+    /// `window` of this plane, given in luma pixels, scaled to `width` × `height`; `scale` is
+    /// this plane's size relative to luma (1 or ½).
     fn resized(
         &self,
-        (left, top, window_width, window_height): (f64, f64, f64, f64),
+        (left, top, window_width, window_height): Window,
         scale: f64,
         (width, height): (u32, u32),
     ) -> Result<Plane<Vec<u8>>, MediaError> {
@@ -116,20 +116,12 @@ impl<T: AsRef<[u8]>> Plane<T> {
 }
 
 impl<T: AsRef<[u8]> + Sync> Yuv420<T> {
-    fn width(&self) -> u32 {
-        self.width
-    }
-
-    fn height(&self) -> u32 {
-        self.height
-    }
-
     /// `window` (in luma pixels) scaled to `width` × `height`, each plane alone; large outputs
     /// on two threads when a core is spare (one does the luma's top half and Cb, the other the
     /// bottom half and Cr).
     fn resized(
         &self,
-        window: (f64, f64, f64, f64),
+        window: Window,
         (width, height): (u32, u32),
     ) -> Result<Yuv420<Vec<u8>>, MediaError> {
         let chroma = chroma_size(width, height);
@@ -173,12 +165,19 @@ impl<T: AsRef<[u8]> + Sync> Yuv420<T> {
     }
 }
 
-/// The planes resized to `size` (stored orientation): the `medium` variant before turning.
+/// The planes resized to `displayed` (width, height as shown; `swapped` when they are stored
+/// rotated), in stored orientation: the `medium` variant before turning, as `resize::fit`.
 pub(crate) fn fit<T: AsRef<[u8]> + Sync>(
     src: &Yuv420<T>,
-    size: (u32, u32),
+    displayed: (u32, u32),
+    swapped: bool,
 ) -> Result<Yuv420<Vec<u8>>, MediaError> {
-    let window = (0.0, 0.0, f64::from(src.width()), f64::from(src.height()));
+    let size = if swapped {
+        (displayed.1, displayed.0)
+    } else {
+        displayed
+    };
+    let window = (0.0, 0.0, f64::from(src.width), f64::from(src.height));
     src.resized(window, size)
 }
 
@@ -187,14 +186,8 @@ pub(crate) fn square<T: AsRef<[u8]> + Sync>(
     src: &Yuv420<T>,
     size: u32,
 ) -> Result<Yuv420<Vec<u8>>, MediaError> {
-    let side = src.width().min(src.height());
-    let left = f64::from(src.width() - side) / 2.0;
-    let top = f64::from(src.height() - side) / 2.0;
-    let target = size.min(side);
-    src.resized(
-        (left, top, f64::from(side), f64::from(side)),
-        (target, target),
-    )
+    let (window, target) = centre_square(src.width, src.height, size);
+    src.resized(window, (target, target))
 }
 
 /// The planes upright as the EXIF orientation says (borrowed when they already are).

@@ -63,11 +63,7 @@ pub(crate) fn fit(src: Rgb, displayed: (u32, u32), swapped: bool) -> Result<Rgb,
 
 /// A centre square of the image, scaled to `size` (or to its own side if smaller).
 pub(crate) fn square(src: &Rgb, size: u32) -> Result<Rgb, MediaError> {
-    let side = src.width.min(src.height);
-    let left = f64::from(src.width - side) / 2.0;
-    let top = f64::from(src.height - side) / 2.0;
-    let target = size.min(side);
-    let window = (left, top, f64::from(side), f64::from(side));
+    let (window, target) = centre_square(src.width, src.height, size);
     let mut pixels = vec![0u8; target as usize * target as usize * 3];
     resize_into(src.view(), window, &mut pixels, target, target)?;
     Ok(Rgb {
@@ -75,6 +71,18 @@ pub(crate) fn square(src: &Rgb, size: u32) -> Result<Rgb, MediaError> {
         height: target,
         pixels,
     })
+}
+
+/// The centre square of a `width` × `height` image, and the side it is scaled to: `size`, or its
+/// own side if smaller.
+pub(crate) fn centre_square(width: u32, height: u32, size: u32) -> (Window, u32) {
+    let side = width.min(height);
+    let left = f64::from(width - side) / 2.0;
+    let top = f64::from(height - side) / 2.0;
+    (
+        (left, top, f64::from(side), f64::from(side)),
+        size.min(side),
+    )
 }
 
 /// Pixels to resize: `kind` says how many bytes each has (RGB, or one plane's samples).

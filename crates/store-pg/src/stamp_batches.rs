@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::db_err;
 use crate::dialect::timeline_stamp_sql;
-use crate::shared::timelines::{read_timeline_stamp_alone, stamp_entries_sql};
+use crate::shared::timelines::{read_timeline_stamp_alone, stamp_bounds, stamp_entries_sql};
 
 /// Requests waiting for a batch, at most; beyond that a request reads its stamp alone.
 const QUEUE: usize = 1024;
@@ -79,10 +79,11 @@ impl StampBatches {
             return read_timeline_stamp_alone(&self.pool, viewer, page).await;
         }
         let (reply, answer) = oneshot::channel();
+        let (after, entries) = stamp_bounds(page);
         let request = StampRequest {
             viewer: viewer.0,
-            after: page.after.unwrap_or(Uuid::max()),
-            entries: i64::from(page.limit) + 1,
+            after,
+            entries,
         };
         if self.queue.try_send((request, reply)).is_ok()
             && let Ok(stamp) = answer.await
